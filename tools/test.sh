@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the release build (all labels) and the
+# ASan + UBSan build (unit, static, golden, gradcheck, stats), then prints how
+# long each phase took. Installs what it needs first (tools/setup.sh).
+#   bash tools/test.sh            everything
+#   bash tools/test.sh --release  only the release build and its tests
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+only_release=0
+for arg in "$@"; do
+  case "$arg" in
+    --release) only_release=1 ;;
+    *) echo "test.sh: unknown argument '$arg' (expected --release)" >&2; exit 2 ;;
+  esac
+done
+
+jobs="${AUTODIDACT_JOBS:-$(nproc)}"
+phases=()
+phase() {  # phase <name> <command...>: runs and records the duration
+  local name="$1"; shift
+  local start=$SECONDS
+  echo "== ${name}"
+  "$@"
+  phases+=("$(printf '%-22s %5ds' "$name" $((SECONDS - start)))")
+}
+report() {
+  echo
+  echo "== test.sh phases"
+  local p
+  for p in "${phases[@]}"; do echo "  $p"; done
+  echo "  total                  $((SECONDS))s"
+}
+trap report EXIT
+
+phase "setup" bash tools/setup.sh
+phase "release: configure" cmake --preset release >/dev/null
+phase "release: build" cmake --build --preset release -j "$jobs"
+phase "release: test" ctest --preset release -j "$jobs"
+if [ "$only_release" -eq 0 ]; then
+  phase "asan: configure" cmake --preset asan >/dev/null
+  phase "asan: build" cmake --build --preset asan -j "$jobs"
+  phase "asan: test" ctest --preset asan -j "$jobs"
+fi
