@@ -147,13 +147,14 @@ struct activation_layout {
   std::size_t final_ln, final_mean, final_rstd;  // [N, C], [N], [N]
   std::size_t pooled_input, pooled;   // [B, C]: h[CLS], tanh(W h + b)
   std::size_t head_pre, head_act, head_ln, head_mean, head_rstd;  // [N, C] x3, [N] x2
-  std::size_t logits;                 // [N, V]
+  std::size_t logits;                 // [N, V] (dlogits in place during backward)
   std::size_t nsp_logits;             // [B, 2]
-  std::size_t scratch_c0, scratch_c1, scratch_c2;  // [N, C] backward scratch
+  std::size_t grad_a, grad_b;         // [N, C] gradients flowing down the block stack
+  std::size_t scratch_c0, scratch_c1, scratch_c2, scratch_c3;  // [N, C] backward scratch
   std::size_t scratch_qkv;            // [N, 3C]
   std::size_t scratch_f;              // [N, F]
   std::size_t scratch_probs;          // [B, H, T, T]
-  std::size_t scratch_logits;         // [N, V] dlogits
+  std::size_t scratch_small;          // [C] sinks for frozen LayerNorm gradients (x2)
   std::size_t total;
 };
 
@@ -210,13 +211,16 @@ constexpr activation_layout make_activation_layout(int batch, int seq) {
   a.head_rstd = take(n);
   a.logits = take(n * v);
   a.nsp_logits = take(static_cast<std::size_t>(batch) * 2);
+  a.grad_a = take(n * c);
+  a.grad_b = take(n * c);
   a.scratch_c0 = take(n * c);
   a.scratch_c1 = take(n * c);
   a.scratch_c2 = take(n * c);
+  a.scratch_c3 = take(n * c);
   a.scratch_qkv = take(3 * n * c);
   a.scratch_f = take(n * f);
   a.scratch_probs = take(tt);
-  a.scratch_logits = take(n * v);
+  a.scratch_small = take(2 * c);
   a.total = at;
   return a;
 }

@@ -1,0 +1,134 @@
+#pragma once
+// decoder<Config, Precision>: the GPT-2 family. Pre-LN causal blocks over
+// token + position embeddings, a final LayerNorm, and an LM head tied to the
+// token embedding (or its own [V, C] matrix when the config unties it):
+//   logits[N, V] = LN_f(h) Eᵀ
+// The causal-LM loss is HF's: position t predicts label t+1 (labels shifted
+// inside), mean over labels that are not -100.
+// PyTorch: transformers.GPT2LMHeadModel.
+//
+//   decoder<gpt2_small, f32> model(/*max_batch=*/4, /*max_seq=*/64);
+//   model.forward({ids, {}, lengths, B, T});
+//   T loss = model.clm_loss(labels);   // labels [B, T], usually = ids
+//   model.backward();
+
+#include <cstdint>  // for std::int32_t
+#include <span>     // for std::span
+#include <vector>   // for std::vector
+
+#include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
+#include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
+
+namespace autodidact::models {
+
+template <model_config C, plain_precision P, training_policy Policy = full_training>
+class decoder : public detail::body<C, P, Policy> {
+  static_assert(C.norm == norm_placement::pre,
+                "autodidact: decoder<> is the GPT-2 family and needs norm = norm_placement::pre "
+                "(use encoder<> for post-LN models).");
+  using base = detail::body<C, P, Policy>;
+  using base::act;
+  using base::al_;
+
+ public:
+  using T = typename base::T;
+  using base::layout;
+
+  decoder(int max_batch, int max_seq)
+      : base(max_batch, max_seq),
+        targets_(static_cast<std::size_t>(max_batch) * max_seq),
+        losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
+
+  // Runs the body and the final LayerNorm; hidden() is LN_f(h) [B, T, C]
+  // (HF's last hidden state).
+  void forward(const batch_input& in) {
+    this->body_forward(in);
+    const int n = this->batch_ * this->seq_;
+    layers::layernorm_forward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias), n,
+                              this->hidden_ptr(C.layers), act(al_.final_ln),
+                              {act(al_.final_mean), act(al_.final_rstd)});
+  }
+
+  tensor_view<const T, 3> hidden() const { return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}}; }
+
+  // logits[B·T, V] = LN_f(h) Eᵀ (after forward).
+  tensor_view<const T, 2> logits() {
+    if (!logits_valid_) compute_logits();
+    return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
+  }
+
+  // Mean cross-entropy of predicting labels[b, t+1] from position t.
+  T clm_loss(std::span<const std::int32_t> labels) {
+    const int b = this->batch_, t = this->seq_, n = b * t;
+    require(labels.size() == static_cast<std::size_t>(n), "clm_loss: labels holds ", labels.size(),
+            " labels, expected batch x seq = ", n);
+    for (int i = 0; i < b; ++i) {
+      for (int j = 0; j < t; ++j) {
+        targets_[static_cast<std::size_t>(i * t + j)] =
+            j + 1 < t ? labels[static_cast<std::size_t>(i * t + j + 1)] : kernels::default_ignore_index;
+      }
+    }
+    compute_logits();
+    count_ = kernels::cross_entropy_forward(n, C.vocab, act(al_.logits), C.vocab, targets_.data(), losses_.data());
+    T s = 0;
+    for (int i = 0; i < n; ++i) s += losses_[static_cast<std::size_t>(i)];
+    loss_ = count_ > 0 ? s / T(count_) : T(0);
+    return loss_;
+  }
+
+  // Backward of clm_loss: accumulates every trainable gradient.
+  void backward() {
+    const int n = this->batch_ * this->seq_;
+    T* logits = act(al_.logits);
+    T* d_final = begin_backward();
+    if (count_ > 0) {
+      kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, targets_.data(), T(1) / T(count_), logits,
+                                      C.vocab);
+      layers::linear_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n,
+                              act(al_.final_ln), logits, d_final);
+    }
+    logits_valid_ = false;
+    backward_from_final(d_final);
+  }
+
+  // For task heads: begin_backward() returns a zeroed d(LN_f output)
+  // [N, C] to add into; backward_from_final() propagates it.
+  T* begin_backward() {
+    T* d = act(al_.head_pre);
+    layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
+    return d;
+  }
+  void backward_from_final(const T* d_final) {
+    const int n = this->batch_ * this->seq_;
+    T* d_top = this->top_gradient();
+    layers::detail::zero(std::ptrdiff_t(n) * C.d_model, d_top);
+    auto sc = this->scratch();
+    layers::layernorm_backward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias),
+                               this->layernorm_grads_at(layout.final_ln_gain, layout.final_ln_bias), n,
+                               this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)}, d_final, d_top,
+                               sc.gain, sc.bias);
+    this->body_backward();
+  }
+
+  T loss() const noexcept { return loss_; }
+
+ private:
+  static constexpr std::size_t head_weight_offset() {
+    return C.tied_lm_head ? layout.token_embedding : layout.lm_head_weight;
+  }
+  layers::linear_params<T> head_params() const {
+    return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab};
+  }
+  void compute_logits() {
+    layers::linear_forward(head_params(), this->batch_ * this->seq_, act(al_.final_ln), act(al_.logits));
+    logits_valid_ = true;
+  }
+
+  std::vector<std::int32_t> targets_;
+  std::vector<T> losses_;
+  int count_ = 0;
+  T loss_ = 0;
+  bool logits_valid_ = false;
+};
+
+}  // namespace autodidact::models

@@ -1,0 +1,321 @@
+#pragma once
+// What the encoder and the decoder share: the arenas of their memory plan,
+// the binding of layer parameters to arena offsets, input validation, the
+// embeddings, and the stack of blocks forward and backward. The encoder
+// (post-LN, BERT) and decoder (pre-LN, GPT-2) add their own heads on top.
+
+#include <algorithm>  // for std::fill, std::copy
+#include <cstdint>    // for std::int32_t, std::uint32_t, std::uint64_t
+#include <span>       // for std::span
+#include <vector>     // for std::vector
+
+#include "autodidact/config.hpp"                  // for model_config
+#include "autodidact/core/arena.hpp"              // for arena
+#include "autodidact/core/error.hpp"              // for require
+#include "autodidact/core/rng.hpp"                // for philox_rng
+#include "autodidact/core/tensor_view.hpp"        // for tensor_view
+#include "autodidact/layers/block.hpp"            // for block_forward, block_backward
+#include "autodidact/layers/embedding.hpp"        // for embedding_forward, embedding_backward
+#include "autodidact/layers/layernorm.hpp"        // for layernorm_forward
+#include "autodidact/models/memory_plan.hpp"      // for memory_plan
+#include "autodidact/precision.hpp"               // for plain_precision
+
+namespace autodidact::models {
+
+// A batch of B sequences of T tokens (run-time sizes, bounded by the
+// model's maximum batch and sequence length).
+struct batch_input {
+  std::span<const std::int32_t> ids;       // [B, T] token ids
+  std::span<const std::int32_t> segments;  // [B, T] segment ids, or empty (all 0)
+  std::span<const std::int32_t> lengths;   // [B] non-padding tokens (right padding), or empty (all T)
+  int batch = 0;                           // B
+  int seq = 0;                             // T
+};
+
+// Run-time training options (not part of the model type).
+struct dropout_options {
+  float hidden = 0.0f;     // embeddings, attention output, feed-forward output
+  float attention = 0.0f;  // attention probabilities
+  std::uint64_t seed = 0;  // keys the dropout stream
+};
+
+namespace detail {
+
+template <model_config C, plain_precision P, training_policy Policy>
+class body {
+  static_assert(check_config<C>());
+
+ public:
+  using value_type = typename P::compute_type;
+  using T = value_type;
+  using plan = memory_plan<C, P, Policy>;
+  static constexpr model_config config = C;
+  static constexpr training_policy policy = Policy;
+  static constexpr parameter_layout<C> layout = plan::parameters;
+  static constexpr bool post_ln = C.norm == norm_placement::post;
+
+  // Allocates the parameter, gradient and activation arenas for batches of
+  // up to max_batch sequences of up to max_seq tokens. No allocation after.
+  body(int max_batch, int max_seq)
+      : max_batch_(max_batch),
+        max_seq_(max_seq),
+        params_(plan::parameter_elements),
+        grads_(plan::gradient_elements),
+        acts_(checked_activation_elements(max_batch, max_seq)),
+        ids_(static_cast<std::size_t>(max_batch) * max_seq),
+        segments_(static_cast<std::size_t>(max_batch) * max_seq),
+        positions_(static_cast<std::size_t>(max_batch) * max_seq),
+        lengths_(static_cast<std::size_t>(max_batch)) {}
+
+  int max_batch() const noexcept { return max_batch_; }
+  int max_seq() const noexcept { return max_seq_; }
+  int batch() const noexcept { return batch_; }
+  int seq() const noexcept { return seq_; }
+
+  // The flat arenas. Parameters are laid out as memory_plan says;
+  // gradients cover the trainable suffix [plan::first_trainable, end).
+  std::span<T> parameters() noexcept { return params_.span(); }
+  std::span<const T> parameters() const noexcept { return params_.span(); }
+  std::span<T> gradients() noexcept { return grads_.span(); }
+  std::span<const T> gradients() const noexcept { return grads_.span(); }
+  std::span<T> trainable_parameters() noexcept {
+    return params_.span().subspan(plan::first_trainable);
+  }
+  void zero_gradients() noexcept { grads_.zero(); }
+
+  T* parameter_at(std::size_t offset) noexcept { return params_.data() + offset; }
+  const T* parameter_at(std::size_t offset) const noexcept { return params_.data() + offset; }
+  // The gradient of the parameter at `offset`, or null when it is frozen.
+  T* gradient_at(std::size_t offset) noexcept {
+    if (offset == parameter_layout<C>::npos || offset < plan::first_trainable) return nullptr;
+    return grads_.data() + (offset - plan::first_trainable);
+  }
+
+  void set_dropout(const dropout_options& o) {
+    require(o.hidden >= 0.0f && o.hidden < 1.0f, "set_dropout: hidden rate ", o.hidden, " must be in [0, 1)");
+    require(o.attention >= 0.0f && o.attention < 1.0f, "set_dropout: attention rate ", o.attention,
+            " must be in [0, 1)");
+    dropout_ = o;
+    rng_ = philox_rng(o.seed, rng_stream::dropout);
+  }
+  // Dropout applies only in training mode, with the current step as counter.
+  void set_training(bool on) noexcept { training_ = on; }
+  void set_step(std::uint32_t step) noexcept { step_ = step; }
+
+  // Hidden states: 0 = the embeddings (after the embedding LayerNorm in a
+  // post-LN model), l = the output of block l-1.   [B, T, C]
+  tensor_view<const T, 3> hidden_state(int index) const {
+    require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers, "]");
+    return {hidden_ptr(index), {batch_, seq_, C.d_model}};
+  }
+
+ protected:
+  static std::size_t checked_activation_elements(int max_batch, int max_seq) {
+    require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
+    require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
+            " must be in [1, max_positions = ", C.max_positions, "]");
+    return plan::activations(max_batch, max_seq).total;
+  }
+
+  T* act(std::size_t offset) noexcept { return acts_.data() + offset; }
+  const T* act(std::size_t offset) const noexcept { return acts_.data() + offset; }
+
+  const T* hidden_ptr(int index) const {
+    if (index == 0) return act(post_ln ? al_.embedding_ln : al_.embeddings);
+    return block_cache_of(index - 1).output(C.norm);
+  }
+
+  layers::block_cache<T> block_cache_of(int l) const {
+    const block_activations& o = al_.block;
+    T* base = const_cast<T*>(act(al_.blocks + static_cast<std::size_t>(l) * o.size));
+    layers::block_cache<T> c;
+    c.ln1 = base + o.ln1;
+    c.ln1_mean = base + o.ln1_mean;
+    c.ln1_rstd = base + o.ln1_rstd;
+    c.attention = {base + o.qkv, base + o.probs, base + o.context};
+    c.residual1 = base + o.residual1;
+    c.ln2 = base + o.ln2;
+    c.ln2_mean = base + o.ln2_mean;
+    c.ln2_rstd = base + o.ln2_rstd;
+    c.ff = {base + o.ff_pre, base + o.ff_act};
+    c.residual2 = base + o.residual2;
+    return c;
+  }
+
+  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias) const {
+    return {parameter_at(gain), parameter_at(bias), C.d_model, static_cast<T>(C.layer_norm_eps)};
+  }
+  layers::layernorm_grads<T> layernorm_grads_at(std::size_t gain, std::size_t bias) {
+    return {gradient_at(gain), gradient_at(bias)};
+  }
+  layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
+    return {parameter_at(weight), bias == parameter_layout<C>::npos ? nullptr : parameter_at(bias), in, out};
+  }
+  layers::linear_grads<T> linear_grads_at(std::size_t weight, std::size_t bias) {
+    return {gradient_at(weight), gradient_at(bias)};
+  }
+
+  layers::block_params<T> block_params_of(int l) const {
+    const block_parameters& b = layout.blocks[static_cast<std::size_t>(l)];
+    layers::block_params<T> p;
+    p.ln1 = layernorm_at(b.ln1_gain, b.ln1_bias);
+    p.ln2 = layernorm_at(b.ln2_gain, b.ln2_bias);
+    p.attention.qkv = linear_at(b.qkv_weight, b.qkv_bias, C.d_model, 3 * C.d_model);
+    p.attention.proj = linear_at(b.proj_weight, b.proj_bias, C.d_model, C.d_model);
+    p.attention.heads = C.heads;
+    p.attention.causal = C.norm == norm_placement::pre;
+    p.ff.in = linear_at(b.ff1_weight, b.ff1_bias, C.d_model, C.d_ff);
+    p.ff.out = linear_at(b.ff2_weight, b.ff2_bias, C.d_ff, C.d_model);
+    p.ff.gelu = C.gelu;
+    p.norm = C.norm;
+    return p;
+  }
+  layers::block_grads<T> block_grads_of(int l) {
+    const block_parameters& b = layout.blocks[static_cast<std::size_t>(l)];
+    layers::block_grads<T> g;
+    g.ln1 = layernorm_grads_at(b.ln1_gain, b.ln1_bias);
+    g.ln2 = layernorm_grads_at(b.ln2_gain, b.ln2_bias);
+    g.attention.qkv = linear_grads_at(b.qkv_weight, b.qkv_bias);
+    g.attention.proj = linear_grads_at(b.proj_weight, b.proj_bias);
+    g.ff.in = linear_grads_at(b.ff1_weight, b.ff1_bias);
+    g.ff.out = linear_grads_at(b.ff2_weight, b.ff2_bias);
+    return g;
+  }
+  layers::block_scratch<T> scratch() {
+    return {act(al_.scratch_c0), act(al_.scratch_c1), act(al_.scratch_c2), act(al_.scratch_c3),
+            act(al_.scratch_qkv), act(al_.scratch_f), act(al_.scratch_probs), act(al_.scratch_small),
+            act(al_.scratch_small) + C.d_model};
+  }
+
+  layers::embedding_params<T> embedding_params() const {
+    return {parameter_at(layout.token_embedding), parameter_at(layout.position_embedding),
+            C.type_vocab > 0 ? parameter_at(layout.segment_embedding) : nullptr,
+            C.vocab, C.max_positions, C.type_vocab, C.d_model};
+  }
+  layers::embedding_input embedding_input() const {
+    return {ids_.data(), positions_.data(), C.type_vocab > 0 ? segments_.data() : nullptr, batch_ * seq_};
+  }
+
+  layers::dropout_site dropout_site_for(std::uint32_t site, float rate) const {
+    if (!training_ || rate <= 0.0f) return {};
+    return {&rng_, step_, site, rate};
+  }
+  layers::block_dropout block_dropout_of(int l) const {
+    const std::uint32_t base = 16u + 4u * static_cast<std::uint32_t>(l);
+    return {dropout_site_for(base, dropout_.attention), dropout_site_for(base + 1, dropout_.hidden),
+            dropout_site_for(base + 2, dropout_.hidden)};
+  }
+  layers::attention_shape shape() const { return {batch_, seq_, lengths_.data()}; }
+
+  // Validates and copies the input, and lays out the activations for it.
+  void accept(const batch_input& in) {
+    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch, " must be in [1, max_batch = ",
+            max_batch_, "]");
+    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq, " must be in [1, max_seq = ",
+            max_seq_, "] (the model was set up for at most ", max_seq_, " tokens; max_positions = ",
+            C.max_positions, ")");
+    const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
+    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(), " tokens, expected batch x seq = ", in.batch,
+            " x ", in.seq, " = ", n);
+    require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
+            " entries, expected ", n, " (or none)");
+    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch), "forward: lengths holds ",
+            in.lengths.size(), " entries, expected batch = ", in.batch, " (or none)");
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int32_t id = in.ids[i];
+      require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
+              i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
+    }
+    for (std::size_t i = 0; i < in.segments.size(); ++i) {
+      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1), "forward: segment id ",
+              in.segments[i], " at position ", i % in.seq, " of sequence ", i / in.seq,
+              " is outside [0, type_vocab = ", C.type_vocab, ")");
+    }
+    for (std::size_t b = 0; b < in.lengths.size(); ++b) {
+      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b], " of sequence ", b,
+              " must be in [1, seq = ", in.seq, "]");
+    }
+    batch_ = in.batch;
+    seq_ = in.seq;
+    al_ = plan::activations(batch_, seq_);
+    std::copy(in.ids.begin(), in.ids.end(), ids_.begin());
+    if (in.segments.empty()) {
+      std::fill(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n), 0);
+    } else {
+      std::copy(in.segments.begin(), in.segments.end(), segments_.begin());
+    }
+    for (std::size_t i = 0; i < n; ++i) positions_[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(seq_));
+    for (int b = 0; b < batch_; ++b) {
+      lengths_[static_cast<std::size_t>(b)] = in.lengths.empty() ? seq_ : in.lengths[static_cast<std::size_t>(b)];
+    }
+  }
+
+  // Embeddings (+ embedding LayerNorm for post-LN) and all blocks.
+  void body_forward(const batch_input& in) {
+    accept(in);
+    const int n = batch_ * seq_;
+    T* emb = act(al_.embeddings);
+    layers::embedding_forward(embedding_params(), embedding_input(), emb);
+    const T* x = emb;
+    if constexpr (post_ln) {
+      layers::layernorm_forward(layernorm_at(layout.embedding_ln_gain, layout.embedding_ln_bias), n, emb,
+                                act(al_.embedding_ln), {act(al_.embedding_mean), act(al_.embedding_rstd)});
+      x = act(al_.embedding_ln);
+    }
+    layers::dropout_apply(dropout_site_for(1, dropout_.hidden), std::ptrdiff_t(n) * C.d_model, const_cast<T*>(x));
+    for (int l = 0; l < C.layers; ++l) {
+      const auto cache = block_cache_of(l);
+      layers::block_forward(block_params_of(l), shape(), x, cache, block_dropout_of(l));
+      x = cache.output(C.norm);
+    }
+  }
+
+  // The gradient buffer the heads write d(last block output)[N, C] into.
+  T* top_gradient() noexcept { return act(al_.grad_a); }
+
+  // From top_gradient() down to the embeddings; the two gradient slots
+  // (grad_a, grad_b) alternate through the stack: each block reads dy and
+  // accumulates dx.
+  void body_backward() {
+    const int n = batch_ * seq_;
+    const std::ptrdiff_t nc = std::ptrdiff_t(n) * C.d_model;
+    T* dy = act(al_.grad_a);
+    T* dx = act(al_.grad_b);
+    for (int l = C.layers - 1; l >= 0; --l) {
+      layers::detail::zero(nc, dx);
+      const T* x = l == 0 ? (post_ln ? act(al_.embedding_ln) : act(al_.embeddings)) : block_cache_of(l - 1).output(C.norm);
+      layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx, scratch(),
+                             block_dropout_of(l));
+      std::swap(dx, dy);
+    }
+    // dy now holds d(embedding output).
+    layers::dropout_backward(dropout_site_for(1, dropout_.hidden), nc, dy);
+    T* d_emb = dy;
+    if constexpr (post_ln) {
+      T* d_sum = dx;
+      layers::detail::zero(nc, d_sum);
+      auto sc = scratch();
+      layers::layernorm_backward(layernorm_at(layout.embedding_ln_gain, layout.embedding_ln_bias),
+                                 layernorm_grads_at(layout.embedding_ln_gain, layout.embedding_ln_bias), n,
+                                 act(al_.embeddings), {act(al_.embedding_mean), act(al_.embedding_rstd)}, dy, d_sum,
+                                 sc.gain, sc.bias);
+      d_emb = d_sum;
+    }
+    layers::embedding_grads<T> eg{gradient_at(layout.token_embedding), gradient_at(layout.position_embedding),
+                                  C.type_vocab > 0 ? gradient_at(layout.segment_embedding) : nullptr};
+    layers::embedding_backward(embedding_params(), eg, embedding_input(), d_emb);
+  }
+
+  int max_batch_, max_seq_;
+  arena<T> params_, grads_, acts_;
+  std::vector<std::int32_t> ids_, segments_, positions_, lengths_;
+  int batch_ = 0, seq_ = 0;
+  activation_layout al_{};
+  dropout_options dropout_{};
+  philox_rng rng_{0, rng_stream::dropout};
+  bool training_ = false;
+  std::uint32_t step_ = 0;
+};
+
+}  // namespace detail
+}  // namespace autodidact::models

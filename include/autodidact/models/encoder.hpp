@@ -1,0 +1,220 @@
+#pragma once
+// encoder<Config, Precision>: the BERT family. Post-LN blocks over token +
+// position + segment embeddings with an embedding LayerNorm, a pooler
+// tanh(W h[CLS] + b), and BERT's two pretraining heads:
+//   MLM   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Eᵀ + b_out   (E = token embeddings, tied)
+//   NSP   logits[B, 2] = pooled Wnspᵀ + bnsp
+// PyTorch: transformers.BertForPreTraining (BertModel + BertPreTrainingHeads).
+//
+//   encoder<minilm_l6, f32> model(/*max_batch=*/8, /*max_seq=*/128);
+//   model.forward({ids, segments, lengths, B, T});   // hidden(), pooled()
+//   T loss = model.pretraining_loss(mlm_labels, nsp_labels);
+//   model.backward();                                 // gradients accumulate
+
+#include <cmath>    // for std::tanh
+#include <cstdint>  // for std::int32_t
+#include <span>     // for std::span
+
+#include "autodidact/kernels/common.hpp"         // for gemm_epilogue, activation
+#include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
+#include "autodidact/kernels/gemm.hpp"           // for gemm, bias_backward
+#include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
+
+namespace autodidact::models {
+
+template <model_config C, plain_precision P, training_policy Policy = full_training>
+class encoder : public detail::body<C, P, Policy> {
+  static_assert(C.norm == norm_placement::post,
+                "autodidact: encoder<> is the BERT family and needs norm = norm_placement::post "
+                "(use decoder<> for pre-LN models).");
+  using base = detail::body<C, P, Policy>;
+  using base::act;
+  using base::al_;
+
+ public:
+  using T = typename base::T;
+  using base::layout;
+
+  encoder(int max_batch, int max_seq)
+      : base(max_batch, max_seq),
+        mlm_targets_(static_cast<std::size_t>(max_batch) * max_seq),
+        nsp_targets_(static_cast<std::size_t>(max_batch)),
+        losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
+
+  // Runs the body and the pooler. Afterwards hidden() is [B, T, C] and
+  // pooled() is [B, C] (when the config has a pooler).
+  void forward(const batch_input& in) {
+    this->body_forward(in);
+    if constexpr (C.pooler) pool();
+  }
+
+  tensor_view<const T, 3> hidden() const { return this->hidden_state(C.layers); }
+  tensor_view<const T, 2> pooled() const
+    requires(C.pooler)
+  {
+    return {act(al_.pooled), {this->batch_, C.d_model}};
+  }
+
+  // After forward: the MLM and NSP heads and their losses (mean cross-entropy
+  // over the labelled tokens, ignore index -100, plus mean cross-entropy of
+  // the next-sentence labels when given). mlm_labels: [B, T];
+  // nsp_labels: [B] or empty. Returns the total loss, like HF's.
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {}) {
+    const int b = this->batch_, n = this->batch_ * this->seq_;
+    require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
+            mlm_labels.size(), " labels, expected batch x seq = ", n);
+    require(nsp_labels.empty() || nsp_labels.size() == static_cast<std::size_t>(b),
+            "pretraining_loss: nsp_labels holds ", nsp_labels.size(), " labels, expected batch = ", b);
+    std::copy(mlm_labels.begin(), mlm_labels.end(), mlm_targets_.begin());
+    mlm_logits_forward();
+    T* logits = act(al_.logits);
+    mlm_count_ = kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
+    T loss = 0;
+    for (int i = 0; i < n; ++i) loss += losses_[static_cast<std::size_t>(i)];
+    mlm_loss_ = mlm_count_ > 0 ? loss / T(mlm_count_) : T(0);
+    nsp_count_ = 0;
+    nsp_loss_ = 0;
+    if constexpr (C.pooler) {
+      if (!nsp_labels.empty()) {
+        std::copy(nsp_labels.begin(), nsp_labels.end(), nsp_targets_.begin());
+        nsp_logits_forward();
+        nsp_count_ = kernels::cross_entropy_forward(b, 2, act(al_.nsp_logits), 2, nsp_targets_.data(), losses_.data());
+        T s = 0;
+        for (int i = 0; i < b; ++i) s += losses_[static_cast<std::size_t>(i)];
+        nsp_loss_ = nsp_count_ > 0 ? s / T(nsp_count_) : T(0);
+      }
+    } else {
+      require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
+    }
+    return mlm_loss_ + nsp_loss_;
+  }
+
+  T mlm_loss() const noexcept { return mlm_loss_; }
+  T nsp_loss() const noexcept { return nsp_loss_; }
+  // MLM logits [B·T, V] of the last pretraining_loss (before backward).
+  tensor_view<const T, 2> mlm_logits() const { return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}}; }
+  tensor_view<const T, 2> nsp_logits() const { return {act(al_.nsp_logits), {this->batch_, 2}}; }
+
+  // Backward of pretraining_loss: accumulates every trainable gradient.
+  void backward() {
+    const int n = this->batch_ * this->seq_, c = C.d_model;
+    T* d_hidden = this->top_gradient();
+    layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
+    mlm_backward(d_hidden);
+    T* d_pooled = nullptr;
+    if constexpr (C.pooler) {
+      d_pooled = act(al_.scratch_c0);  // [B, C]; the block scratch is free until body_backward
+      layers::detail::zero(std::ptrdiff_t(this->batch_) * c, d_pooled);
+      if (nsp_count_ > 0) nsp_backward(d_pooled);
+    }
+    backward_from_pooled(d_pooled);
+  }
+
+  // For task heads: after the head has added d(hidden) into
+  // top_gradient() (zeroed by begin_backward) and formed d(pooled) [B, C]
+  // (or null), propagate into the body.
+  T* begin_backward() {
+    T* d = this->top_gradient();
+    layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
+    return d;
+  }
+  void backward_from_pooled(const T* d_pooled) {
+    if constexpr (C.pooler) {
+      if (d_pooled) pooler_backward(d_pooled, this->top_gradient());
+    }
+    this->body_backward();
+  }
+
+ private:
+  // pooled[b] = tanh(W h[b, 0] + bias)
+  void pool() {
+    const int b = this->batch_, t = this->seq_, c = C.d_model;
+    T* cls = act(al_.pooled_input);
+    const T* h = hidden().data();
+    for (int i = 0; i < b; ++i) {
+      std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c, cls + std::ptrdiff_t(i) * c);
+    }
+    T* out = act(al_.pooled);
+    layers::linear_forward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c), b, cls, out);
+    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) out[i] = std::tanh(out[i]);
+  }
+
+  void pooler_backward(const T* d_pooled, T* d_hidden) {
+    const int b = this->batch_, t = this->seq_, c = C.d_model;
+    const T* out = act(al_.pooled);
+    T* d_pre = act(al_.scratch_c1);  // [B, C]
+    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
+    T* d_cls = act(al_.scratch_c2);  // [B, C]
+    layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
+    layers::linear_backward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c),
+                            this->linear_grads_at(layout.pooler_weight, layout.pooler_bias), b,
+                            act(al_.pooled_input), d_pre, d_cls);
+    for (int i = 0; i < b; ++i) {
+      for (int j = 0; j < c; ++j) d_hidden[std::ptrdiff_t(i) * t * c + j] += d_cls[std::ptrdiff_t(i) * c + j];
+    }
+  }
+
+  // head_pre = h Wdᵀ + bd, head_act = gelu(head_pre), head_ln = LN(head_act),
+  // logits = head_ln Eᵀ + b_out
+  void mlm_logits_forward() {
+    const int n = this->batch_ * this->seq_, c = C.d_model;
+    kernels::gemm_epilogue<T> ep{};
+    ep.act = kernels::to_activation(C.gelu);
+    ep.pre_activation = act(al_.head_pre);
+    layers::linear_forward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c), n,
+                           hidden().data(), act(al_.head_act), ep);
+    layers::layernorm_forward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n, act(al_.head_act),
+                              act(al_.head_ln), {act(al_.head_mean), act(al_.head_rstd)});
+    layers::linear_forward(decoder_params(), n, act(al_.head_ln), act(al_.logits));
+  }
+
+  layers::linear_params<T> decoder_params() const {
+    return {this->parameter_at(layout.token_embedding), this->parameter_at(layout.mlm_output_bias), C.d_model,
+            C.vocab};
+  }
+
+  void mlm_backward(T* d_hidden) {
+    const int n = this->batch_ * this->seq_, c = C.d_model;
+    T* logits = act(al_.logits);  // becomes dlogits in place
+    if (mlm_count_ == 0) return;
+    kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_), logits,
+                                    C.vocab);
+    T* d_ln = act(al_.scratch_c1);
+    layers::detail::zero(std::ptrdiff_t(n) * c, d_ln);
+    layers::linear_backward(decoder_params(),
+                            {this->gradient_at(layout.token_embedding), this->gradient_at(layout.mlm_output_bias)}, n,
+                            act(al_.head_ln), logits, d_ln);
+    T* d_act = act(al_.scratch_c2);
+    layers::detail::zero(std::ptrdiff_t(n) * c, d_act);
+    auto sc = this->scratch();
+    layers::layernorm_backward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias),
+                               this->layernorm_grads_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n, act(al_.head_act),
+                               {act(al_.head_mean), act(al_.head_rstd)}, d_ln, d_act, sc.gain, sc.bias);
+    kernels::gelu_backward(C.gelu, std::ptrdiff_t(n) * c, act(al_.head_pre), d_act, d_act,
+                           kernels::write_mode::overwrite);
+    layers::linear_backward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c),
+                            this->linear_grads_at(layout.mlm_dense_weight, layout.mlm_dense_bias), n,
+                            hidden().data(), d_act, d_hidden);
+  }
+
+  void nsp_logits_forward() {
+    layers::linear_forward(this->linear_at(layout.nsp_weight, layout.nsp_bias, C.d_model, 2), this->batch_,
+                           act(al_.pooled), act(al_.nsp_logits));
+  }
+
+  void nsp_backward(T* d_pooled) {
+    const int b = this->batch_;
+    T* logits = act(al_.nsp_logits);
+    kernels::cross_entropy_backward(b, 2, logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_), logits, 2);
+    layers::linear_backward(this->linear_at(layout.nsp_weight, layout.nsp_bias, C.d_model, 2),
+                            this->linear_grads_at(layout.nsp_weight, layout.nsp_bias), b, act(al_.pooled), logits,
+                            d_pooled);
+  }
+
+  std::vector<std::int32_t> mlm_targets_, nsp_targets_;
+  std::vector<T> losses_;
+  int mlm_count_ = 0, nsp_count_ = 0;
+  T mlm_loss_ = 0, nsp_loss_ = 0;
+};
+
+}  // namespace autodidact::models

@@ -1,0 +1,59 @@
+#pragma once
+// AdamW over a flat parameter arena (torch.optim.AdamW semantics): one loop
+// over the trainable parameters, with its two moment arenas. Optional
+// gradient clipping by global norm (deterministic reduction).
+//
+//   adamw<float> opt(model.gradients().size(), {.lr = 1e-3});
+//   opt.step(model.trainable_parameters(), model.gradients());
+
+#include <cstdint>  // for std::int64_t
+#include <span>     // for std::span
+
+#include "autodidact/core/arena.hpp"     // for arena
+#include "autodidact/core/error.hpp"     // for require
+#include "autodidact/kernels/adamw.hpp"  // for adamw_update, global_norm, scale
+#include "autodidact/kernels/common.hpp" // for adamw_options
+
+namespace autodidact::optim {
+
+using kernels::adamw_options;
+
+template <class T>
+class adamw {
+ public:
+  adamw(std::size_t count, const adamw_options& options) : m_(count), v_(count), options_(options) {}
+
+  const adamw_options& options() const noexcept { return options_; }
+  void set_lr(double lr) noexcept { options_.lr = lr; }
+  std::int64_t steps() const noexcept { return step_; }
+
+  // One update: params -= AdamW(grads). With max_norm > 0 the gradients are
+  // first scaled so their global norm is at most max_norm; returns the
+  // global norm before clipping (0 when not computed).
+  double step(std::span<T> params, std::span<T> grads, double max_norm = 0.0) {
+    require(params.size() == m_.size() && grads.size() == m_.size(), "adamw.step: ", params.size(),
+            " parameters and ", grads.size(), " gradients, the optimizer was set up for ", m_.size());
+    double norm = 0.0;
+    if (max_norm > 0.0) {
+      norm = kernels::global_norm(static_cast<std::ptrdiff_t>(grads.size()), grads.data());
+      if (norm > max_norm) {
+        kernels::scale(static_cast<std::ptrdiff_t>(grads.size()), grads.data(), static_cast<T>(max_norm / (norm + 1e-6)));
+      }
+    }
+    ++step_;
+    kernels::adamw_update(static_cast<std::ptrdiff_t>(params.size()), params.data(), grads.data(), m_.data(),
+                          v_.data(), options_, step_);
+    return norm;
+  }
+
+  std::span<T> first_moment() noexcept { return m_.span(); }
+  std::span<T> second_moment() noexcept { return v_.span(); }
+  void set_steps(std::int64_t s) noexcept { step_ = s; }
+
+ private:
+  arena<T> m_, v_;
+  adamw_options options_;
+  std::int64_t step_ = 0;
+};
+
+}  // namespace autodidact::optim

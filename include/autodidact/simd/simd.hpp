@@ -1,0 +1,108 @@
+#pragma once
+// The one place that includes xsimd. Kernels are written against
+// simd::batch<T> (the widest batch of the default architecture, whose lane
+// count is simd::width<T>) plus the helpers below, and keep a scalar tail
+// for the last n % width<T> elements.
+//
+// Preconditions and facts:
+// - T is float or double.
+// - Loads and stores are unaligned (pointers need only alignof(T)).
+// - Without a SIMD architecture (XSIMD_NO_SUPPORTED_ARCHITECTURE), or when
+//   AUTODIDACT_SIMD_SCALAR is defined, batch<T> is a one-lane scalar type
+//   with the same interface, so kernels compile and stay correct.
+// - xsimd 8.1 spells the horizontal sum `hadd` (later versions:
+//   `reduce_add`); reduce_sum is the only place that names it.
+
+#include <algorithm>  // for std::max
+#include <cmath>      // for std::exp, std::erf, std::tanh, std::sqrt
+
+// GCC 12 reports its own AVX-512 intrinsics (the self-initialised __Y of
+// _mm512_undefined_*) as maybe-uninitialized once xsimd inlines them; the
+// warning is a known false positive, silenced for these headers only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <xsimd/xsimd.hpp>  // for xsimd::batch, load/store, fma, hadd, exp, erf, tanh
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace autodidact::simd {
+
+#if defined(XSIMD_NO_SUPPORTED_ARCHITECTURE) || defined(AUTODIDACT_SIMD_SCALAR)
+
+inline constexpr bool vectorized = false;
+
+// One lane with the arithmetic a kernel needs.
+template <class T>
+struct scalar_batch {
+  static constexpr int size = 1;
+  T value{};
+  scalar_batch() = default;
+  scalar_batch(T v) : value(v) {}  // NOLINT: broadcast, like xsimd::batch(T)
+  friend scalar_batch operator+(scalar_batch a, scalar_batch b) { return a.value + b.value; }
+  friend scalar_batch operator-(scalar_batch a, scalar_batch b) { return a.value - b.value; }
+  friend scalar_batch operator*(scalar_batch a, scalar_batch b) { return a.value * b.value; }
+  friend scalar_batch operator/(scalar_batch a, scalar_batch b) { return a.value / b.value; }
+  friend scalar_batch operator-(scalar_batch a) { return -a.value; }
+  scalar_batch& operator+=(scalar_batch b) { value += b.value; return *this; }
+  scalar_batch& operator-=(scalar_batch b) { value -= b.value; return *this; }
+  scalar_batch& operator*=(scalar_batch b) { value *= b.value; return *this; }
+};
+
+template <class T>
+using batch = scalar_batch<T>;
+
+template <class T> inline batch<T> load(const T* p) { return batch<T>(*p); }
+template <class T> inline void store(T* p, batch<T> b) { *p = b.value; }
+template <class T> inline T reduce_sum(batch<T> b) { return b.value; }
+template <class T> inline T reduce_max(batch<T> b) { return b.value; }
+template <class T> inline batch<T> fma(batch<T> a, batch<T> b, batch<T> c) { return a.value * b.value + c.value; }
+template <class T> inline batch<T> max(batch<T> a, batch<T> b) { return std::max(a.value, b.value); }
+template <class T> inline batch<T> exp(batch<T> a) { return std::exp(a.value); }
+template <class T> inline batch<T> erf(batch<T> a) { return std::erf(a.value); }
+template <class T> inline batch<T> tanh(batch<T> a) { return std::tanh(a.value); }
+template <class T> inline batch<T> sqrt(batch<T> a) { return std::sqrt(a.value); }
+
+#else
+
+inline constexpr bool vectorized = true;
+
+// The widest batch of the architecture the translation unit is compiled for
+// (fma3<avx2> with -march=native on the reference machine: 8 floats).
+template <class T>
+using batch = xsimd::batch<T, xsimd::default_arch>;
+
+template <class T> inline batch<T> load(const T* p) { return batch<T>::load_unaligned(p); }
+template <class T> inline void store(T* p, const batch<T>& b) { b.store_unaligned(p); }
+// Sum of the lanes (xsimd 8.1's hadd; reduce_add in xsimd >= 9).
+template <class T> inline T reduce_sum(const batch<T>& b) { return xsimd::hadd(b); }
+// Largest lane (through a small array: xsimd 8.1 has no reduce_max).
+template <class T>
+inline T reduce_max(const batch<T>& b) {
+  alignas(64) T lanes[batch<T>::size];
+  b.store_unaligned(lanes);
+  T m = lanes[0];
+  for (int i = 1; i < int(batch<T>::size); ++i) m = std::max(m, lanes[i]);
+  return m;
+}
+template <class T> inline batch<T> fma(const batch<T>& a, const batch<T>& b, const batch<T>& c) { return xsimd::fma(a, b, c); }
+template <class T> inline batch<T> max(const batch<T>& a, const batch<T>& b) { return xsimd::max(a, b); }
+template <class T> inline batch<T> exp(const batch<T>& a) { return xsimd::exp(a); }
+template <class T> inline batch<T> erf(const batch<T>& a) { return xsimd::erf(a); }
+template <class T> inline batch<T> tanh(const batch<T>& a) { return xsimd::tanh(a); }
+template <class T> inline batch<T> sqrt(const batch<T>& a) { return xsimd::sqrt(a); }
+
+#endif
+
+// Lanes of batch<T>.
+template <class T>
+inline constexpr int width = int(batch<T>::size);
+
+// Broadcast of a scalar to every lane.
+template <class T>
+inline batch<T> broadcast(T v) { return batch<T>(v); }
+
+}  // namespace autodidact::simd

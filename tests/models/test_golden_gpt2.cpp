@@ -1,0 +1,101 @@
+// Golden test: decoder<> against Hugging Face GPT2LMHeadModel (fixtures from
+// tools/make_golden.py; protocol in tests/golden/README.md). Forward (every
+// hidden state, logits, loss), every parameter gradient, and parameters
+// after AdamW steps, in double and float.
+#include "golden_common.hpp"
+
+#include <autodidact/models/decoder.hpp>
+#include <autodidact/optim/adamw.hpp>
+
+using namespace autodidact;
+
+namespace {
+
+constexpr model_config gpt2_odd{.vocab = 101, .max_positions = 48, .d_model = 80, .heads = 5, .d_ff = 320,
+                                .layers = 3, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
+                                .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+constexpr model_config gpt2_tiny{.vocab = 64, .max_positions = 16, .d_model = 32, .heads = 2, .d_ff = 128,
+                                 .layers = 2, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
+                                 .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+
+template <model_config C, class P>
+void run_gpt2_fixture(const std::string& fixture) {
+  using T = typename P::compute_type;
+  using model_t = models::decoder<C, P>;
+  constexpr golden::tolerances tol = golden::tolerances_for<T>();
+  const auto f = io::safetensors_file::open(golden::fixture_path(fixture));
+  const int batch = std::stoi(f.metadata().at("batch")), seq = std::stoi(f.metadata().at("seq_len"));
+  REQUIRE(std::stoi(f.metadata().at("n_embd")) == C.d_model);
+  REQUIRE(std::stoi(f.metadata().at("n_layer")) == C.layers);
+  REQUIRE(std::stoi(f.metadata().at("vocab_size")) == C.vocab);
+  REQUIRE(std::stoi(f.metadata().at("d_ff")) == C.d_ff);
+
+  auto model = std::make_unique<model_t>(batch, seq);
+  io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
+  const auto ids = golden::read_ids<T>(f, "input_ids");
+  const auto labels = golden::read_ids<T>(f, "labels");
+  const auto lengths = golden::lengths_from_mask(f, batch, seq);
+  const models::batch_input in{ids, {}, lengths, batch, seq};
+
+  const double fwd_max = golden::kind_scale(f, {"hidden.", "logits", "loss", "train.loss."});
+  const double grad_max = golden::kind_scale(f, {"grad."});
+  const double after_max = golden::kind_scale(f, {"after1.", "after3."});
+
+  model->zero_gradients();
+  model->forward(in);
+  for (int i = 0; i < C.layers; ++i) {
+    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward, fwd_max);
+  }
+  golden::compare_tensor(f, "hidden.last_block", model->hidden_state(C.layers).data(), tol.forward, fwd_max);
+  golden::compare_tensor(f, "hidden." + std::to_string(C.layers), model->hidden().data(), tol.forward, fwd_max);
+  golden::compare_tensor(f, "logits", model->logits().data(), tol.forward, fwd_max);
+  const T loss = model->clm_loss(labels);
+  golden::compare_tensor(f, "loss", &loss, tol.forward, fwd_max);
+
+  model->backward();
+  golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "grad.", model->gradients().data(),
+                                model_t::plan::first_trainable, tol.gradient, grad_max);
+
+  const kernels::adamw_options adam{.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+  if constexpr (std::is_same_v<T, double>) {
+    optim::adamw<T> opt(model->gradients().size(), adam);
+    opt.step(model->trainable_parameters(), model->gradients());
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.", model->parameters().data(), 0,
+                                  tol.parameters, after_max);
+    for (int step = 2; step <= 3; ++step) {
+      model->zero_gradients();
+      model->forward(in);
+      const T l = model->clm_loss(labels);
+      golden::compare_tensor(f, "train.loss." + std::to_string(step), &l, tol.forward, fwd_max);
+      model->backward();
+      opt.step(model->trainable_parameters(), model->gradients());
+    }
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after3.", model->parameters().data(), 0,
+                                  tol.parameters, after_max);
+  } else {
+    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
+    std::vector<T> grads(model_t::plan::parameter_elements, T(0));
+    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, std::span<T>(grads), "grad.");
+    std::copy(grads.begin() + static_cast<std::ptrdiff_t>(model_t::plan::first_trainable), grads.end(),
+              model->gradients().begin());
+    optim::adamw<T> opt(model->gradients().size(), adam);
+    opt.step(model->trainable_parameters(), model->gradients());
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.", model->parameters().data(), 0,
+                                  tol.parameters, after_max);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("decoder matches GPT2LMHeadModel: odd sizes, padded batch, double", "[golden][gpt2]") {
+  run_gpt2_fixture<gpt2_odd, f64>("gpt2_lm_odd");
+}
+TEST_CASE("decoder matches GPT2LMHeadModel: odd sizes, padded batch, float", "[golden][gpt2]") {
+  run_gpt2_fixture<gpt2_odd, f32>("gpt2_lm_odd");
+}
+TEST_CASE("decoder matches GPT2LMHeadModel: small, double", "[golden][gpt2]") {
+  run_gpt2_fixture<gpt2_tiny, f64>("gpt2_lm_small");
+}
+TEST_CASE("decoder matches GPT2LMHeadModel: small, float", "[golden][gpt2]") {
+  run_gpt2_fixture<gpt2_tiny, f32>("gpt2_lm_small");
+}
