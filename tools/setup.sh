@@ -27,6 +27,9 @@ packages=(
   libopenblas-dev libeigen3-dev
   gnuplot-nox
 )
+# Text for the tokenizer tests' corpus (tools/make_corpus.sh, run by the
+# tokenizers_corpus CTest fixture into the cache).
+text_data_packages=(fortunes fortunes-de fortunes-ru fortunes-zh unicode-data)
 # The Python tools (fixtures, peers) use Debian's torch and numpy (STACK.md).
 python_packages=(python3 python3-venv python3-pip python3-torch python3-numpy)
 
@@ -53,6 +56,7 @@ install_packages() {
 }
 
 install_packages "${packages[@]}"
+install_packages "${text_data_packages[@]}"
 
 if [ "$want_python" -eq 1 ]; then
   install_packages "${python_packages[@]}"

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <autodidact/models/decoder.hpp>
+#include <autodidact/core/rng.hpp>
 #include <autodidact/models/encoder.hpp>
 
 #include <memory>
@@ -39,4 +40,24 @@ TEST_CASE("models reject set-up beyond the config", "[errors]") {
   CHECK_THROWS_WITH(std::make_unique<model_t>(0, 8), Contains("max_batch = 0"));
   auto m = std::make_unique<model_t>(1, 8);
   CHECK_THROWS_WITH(m->set_dropout({.hidden = 1.0f}), Contains("hidden rate 1"));
+}
+
+TEST_CASE("an inference-only encoder computes the same hidden states in less memory", "[inference]") {
+  using train_t = models::encoder<tiny_encoder, f32>;
+  using infer_t = models::encoder<tiny_encoder, f32, models::inference_only>;
+  static_assert(infer_t::plan::activation_bytes(4, 40) < train_t::plan::activation_bytes(4, 40) / 2);
+  static_assert(infer_t::plan::gradient_bytes == 0);
+  auto a = std::make_unique<train_t>(2, 16);
+  auto b = std::make_unique<infer_t>(2, 16);
+  const philox_rng rng(3, rng_stream::init);
+  for (std::size_t i = 0; i < a->parameters().size(); ++i) {
+    a->parameters()[i] = b->parameters()[i] = 0.1f * static_cast<float>(rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
+  }
+  std::vector<std::int32_t> ids(32), lengths{16, 11};
+  for (int i = 0; i < 32; ++i) ids[static_cast<std::size_t>(i)] = (i * 7) % 97;
+  a->forward({ids, {}, lengths, 2, 16});
+  b->forward({ids, {}, lengths, 2, 16});
+  for (std::size_t i = 0; i < a->hidden().size(); ++i) REQUIRE(a->hidden().data()[i] == b->hidden().data()[i]);
+  for (std::size_t i = 0; i < a->pooled().size(); ++i) REQUIRE(a->pooled().data()[i] == b->pooled().data()[i]);
+  CHECK_THROWS_WITH(b->hidden_state(0), Contains("inference-only"));
 }

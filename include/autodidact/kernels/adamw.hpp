@@ -21,7 +21,6 @@
 #include <cmath>    // for std::pow, std::sqrt
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int64_t
-#include <vector>   // for std::vector (chunk sums)
 
 #include "autodidact/kernels/common.hpp"  // for adamw_options, reduction_chunk, require
 #include "autodidact/simd/simd.hpp"       // for simd::batch, load, store, sqrt, fma, reduce_sum
@@ -84,7 +83,7 @@ void adamw_update(std::ptrdiff_t n, T* param, const T* grad, T* m, T* v,
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   const std::ptrdiff_t chunks = (n + detail::optimizer_chunk - 1) / detail::optimizer_chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+AUTODIDACT_OMP_FOR(chunks > 1)
   for (std::ptrdiff_t ch = 0; ch < chunks; ++ch) {
     const std::ptrdiff_t b = ch * detail::optimizer_chunk;
     const std::ptrdiff_t e = n - b < detail::optimizer_chunk ? n : b + detail::optimizer_chunk;
@@ -119,15 +118,21 @@ template <kernel_scalar T>
 double sum_squares(std::ptrdiff_t n, const T* x) {
   require(n >= 0, "sum_squares: n = ", n, " must not be negative");
   const std::ptrdiff_t chunks = (n + reduction_chunk - 1) / reduction_chunk;
-  std::vector<double> partial(std::size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (chunks > 4)
-  for (std::ptrdiff_t ch = 0; ch < chunks; ++ch) {
-    const std::ptrdiff_t b = ch * reduction_chunk;
-    const std::ptrdiff_t len = n - b < reduction_chunk ? n - b : reduction_chunk;
-    partial[std::size_t(ch)] = double(detail::chunk_sum_squares(len, x + b));
-  }
+  // Chunk sums are formed in groups (in parallel) and added in chunk order,
+  // with no allocation: a fixed array holds one group's partial sums.
+  constexpr std::ptrdiff_t group = 256;
+  double partial[group];
   double total = 0.0;
-  for (double p : partial) total += p;
+  for (std::ptrdiff_t g0 = 0; g0 < chunks; g0 += group) {
+    const std::ptrdiff_t count = chunks - g0 < group ? chunks - g0 : group;
+AUTODIDACT_OMP_FOR(count > 4)
+    for (std::ptrdiff_t j = 0; j < count; ++j) {
+      const std::ptrdiff_t b = (g0 + j) * reduction_chunk;
+      const std::ptrdiff_t len = n - b < reduction_chunk ? n - b : reduction_chunk;
+      partial[j] = double(detail::chunk_sum_squares(len, x + b));
+    }
+    for (std::ptrdiff_t j = 0; j < count; ++j) total += partial[j];
+  }
   return total;
 }
 
@@ -144,7 +149,7 @@ void scale(std::ptrdiff_t n, T* x, T factor) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   const std::ptrdiff_t chunks = (n + detail::optimizer_chunk - 1) / detail::optimizer_chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+AUTODIDACT_OMP_FOR(chunks > 1)
   for (std::ptrdiff_t ch = 0; ch < chunks; ++ch) {
     const std::ptrdiff_t b = ch * detail::optimizer_chunk;
     const std::ptrdiff_t e = n - b < detail::optimizer_chunk ? n : b + detail::optimizer_chunk;

@@ -19,6 +19,16 @@
 #include "autodidact/config.hpp"      // for autodidact::gelu_kind
 #include "autodidact/core/error.hpp"  // for autodidact::require, invalid_argument
 
+// AUTODIDACT_OMP_FOR(condition) before a for loop: the loop's iterations
+// are split over OpenMP threads (static schedule) when `condition` holds and
+// OpenMP is enabled; otherwise nothing (and no unknown-pragma warning).
+#define AUTODIDACT_DETAIL_PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define AUTODIDACT_OMP_FOR(condition) AUTODIDACT_DETAIL_PRAGMA(omp parallel for schedule(static) if (condition))
+#else
+#define AUTODIDACT_OMP_FOR(condition)
+#endif
+
 namespace autodidact::kernels {
 
 // Element types the kernels are written for.

@@ -67,7 +67,7 @@ int cross_entropy_forward(int rows, int v, const T* logits, int ldx, const std::
           v, " >= 1");
   detail::check_ld("cross_entropy_forward", "ldx", ldx, v);
   detail::check_targets(rows, v, targets, ignore_index);
-#pragma omp parallel for schedule(static) if (double(rows) * v > 32768.0)
+AUTODIDACT_OMP_FOR(double(rows) * v > 32768.0)
   for (int r = 0; r < rows; ++r) {
     const std::int32_t t = targets[r];
     if (t == ignore_index) {
@@ -96,7 +96,7 @@ void cross_entropy_backward(int rows, int v, const T* logits, int ldx, const std
   detail::check_targets(rows, v, targets, ignore_index);
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-#pragma omp parallel for schedule(static) if (double(rows) * v > 32768.0)
+AUTODIDACT_OMP_FOR(double(rows) * v > 32768.0)
   for (int r = 0; r < rows; ++r) {
     const std::int32_t t = targets[r];
     const T* x = logits + std::ptrdiff_t(r) * ldx;

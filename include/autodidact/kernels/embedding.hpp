@@ -31,7 +31,7 @@ void embedding_forward(int n, int c, const std::int32_t* ids, const T* table, in
   detail::check_ids("embedding_forward", n, ids, table_rows);
   constexpr int w = simd::width<T>;
   const bool acc = mode == write_mode::accumulate;
-#pragma omp parallel for schedule(static) if (double(n) * c > 65536.0)
+AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
   for (int i = 0; i < n; ++i) {
     const T* src = table + std::ptrdiff_t(ids[i]) * c;
     T* dst = out + std::ptrdiff_t(i) * c;
@@ -56,7 +56,7 @@ void embedding_backward(int n, int c, const std::int32_t* ids, const T* dout, in
   constexpr int w = simd::width<T>;
   constexpr int cb = 4 * w;  // channels per parallel block
   const int blocks = (c + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (double(n) * c > 65536.0)
+AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
   for (int blk = 0; blk < blocks; ++blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < c ? j0 + cb : c;

@@ -90,7 +90,7 @@ template <kernel_scalar T>
 void gelu_forward(gelu_kind kind, std::ptrdiff_t n, const T* in, T* out) {
   require(n >= 0, "gelu_forward: n = ", n, " must not be negative");
   const std::ptrdiff_t chunks = (n + detail::elementwise_chunk - 1) / detail::elementwise_chunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+AUTODIDACT_OMP_FOR(chunks > 1)
   for (std::ptrdiff_t c = 0; c < chunks; ++c) {
     const std::ptrdiff_t b = c * detail::elementwise_chunk;
     const std::ptrdiff_t len = n - b < detail::elementwise_chunk ? n - b : detail::elementwise_chunk;
@@ -106,7 +106,7 @@ void gelu_backward(gelu_kind kind, std::ptrdiff_t n, const T* in, const T* dout,
   require(n >= 0, "gelu_backward: n = ", n, " must not be negative");
   const std::ptrdiff_t chunks = (n + detail::elementwise_chunk - 1) / detail::elementwise_chunk;
   const bool acc = mode == write_mode::accumulate;
-#pragma omp parallel for schedule(static) if (chunks > 1)
+AUTODIDACT_OMP_FOR(chunks > 1)
   for (std::ptrdiff_t c = 0; c < chunks; ++c) {
     const std::ptrdiff_t b = c * detail::elementwise_chunk;
     const std::ptrdiff_t len = n - b < detail::elementwise_chunk ? n - b : detail::elementwise_chunk;

@@ -205,13 +205,13 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
   detail::check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, mode, epilogue.empty(),
                      epilogue.residual != nullptr, epilogue.ldr);
   if (m == 0 || n == 0) return;
-  const bool parallel = double(m) * n * (k > 0 ? k : 1) > detail::gemm_parallel_work;
+  [[maybe_unused]] const bool parallel = double(m) * n * (k > 0 ? k : 1) > detail::gemm_parallel_work;
 
   if (trans_a == transpose::no && trans_b == transpose::yes) {
     // Dot-product form: rows of A against rows of B, both contiguous in K.
     constexpr int mr = 2;
     const int blocks = (m + mr - 1) / mr;
-#pragma omp parallel for schedule(static) if (parallel)
+AUTODIDACT_OMP_FOR(parallel)
     for (int ib = 0; ib < blocks; ++ib) {
       const int i0 = ib * mr;
       if (m - i0 >= 2) detail::gemm_dot_row_block<T, 2>(i0, n, k, a, lda, b, ldb, alpha, mode, c, ldc, epilogue);
@@ -237,7 +237,7 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
   const std::ptrdiff_t a_cs = trans_a == transpose::no ? 1 : lda;
   constexpr int mr = 4;
   const int blocks = (m + mr - 1) / mr;
-#pragma omp parallel for schedule(static) if (parallel)
+AUTODIDACT_OMP_FOR(parallel)
   for (int ib = 0; ib < blocks; ++ib) {
     const int i0 = ib * mr;
     switch (m - i0 >= mr ? mr : m - i0) {
@@ -259,7 +259,7 @@ void bias_backward(int m, int n, const T* dy, int lddy, T* db) {
   constexpr int w = simd::width<T>;
   constexpr int cb = 8 * w;  // columns per parallel block
   const int blocks = (n + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (double(m) * n > 65536.0)
+AUTODIDACT_OMP_FOR(double(m) * n > 65536.0)
   for (int blk = 0; blk < blocks; ++blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < n ? j0 + cb : n;

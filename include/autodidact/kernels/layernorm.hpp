@@ -35,7 +35,7 @@ void layernorm_forward(int rows, int c, const T* in, const T* gamma, const T* be
   require(eps > T(0), "layernorm_forward: eps = ", eps, " must be positive");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-#pragma omp parallel for schedule(static) if (double(rows) * c > 32768.0)
+AUTODIDACT_OMP_FOR(double(rows) * c > 32768.0)
   for (int r = 0; r < rows; ++r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     T* y = out + std::ptrdiff_t(r) * c;
@@ -72,8 +72,8 @@ void layernorm_backward(int rows, int c, const T* dout, const T* in, const T* ga
           " >= 1");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-  const bool parallel = double(rows) * c > 32768.0;
-#pragma omp parallel for schedule(static) if (parallel)
+  [[maybe_unused]] const bool parallel = double(rows) * c > 32768.0;
+AUTODIDACT_OMP_FOR(parallel)
   for (int r = 0; r < rows; ++r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     const T* dy = dout + std::ptrdiff_t(r) * c;
@@ -110,7 +110,7 @@ void layernorm_backward(int rows, int c, const T* dout, const T* in, const T* ga
   // Parameter gradients: channel blocks in parallel, rows in order.
   constexpr int cb = 4 * w;
   const int blocks = (c + cb - 1) / cb;
-#pragma omp parallel for schedule(static) if (parallel)
+AUTODIDACT_OMP_FOR(parallel)
   for (int blk = 0; blk < blocks; ++blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < c ? j0 + cb : c;

@@ -52,13 +52,17 @@ class decoder : public detail::body<C, P, Policy> {
   tensor_view<const T, 3> hidden() const { return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}}; }
 
   // logits[B·T, V] = LN_f(h) Eᵀ (after forward).
-  tensor_view<const T, 2> logits() {
+  tensor_view<const T, 2> logits()
+    requires(Policy.pretraining_heads)
+  {
     if (!logits_valid_) compute_logits();
     return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
   }
 
   // Mean cross-entropy of predicting labels[b, t+1] from position t.
-  T clm_loss(std::span<const std::int32_t> labels) {
+  T clm_loss(std::span<const std::int32_t> labels)
+    requires(Policy.pretraining_heads)
+  {
     const int b = this->batch_, t = this->seq_, n = b * t;
     require(labels.size() == static_cast<std::size_t>(n), "clm_loss: labels holds ", labels.size(),
             " labels, expected batch x seq = ", n);
@@ -77,7 +81,9 @@ class decoder : public detail::body<C, P, Policy> {
   }
 
   // Backward of clm_loss: accumulates every trainable gradient.
-  void backward() {
+  void backward()
+    requires(Policy.pretraining_heads)
+  {
     const int n = this->batch_ * this->seq_;
     T* logits = act(al_.logits);
     T* d_final = begin_backward();
@@ -94,7 +100,7 @@ class decoder : public detail::body<C, P, Policy> {
   // For task heads: begin_backward() returns a zeroed d(LN_f output)
   // [N, C] to add into; backward_from_final() propagates it.
   T* begin_backward() {
-    T* d = act(al_.head_pre);
+    T* d = act(al_.grad_b);  // consumed by LN_f's backward before the block stack reuses it
     layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
     return d;
   }

@@ -59,7 +59,9 @@ class encoder : public detail::body<C, P, Policy> {
   // over the labelled tokens, ignore index -100, plus mean cross-entropy of
   // the next-sentence labels when given). mlm_labels: [B, T];
   // nsp_labels: [B] or empty. Returns the total loss, like HF's.
-  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {}) {
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {})
+    requires(Policy.pretraining_heads)
+  {
     const int b = this->batch_, n = this->batch_ * this->seq_;
     require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
             mlm_labels.size(), " labels, expected batch x seq = ", n);
@@ -96,7 +98,9 @@ class encoder : public detail::body<C, P, Policy> {
   tensor_view<const T, 2> nsp_logits() const { return {act(al_.nsp_logits), {this->batch_, 2}}; }
 
   // Backward of pretraining_loss: accumulates every trainable gradient.
-  void backward() {
+  void backward()
+    requires(Policy.pretraining_heads)
+  {
     const int n = this->batch_ * this->seq_, c = C.d_model;
     T* d_hidden = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);

@@ -13,6 +13,7 @@
 //   decoder), next-sentence head [2,C] (encoder with a pooler); untied LM
 //   head [V,C] when the config does not tie it.
 
+#include <algorithm>  // for std::max
 #include <array>    // for std::array
 #include <cstddef>  // for std::size_t
 
@@ -28,10 +29,11 @@ struct training_policy {
   bool freeze_embeddings = false;  // embeddings get no gradient
   int frozen_layers = 0;           // blocks 0 .. frozen_layers-1 get no gradient
   int optimizer_moments = 2;       // AdamW keeps m and v
+  bool pretraining_heads = true;   // room for MLM/LM logits [N, V] and head buffers
   friend constexpr bool operator==(const training_policy&, const training_policy&) = default;
 };
 inline constexpr training_policy full_training{};
-inline constexpr training_policy inference_only{.trainable = false, .optimizer_moments = 0};
+inline constexpr training_policy inference_only{.trainable = false, .optimizer_moments = 0, .pretraining_heads = false};
 
 // Offsets (in elements) of one block's parameters. Weights are stored as
 // PyTorch's Linear does: [out, in].
@@ -142,7 +144,8 @@ struct block_activations {
 struct activation_layout {
   std::size_t embeddings;             // [N, C] sum of token, position, segment embeddings
   std::size_t embedding_ln, embedding_mean, embedding_rstd;  // [N, C], [N], [N] (post-LN)
-  std::size_t blocks;                 // L consecutive blocks of block_activations::size
+  std::size_t blocks;                 // block_slots consecutive blocks of block_activations::size
+  int block_slots;                    // L when training; 2 for inference (block l uses slot l % 2)
   block_activations block;            // offsets inside one block
   std::size_t final_ln, final_mean, final_rstd;  // [N, C], [N], [N]
   std::size_t pooled_input, pooled;   // [B, C]: h[CLS], tanh(W h + b)
@@ -160,7 +163,7 @@ struct activation_layout {
 
 // Activation layout for `batch` sequences of `seq` tokens, element type T.
 template <model_config C, class T>
-constexpr activation_layout make_activation_layout(int batch, int seq) {
+constexpr activation_layout make_activation_layout(int batch, int seq, bool heads = true, bool train = true) {
   activation_layout a{};
   const std::size_t n = static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq);
   const std::size_t c = C.d_model, f = C.d_ff, v = C.vocab, h = C.heads;
@@ -198,28 +201,32 @@ constexpr activation_layout make_activation_layout(int batch, int seq) {
     a.block.size = b;
   }
   a.blocks = at;
-  at += a.block.size * static_cast<std::size_t>(C.layers);
+  // Inference keeps no activations for backward: two block slots alternate.
+  a.block_slots = train ? C.layers : (C.layers < 2 ? C.layers : 2);
+  at += a.block.size * static_cast<std::size_t>(a.block_slots);
   a.final_ln = take(n * c);
   a.final_mean = take(n);
   a.final_rstd = take(n);
   a.pooled_input = take(static_cast<std::size_t>(batch) * c);
   a.pooled = take(static_cast<std::size_t>(batch) * c);
-  a.head_pre = take(n * c);
-  a.head_act = take(n * c);
-  a.head_ln = take(n * c);
-  a.head_mean = take(n);
-  a.head_rstd = take(n);
-  a.logits = take(n * v);
+  const std::size_t hn = heads ? n : 0;  // inference without heads needs no logits
+  a.head_pre = take(hn * c);
+  a.head_act = take(hn * c);
+  a.head_ln = take(hn * c);
+  a.head_mean = take(hn);
+  a.head_rstd = take(hn);
+  a.logits = take(hn * v);
   a.nsp_logits = take(static_cast<std::size_t>(batch) * 2);
-  a.grad_a = take(n * c);
-  a.grad_b = take(n * c);
-  a.scratch_c0 = take(n * c);
-  a.scratch_c1 = take(n * c);
-  a.scratch_c2 = take(n * c);
-  a.scratch_c3 = take(n * c);
-  a.scratch_qkv = take(3 * n * c);
-  a.scratch_f = take(n * f);
-  a.scratch_probs = take(tt);
+  const std::size_t bn = train ? n : 0;  // backward buffers (none for inference)
+  a.grad_a = take(bn * c);
+  a.grad_b = take(bn * c);
+  a.scratch_c0 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));  // also the pooler's [B, C]
+  a.scratch_c1 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));
+  a.scratch_c2 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));
+  a.scratch_c3 = take(bn * c);
+  a.scratch_qkv = take(3 * bn * c);
+  a.scratch_f = take(bn * f);
+  a.scratch_probs = take(train ? tt : 0);
   a.scratch_small = take(2 * c);
   a.total = at;
   return a;
@@ -257,7 +264,7 @@ struct memory_plan {
   static constexpr std::size_t moment_bytes = moment_elements * sizeof(compute_type);
 
   static constexpr activation_layout activations(int batch, int seq) {
-    return make_activation_layout<C, compute_type>(batch, seq);
+    return make_activation_layout<C, compute_type>(batch, seq, Policy.pretraining_heads, Policy.trainable);
   }
   static constexpr std::size_t activation_bytes(int batch, int seq) {
     return activations(batch, seq).total * sizeof(compute_type);

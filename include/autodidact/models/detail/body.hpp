@@ -106,6 +106,8 @@ class body {
   // post-LN model), l = the output of block l-1.   [B, T, C]
   tensor_view<const T, 3> hidden_state(int index) const {
     require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers, "]");
+    require(Policy.trainable || index >= C.layers - 1, "hidden_state: an inference-only model keeps only the last ",
+            "two blocks' outputs (index ", C.layers - 1, " or ", C.layers, "), not index ", index);
     return {hidden_ptr(index), {batch_, seq_, C.d_model}};
   }
 
@@ -127,7 +129,7 @@ class body {
 
   layers::block_cache<T> block_cache_of(int l) const {
     const block_activations& o = al_.block;
-    T* base = const_cast<T*>(act(al_.blocks + static_cast<std::size_t>(l) * o.size));
+    T* base = const_cast<T*>(act(al_.blocks + static_cast<std::size_t>(l % al_.block_slots) * o.size));
     layers::block_cache<T> c;
     c.ln1 = base + o.ln1;
     c.ln1_mean = base + o.ln1_mean;

@@ -1,0 +1,198 @@
+#pragma once
+// A token <-> id table and the loaders of the vocabulary files Hugging Face
+// models ship: vocab.txt (WordPiece), vocab.json + merges.txt (BPE).
+// Malformed files raise format_error naming the file, line or byte offset
+// and what was expected; a missing file raises io_error.
+
+#include <cstddef>      // for std::size_t
+#include <cstdint>      // for std::int32_t
+#include <fstream>      // for std::ifstream
+#include <functional>   // for std::equal_to, std::hash
+#include <optional>     // for std::optional
+#include <sstream>      // for std::ostringstream
+#include <string>       // for std::string
+#include <string_view>  // for std::string_view
+#include <unordered_map>  // for std::unordered_map
+#include <utility>      // for std::pair, std::move
+#include <vector>       // for std::vector
+
+#include <nlohmann/json.hpp>  // for nlohmann::json (vocab.json)
+
+#include "autodidact/core/error.hpp"           // for autodidact::raise, require, io_error, format_error
+#include "autodidact/tokenizers/encoding.hpp"  // for token_id
+#include "autodidact/tokenizers/unicode.hpp"   // for unicode::decode
+
+namespace autodidact::tokenizers {
+
+namespace detail {
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  require<io_error>(static_cast<bool>(in), path, ": cannot open the file for reading");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  require<io_error>(!in.bad(), path, ": read error");
+  return std::move(ss).str();
+}
+
+// Throws format_error if `text` (line `line` of `path`) is not valid UTF-8.
+inline void check_utf8_line(std::string_view text, const std::string& path, std::size_t line, std::size_t line_offset) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    char32_t cp;
+    bool bad;
+    const std::size_t len = unicode::decode(text, pos, cp, bad);
+    if (bad) {
+      raise<format_error>(path, ":", line, ": invalid UTF-8 at byte offset ", line_offset + pos,
+                          " of the file: expected UTF-8 text");
+    }
+    pos += len;
+  }
+}
+}  // namespace detail
+
+class vocabulary {
+ public:
+  vocabulary() = default;
+
+  // Adds a token with the given id (the next free id by default); a token
+  // already present keeps its first id unless `overwrite`.
+  token_id add(std::string token, std::optional<token_id> id = std::nullopt, bool overwrite = false) {
+    const token_id i = id.value_or(static_cast<token_id>(tokens_.size()));
+    require<invalid_argument>(i >= 0, "vocabulary: token '", token, "' has the negative id ", i);
+    if (static_cast<std::size_t>(i) >= tokens_.size()) {
+      tokens_.resize(static_cast<std::size_t>(i) + 1);
+      present_.resize(static_cast<std::size_t>(i) + 1, false);
+    }
+    auto it = ids_.find(std::string_view(token));
+    if (it != ids_.end() && !overwrite) return it->second;
+    tokens_[static_cast<std::size_t>(i)] = token;
+    present_[static_cast<std::size_t>(i)] = true;
+    if (it != ids_.end()) it->second = i;
+    else ids_.emplace(std::move(token), i);
+    max_token_bytes_ = std::max(max_token_bytes_, tokens_[static_cast<std::size_t>(i)].size());
+    return i;
+  }
+
+  std::optional<token_id> find(std::string_view token) const {
+    auto it = ids_.find(token);
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+  }
+  bool contains(std::string_view token) const { return ids_.find(token) != ids_.end(); }
+
+  // The id of a token that must exist (tokenizer_error otherwise).
+  token_id id(std::string_view token) const {
+    auto it = ids_.find(token);
+    require<tokenizer_error>(it != ids_.end(), "vocabulary: token '", token, "' is not in the vocabulary of ",
+                             ids_.size(), " tokens");
+    return it->second;
+  }
+  bool has_id(token_id id) const noexcept {
+    return id >= 0 && static_cast<std::size_t>(id) < tokens_.size() && present_[static_cast<std::size_t>(id)];
+  }
+  const std::string& token(token_id id) const {
+    require<invalid_argument>(has_id(id), "vocabulary: id ", id, " is out of range: expected an id in [0, ",
+                              tokens_.size(), ") that names a token");
+    return tokens_[static_cast<std::size_t>(id)];
+  }
+  std::size_t size() const noexcept { return ids_.size(); }
+  std::size_t id_bound() const noexcept { return tokens_.size(); }  // 1 + the largest id
+  std::size_t max_token_bytes() const noexcept { return max_token_bytes_; }
+
+ private:
+  std::vector<std::string> tokens_;  // [V] id -> token ("" for an unused id)
+  std::vector<bool> present_;        // [V]
+  std::unordered_map<std::string, token_id, detail::string_hash, std::equal_to<>> ids_;
+  std::size_t max_token_bytes_ = 0;
+};
+
+// vocab.txt: one token per line, id = line number - 1; trailing whitespace
+// of a line is dropped (as Hugging Face does); a repeated token keeps its
+// last id.
+inline vocabulary load_vocab_txt(const std::string& path) {
+  const std::string text = detail::read_file(path);
+  require<format_error>(!text.empty(), path, ": the vocabulary file is empty: expected one token per line");
+  vocabulary v;
+  std::size_t pos = 0, line = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    std::string_view tok(text.data() + pos, eol - pos);
+    detail::check_utf8_line(tok, path, line + 1, pos);
+    while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\r' || tok.back() == '\v' ||
+                            tok.back() == '\f'))
+      tok.remove_suffix(1);
+    v.add(std::string(tok), static_cast<token_id>(line), true);
+    ++line;
+    pos = eol + 1;
+  }
+  return v;
+}
+
+// A vocabulary from a JSON object {"token": id, ...} (vocab.json, or the
+// "vocab" of a tokenizer.json model); `what` names it in errors.
+inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::string& what) {
+  require<format_error>(j.is_object(), what, ": expected a JSON object mapping tokens to ids, got a JSON ", j.type_name());
+  vocabulary v;
+  std::vector<std::uint8_t> seen;
+  std::vector<std::string> by_id;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    require<format_error>(it.value().is_number_integer(), what, ": the id of token '", it.key(),
+                          "' must be a non-negative integer, got ", it.value().dump());
+    const auto id = it.value().get<std::int64_t>();
+    require<format_error>(id >= 0 && id < (std::int64_t{1} << 30), what, ": the id of token '", it.key(),
+                          "' must be in [0, 2^30), got ", id);
+    if (static_cast<std::size_t>(id) >= by_id.size()) {
+      by_id.resize(static_cast<std::size_t>(id) + 1);
+      seen.resize(static_cast<std::size_t>(id) + 1, 0);
+    }
+    require<format_error>(!seen[static_cast<std::size_t>(id)], what,
+                          ": id ", id, " is given to two tokens, '", by_id[static_cast<std::size_t>(id)], "' and '",
+                          it.key(), "'");
+    by_id[static_cast<std::size_t>(id)] = it.key();
+    seen[static_cast<std::size_t>(id)] = 1;
+    v.add(it.key(), static_cast<token_id>(id), true);
+  }
+  return v;
+}
+
+inline vocabulary load_vocab_json(const std::string& path) {
+  const std::string text = detail::read_file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
+  }
+  return vocabulary_from_json(j, path);
+}
+
+// merges.txt: an optional "#version" line, then one "left right" pair a
+// line, highest priority first.
+inline std::vector<std::pair<std::string, std::string>> load_merges_txt(const std::string& path) {
+  const std::string text = detail::read_file(path);
+  std::vector<std::pair<std::string, std::string>> merges;
+  std::size_t pos = 0, line = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) eol = text.size();
+    ++line;
+    std::string_view l(text.data() + pos, eol - pos);
+    detail::check_utf8_line(l, path, line, pos);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    pos = eol + 1;
+    if (l.rfind("#version", 0) == 0) continue;
+    const std::size_t sp = l.find(' ');
+    if (sp == std::string_view::npos || sp == 0 || sp + 1 == l.size() || l.find(' ', sp + 1) != std::string_view::npos) {
+      raise<format_error>(path, ":", line, ": expected two tokens separated by one space, got '", l, "'");
+    }
+    merges.emplace_back(std::string(l.substr(0, sp)), std::string(l.substr(sp + 1)));
+  }
+  return merges;
+}
+
+}  // namespace autodidact::tokenizers

@@ -1,0 +1,151 @@
+// gemm and bias_backward against their reference twins, float and double:
+// all transpose cases with padded leading dimensions, overwrite and
+// accumulate, every epilogue combination (bias x activation x
+// pre_activation x residual, residual also in place), sizes around the SIMD
+// width. Tolerance: max |C - C_ref| <= tol * sqrt(K + 1) * max(1, max |C_ref|),
+// tol = 2e-6 (float) / 1e-14 (double); bias_backward 1e-5 / 1e-13.
+
+#include <catch2/catch.hpp>  // for TEMPLATE_TEST_CASE, CHECK, REQUIRE
+
+#include <cmath>    // for std::sqrt
+#include <tuple>    // for std::tuple
+#include <vector>   // for std::vector
+
+#include "autodidact/kernels/gemm.hpp"            // for kernels::gemm, bias_backward
+#include "autodidact/kernels/reference/gemm.hpp"  // for kernels::reference::gemm, bias_backward
+#include "helpers.hpp"                            // for random_vector, relative_error, tol
+
+namespace k = autodidact::kernels;
+namespace ref = autodidact::kernels::reference;
+using k::transpose;
+using k::write_mode;
+using kernels_test::random_vector;
+using kernels_test::relative_error;
+
+namespace {
+
+template <class T>
+struct gemm_case {
+  transpose ta, tb;
+  int m, n, k;
+  int lda, ldb, ldc;
+  std::vector<T> a, b, c0;
+  gemm_case(transpose ta_, transpose tb_, int m_, int n_, int k_, unsigned seed)
+      : ta(ta_), tb(tb_), m(m_), n(n_), k(k_) {
+    const int a_rows = ta == transpose::no ? m : k, a_cols = ta == transpose::no ? k : m;
+    const int b_rows = tb == transpose::no ? k : n, b_cols = tb == transpose::no ? n : k;
+    lda = a_cols + 3;
+    ldb = b_cols + 5;
+    ldc = n + 2;
+    a = random_vector<T>(std::size_t(a_rows) * lda + 1, seed);
+    b = random_vector<T>(std::size_t(b_rows) * ldb + 1, seed + 1);
+    c0 = random_vector<T>(std::size_t(m) * ldc + 1, seed + 2);
+  }
+  double bound() const { return kernels_test::tol<T>(2e-6, 1e-14) * std::sqrt(double(k) + 1); }
+};
+
+const std::vector<std::tuple<int, int, int>> shapes = {
+    {1, 1, 1},  {1, 7, 9},   {7, 8, 9},    {8, 9, 7},    {9, 37, 8},  {37, 16, 17},
+    {5, 33, 384}, {3, 17, 1536}, {64, 64, 64}, {2, 1, 40}, {33, 24, 1}, {4, 0, 3}, {0, 3, 3}};
+
+const transpose both[] = {transpose::no, transpose::yes};
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("kernels: gemm matches the reference in every transpose case", "[kernels][gemm]",
+                   float, double) {
+  using T = TestType;
+  unsigned seed = 10;
+  for (transpose ta : both)
+    for (transpose tb : both)
+      for (auto [m, n, kk] : shapes)
+        for (write_mode mode : {write_mode::overwrite, write_mode::accumulate}) {
+          gemm_case<T> g(ta, tb, m, n, kk, seed++);
+          const T alpha = T(0.75);
+          std::vector<T> c = g.c0, cr = g.c0;
+          k::gemm(ta, tb, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, c.data(), g.ldc);
+          ref::gemm(ta, tb, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, cr.data(), g.ldc);
+          INFO("ta=" << int(ta) << " tb=" << int(tb) << " m=" << m << " n=" << n << " k=" << kk
+                     << " mode=" << int(mode));
+          CHECK(relative_error(c, cr) <= g.bound());
+          // Padding between rows (ld > N) is never written.
+          bool padding_kept = true;
+          for (int i = 0; i < m; ++i)
+            for (int j = n; j < g.ldc; ++j)
+              padding_kept = padding_kept && c[std::size_t(i) * g.ldc + j] == g.c0[std::size_t(i) * g.ldc + j];
+          CHECK(padding_kept);
+        }
+}
+
+TEMPLATE_TEST_CASE("kernels: gemm epilogue combinations match the reference", "[kernels][gemm]",
+                   float, double) {
+  using T = TestType;
+  const k::activation acts[] = {k::activation::none, k::activation::gelu_erf, k::activation::gelu_tanh};
+  unsigned seed = 500;
+  for (auto [ta, tb] : {std::pair{transpose::no, transpose::yes}, std::pair{transpose::no, transpose::no},
+                        std::pair{transpose::yes, transpose::no}})
+    for (auto [m, n, kk] : {std::tuple{7, 37, 9}, std::tuple{9, 8, 33}, std::tuple{2, 19, 0}})
+      for (int with_bias = 0; with_bias < 2; ++with_bias)
+        for (k::activation act : acts)
+          for (int with_pre = 0; with_pre < 2; ++with_pre)
+            for (int residual = 0; residual < 3; ++residual) {  // none, separate, in place (C itself)
+              gemm_case<T> g(ta, tb, m, n, kk, seed++);
+              const auto bias = random_vector<T>(std::size_t(n), seed + 100);
+              const int ldr = n + 4;
+              const auto res = random_vector<T>(std::size_t(m) * ldr + 1, seed + 200);
+              std::vector<T> c = g.c0, cr = g.c0;
+              std::vector<T> pre(std::size_t(m) * g.ldc + 1, T(-7)), prer = pre;
+              auto make = [&](std::vector<T>& cc, std::vector<T>& pp) {
+                k::gemm_epilogue<T> ep;
+                ep.bias = with_bias ? bias.data() : nullptr;
+                ep.act = act;
+                ep.pre_activation = with_pre ? pp.data() : nullptr;
+                if (residual == 1) {
+                  ep.residual = res.data();
+                  ep.ldr = ldr;
+                } else if (residual == 2) {
+                  ep.residual = cc.data();
+                  ep.ldr = g.ldc;
+                }
+                return ep;
+              };
+              const T alpha = T(1.25);
+              k::gemm(ta, tb, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb,
+                      write_mode::overwrite, c.data(), g.ldc, make(c, pre));
+              ref::gemm(ta, tb, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb,
+                        write_mode::overwrite, cr.data(), g.ldc, make(cr, prer));
+              INFO("m=" << m << " n=" << n << " k=" << kk << " bias=" << with_bias << " act="
+                        << int(act) << " pre=" << with_pre << " residual=" << residual);
+              CHECK(relative_error(c, cr) <= g.bound());
+              CHECK(relative_error(pre, prer) <= g.bound());
+            }
+}
+
+TEMPLATE_TEST_CASE("kernels: gemm rejects bad arguments", "[kernels][gemm]", float, double) {
+  using T = TestType;
+  std::vector<T> a(64), b(64), c(64);
+  using E = autodidact::invalid_argument;
+  CHECK_THROWS_AS(k::gemm(transpose::no, transpose::no, 2, 2, 2, T(1), a.data(), 1, b.data(), 2,
+                          write_mode::overwrite, c.data(), 2), E);
+  CHECK_THROWS_AS(k::gemm(transpose::no, transpose::no, -1, 2, 2, T(1), a.data(), 2, b.data(), 2,
+                          write_mode::overwrite, c.data(), 2), E);
+  k::gemm_epilogue<T> ep;
+  ep.act = k::activation::gelu_erf;
+  CHECK_THROWS_AS(k::gemm(transpose::no, transpose::no, 2, 2, 2, T(1), a.data(), 2, b.data(), 2,
+                          write_mode::accumulate, c.data(), 2, ep), E);
+  CHECK_THROWS_AS(ref::gemm(transpose::no, transpose::no, 2, 2, 2, T(1), a.data(), 2, b.data(), 2,
+                            write_mode::accumulate, c.data(), 2, ep), E);
+}
+
+TEMPLATE_TEST_CASE("kernels: bias_backward matches the reference", "[kernels][gemm]", float, double) {
+  using T = TestType;
+  for (auto [m, n] : {std::pair{1, 1}, std::pair{7, 9}, std::pair{37, 8}, std::pair{130, 384}, std::pair{3, 1536}}) {
+    const int ld = n + 3;
+    const auto dy = random_vector<T>(std::size_t(m) * ld, unsigned(m * 31 + n));
+    auto db = random_vector<T>(std::size_t(n), 7u), dbr = db;
+    k::bias_backward(m, n, dy.data(), ld, db.data());
+    ref::bias_backward(m, n, dy.data(), ld, dbr.data());
+    INFO("m=" << m << " n=" << n);
+    CHECK(relative_error(db, dbr) <= kernels_test::tol<T>(1e-5, 1e-13));
+  }
+}
