@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the release build (all labels) and the
-# ASan + UBSan build (unit, static, golden, gradcheck, stats), then prints how
+# Builds and runs every test: the release build (all labels), the
+# ASan + UBSan build (unit, static, golden, gradcheck, stats) and the TSan
+# build (concurrency, OpenMP off), then prints how
 # long each phase took. Installs what it needs first (tools/setup.sh).
 #   bash tools/test.sh            everything
 #   bash tools/test.sh --release  only the release build and its tests
@@ -41,4 +42,8 @@ if [ "$only_release" -eq 0 ]; then
   phase "asan: configure" cmake --preset asan >/dev/null
   phase "asan: build" cmake --build --preset asan -j "$jobs"
   phase "asan: test" ctest --preset asan -j "$jobs"
+  # ThreadSanitizer (OpenMP off): only the concurrency tests are built.
+  phase "tsan: configure" cmake --preset tsan >/dev/null
+  phase "tsan: build" cmake --build --preset tsan -j "$jobs" --target concurrency_models
+  phase "tsan: test" ctest --preset tsan -j "$jobs"
 fi
