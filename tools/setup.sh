@@ -31,7 +31,7 @@ packages=(
 # tokenizers_corpus CTest fixture into the cache).
 text_data_packages=(fortunes fortunes-de fortunes-ru fortunes-zh unicode-data)
 # The Python tools (fixtures, peers) use Debian's torch and numpy (STACK.md).
-python_packages=(python3 python3-venv python3-pip python3-torch python3-numpy)
+python_packages=(python3 python3-venv python3-pip python3-torch python3-numpy libopenblas0-openmp)
 
 missing_packages() {
   local p

@@ -1,0 +1,50 @@
+# Shared by benchmarks/compare/models and benchmarks/compare/training:
+# runs one case on both sides, each in its own process, and prints the
+# Contracts lines. Source it; then call `compare_case <area> <case> <threads> <reps>`.
+set -euo pipefail
+build="${AUTODIDACT_BUILD_DIR:-build/release}"
+venv_python="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/venv/bin/python"
+ceiling_gflops="${AUTODIDACT_PEAK_GFLOPS:-92}"  # single-core fp32 FMA ceiling (STACK.md; override per machine)
+
+prepare() {
+  bash tools/setup.sh --python
+  if [ ! -x "$build/benchmarks/models/bench_models" ]; then
+    cmake --preset release >/dev/null
+    cmake --build "$build" -j "$(nproc)" --target bench_models >/dev/null
+  fi
+  # PyTorch's best thread setup (STACK.md): the OpenMP build of OpenBLAS.
+  peer_env=()
+  if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then
+    peer_env=(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp)
+  fi
+}
+
+field() {  # field <name> <line>
+  sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"
+}
+
+compare_case() {  # compare_case <area> <case> <threads> <reps> [label]
+  local area="$1" case="$2" threads="$3" reps="$4" label="${5:-$2}"
+  local ours peer
+  ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$reps")"
+  peer="$(env "${peer_env[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
+          "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$reps" 2>/dev/null)"
+  local o p g
+  o="$(field median_ms "$ours")"
+  p="$(field median_ms "$peer")"
+  g="$(field gflop "$ours")"
+  local ratio pct
+  ratio="$(awk -v o="$o" -v p="$p" 'BEGIN { printf "%.3f", p / o }')"
+  pct="$(awk -v g="$g" -v o="$o" -v c="$ceiling_gflops" -v t="$threads" 'BEGIN { printf "%.1f", 100 * g / (o / 1000) / (c * t) }')"
+  echo "$area/$label/t$threads/pytorch ours=$o peer=$p unit=ms ratio=$ratio"
+  echo "$area/$label/t$threads/ours pct_peak=$pct gflops=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.1f", g / (o / 1000) }') ceiling=${ceiling_gflops}x$threads"
+  echo "$area/$label/t$threads/pytorch mem_ours=$(field peak_rss_mb "$ours") mem_peer=$(field peak_rss_mb "$peer") unit=MB impl=$(field impl "$peer")"
+}
+
+compile_cost() {  # compile_cost <label> <case-source-define>: time and memory of one TU
+  local label="$1" src="$2"
+  local out
+  out="$( { /usr/bin/time -f 'secs=%e maxrss_kb=%M' g++ -std=c++20 -O3 -march=native -fopenmp -DNDEBUG \
+            -Iinclude -c "$src" -o /dev/null; } 2>&1 | tail -1)"
+  echo "compile/$label compile_s=$(field secs "$out") compile_mb=$(awk -v k="$(field maxrss_kb "$out")" 'BEGIN { printf "%.0f", k / 1024 }')"
+}
