@@ -21,19 +21,18 @@ using namespace autodidact;
 // Step 1: declare the architecture. Every field is a compile-time constant;
 // an invalid combination (say 5 heads for 96 channels) stops compilation
 // with a sentence naming the rule.
-constexpr model_config my_model{
-    .vocab = 8000,          // V
-    .max_positions = 128,   // longest sequence T
-    .d_model = 256,         // C
-    .heads = 4,             // H (D = 64)
-    .d_ff = 1024,           // feed-forward width
-    .layers = 4,            // L
-    .type_vocab = 2,        // sentence A / B
-    .layer_norm_eps = 1e-12,
-    .gelu = gelu_kind::erf,
-    .norm = norm_placement::post,  // BERT: LayerNorm after each residual add
-    .tied_lm_head = true,
-    .pooler = true};
+constexpr model_config my_model{.vocab = 8000,         // V
+                                .max_positions = 128,  // longest sequence T
+                                .d_model = 256,        // C
+                                .heads = 4,            // H (D = 64)
+                                .d_ff = 1024,          // feed-forward width
+                                .layers = 4,           // L
+                                .type_vocab = 2,       // sentence A / B
+                                .layer_norm_eps = 1e-12,
+                                .gelu = gelu_kind::erf,
+                                .norm = norm_placement::post,  // BERT: LayerNorm after each residual add
+                                .tied_lm_head = true,
+                                .pooler = true};
 
 // Step 2: the memory plan of this model in float32, for full training.
 using plan = models::memory_plan<my_model, f32>;
@@ -42,15 +41,17 @@ using plan = models::memory_plan<my_model, f32>;
 static_assert(parameter_count(my_model) == 5'306'624, "the body's parameter count");
 static_assert(plan::gradient_elements == plan::parameter_elements, "full training: every weight trains");
 
-static double megabytes(std::size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+static double megabytes(std::size_t bytes) {
+  return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
 int main(int argc, char** argv) {
   const bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
-  std::printf("autodidact %d.%d.%d -- example 01: a model is a type%s\n\n", version_major,
-              version_minor, version_patch, smoke ? " (smoke run)" : "");
+  std::printf("autodidact %d.%d.%d -- example 01: a model is a type%s\n\n", version_major, version_minor,
+              version_patch, smoke ? " (smoke run)" : "");
 
-  std::printf("model: V=%d C=%d H=%d F=%d L=%d, max T=%d\n", my_model.vocab, my_model.d_model,
-              my_model.heads, my_model.d_ff, my_model.layers, my_model.max_positions);
+  std::printf("model: V=%d C=%d H=%d F=%d L=%d, max T=%d\n", my_model.vocab, my_model.d_model, my_model.heads,
+              my_model.d_ff, my_model.layers, my_model.max_positions);
   std::printf("  body parameters (constexpr):         %zu\n", parameter_count(my_model));
   std::printf("  with pretraining heads (MLM + NSP):  %zu\n", plan::parameters.real_parameters);
 
@@ -72,8 +73,8 @@ int main(int argc, char** argv) {
 
   std::printf("\nwhere block 2 lives in the parameter arena (element offsets):\n");
   const auto& b = plan::parameters.blocks[2];
-  std::printf("  qkv weight [3C, C] at %zu, feed-forward in [F, C] at %zu, out [C, F] at %zu\n",
-              b.qkv_weight, b.ff1_weight, b.ff2_weight);
+  std::printf("  qkv weight [3C, C] at %zu, feed-forward in [F, C] at %zu, out [C, F] at %zu\n", b.qkv_weight,
+              b.ff1_weight, b.ff2_weight);
 
   // Step 4: allocate the parameter arena (one aligned heap block) and fill
   // it with seeded N(0, 0.02) weights from the counter-based generator. The

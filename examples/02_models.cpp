@@ -26,12 +26,30 @@
 using namespace autodidact;
 
 // A small BERT and a small GPT-2. Changing a number here changes the types.
-constexpr model_config small_bert{.vocab = 1000, .max_positions = 64, .d_model = 128, .heads = 4, .d_ff = 512,
-                                  .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-                                  .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
-constexpr model_config small_gpt{.vocab = 1000, .max_positions = 64, .d_model = 128, .heads = 4, .d_ff = 512,
-                                 .layers = 2, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-                                 .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+constexpr model_config small_bert{.vocab = 1000,
+                                  .max_positions = 64,
+                                  .d_model = 128,
+                                  .heads = 4,
+                                  .d_ff = 512,
+                                  .layers = 2,
+                                  .type_vocab = 2,
+                                  .layer_norm_eps = 1e-12,
+                                  .gelu = gelu_kind::erf,
+                                  .norm = norm_placement::post,
+                                  .tied_lm_head = true,
+                                  .pooler = true};
+constexpr model_config small_gpt{.vocab = 1000,
+                                 .max_positions = 64,
+                                 .d_model = 128,
+                                 .heads = 4,
+                                 .d_ff = 512,
+                                 .layers = 2,
+                                 .type_vocab = 0,
+                                 .layer_norm_eps = 1e-5,
+                                 .gelu = gelu_kind::tanh,
+                                 .norm = norm_placement::pre,
+                                 .tied_lm_head = true,
+                                 .pooler = false};
 
 using bert = models::encoder<small_bert, f32>;
 using gpt = models::decoder<small_gpt, f32>;
@@ -40,9 +58,10 @@ template <class Plan>
 void print_plan(const char* name, int batch, int seq) {
   auto mb = [](std::size_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); };
   std::printf("%s: %zu parameters\n", name, Plan::parameters.real_parameters);
-  std::printf("  parameters %.2f MB, gradients %.2f MB, AdamW moments %.2f MB, activations (B=%d, T=%d) %.2f MB\n",
-              mb(Plan::parameter_bytes), mb(Plan::gradient_bytes), mb(Plan::moment_bytes), batch, seq,
-              mb(Plan::activation_bytes(batch, seq)));
+  std::printf(
+      "  parameters %.2f MB, gradients %.2f MB, AdamW moments %.2f MB, activations (B=%d, T=%d) %.2f MB\n",
+      mb(Plan::parameter_bytes), mb(Plan::gradient_bytes), mb(Plan::moment_bytes), batch, seq,
+      mb(Plan::activation_bytes(batch, seq)));
 }
 
 // Seeded N(0, 0.02) weights, LayerNorm gains 1 (as BERT and GPT-2 initialise).
@@ -50,7 +69,8 @@ template <class Model>
 void initialise(Model& m) {
   const philox_rng rng(7, rng_stream::init);
   auto p = m.parameters();
-  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(0.02 * rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
+  for (std::size_t i = 0; i < p.size(); ++i)
+    p[i] = static_cast<float>(0.02 * rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
   auto set_ones = [&](std::size_t offset) {
     for (int j = 0; j < Model::config.d_model; ++j) p[offset + static_cast<std::size_t>(j)] = 1.0f;
   };
@@ -83,9 +103,13 @@ int main(int argc, char** argv) {
   // A fixed batch: token ids from the generator, with padding at the end of
   // the last two sequences (lengths 32, 32, 20, 9).
   const philox_rng rng(11, rng_stream::user);
-  std::vector<std::int32_t> ids(batch * seq), lengths{32, 32, 20, 9}, mlm_labels(batch * seq, -100), nsp{0, 1, 0, 1};
-  for (int i = 0; i < batch * seq; ++i) ids[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(5 + rng.below(995, 0, static_cast<std::uint32_t>(i)));
-  for (int i = 0; i < batch * seq; i += 7) mlm_labels[static_cast<std::size_t>(i)] = ids[static_cast<std::size_t>(i)];
+  std::vector<std::int32_t> ids(batch * seq), lengths{32, 32, 20, 9}, mlm_labels(batch * seq, -100),
+      nsp{0, 1, 0, 1};
+  for (int i = 0; i < batch * seq; ++i)
+    ids[static_cast<std::size_t>(i)] =
+        static_cast<std::int32_t>(5 + rng.below(995, 0, static_cast<std::uint32_t>(i)));
+  for (int i = 0; i < batch * seq; i += 7)
+    mlm_labels[static_cast<std::size_t>(i)] = ids[static_cast<std::size_t>(i)];
   const models::batch_input in{ids, {}, lengths, batch, seq};
 
   optim::adamw<float> enc_opt(encoder->gradients().size(), {.lr = 1e-3});
@@ -106,10 +130,13 @@ int main(int argc, char** argv) {
     const float gpt_loss = decoder->clm_loss(ids);
     decoder->backward();
     dec_opt.step(decoder->trainable_parameters(), decoder->gradients(), 1.0);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("%5d  %12.4f  %12.4f  %10.1f\n", step, static_cast<double>(bert_loss), static_cast<double>(gpt_loss), ms);
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%5d  %12.4f  %12.4f  %10.1f\n", step, static_cast<double>(bert_loss),
+                static_cast<double>(gpt_loss), ms);
   }
-  std::printf("\nGPT-2 starts near ln(1000) = 6.91, BERT near ln(1000) + ln(2) (its next-sentence loss);\n"
-              "both fall as the models memorise the batch.\n");
+  std::printf(
+      "\nGPT-2 starts near ln(1000) = 6.91, BERT near ln(1000) + ln(2) (its next-sentence loss);\n"
+      "both fall as the models memorise the batch.\n");
   return 0;
 }

@@ -33,22 +33,33 @@ using namespace autodidact;
 
 namespace {
 
-constexpr model_config clm_small_config{.vocab = 8192, .max_positions = 256, .d_model = 384, .heads = 6,
-                                        .d_ff = 1536, .layers = 6, .type_vocab = 0, .layer_norm_eps = 1e-5,
-                                        .gelu = gelu_kind::tanh, .norm = norm_placement::pre,
-                                        .tied_lm_head = true, .pooler = false};
+constexpr model_config clm_small_config{.vocab = 8192,
+                                        .max_positions = 256,
+                                        .d_model = 384,
+                                        .heads = 6,
+                                        .d_ff = 1536,
+                                        .layers = 6,
+                                        .type_vocab = 0,
+                                        .layer_norm_eps = 1e-5,
+                                        .gelu = gelu_kind::tanh,
+                                        .norm = norm_placement::pre,
+                                        .tied_lm_head = true,
+                                        .pooler = false};
 
 template <class Model>
 void fill(Model& m) {
   const philox_rng rng(1, rng_stream::init);
   auto p = m.parameters();
-  for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.02f * (rng.uniform(0, static_cast<std::uint32_t>(i)) - 0.5f);
+  for (std::size_t i = 0; i < p.size(); ++i)
+    p[i] = 0.02f * (rng.uniform(0, static_cast<std::uint32_t>(i)) - 0.5f);
 }
 
 std::vector<std::int32_t> token_ids(int n, int vocab) {
   const philox_rng rng(2, rng_stream::user);
   std::vector<std::int32_t> ids(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) ids[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(rng.below(static_cast<std::uint32_t>(vocab), 0, static_cast<std::uint32_t>(i)));
+  for (int i = 0; i < n; ++i)
+    ids[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(
+        rng.below(static_cast<std::uint32_t>(vocab), 0, static_cast<std::uint32_t>(i)));
   return ids;
 }
 
@@ -107,7 +118,8 @@ result clm_case(int batch, int seq, int reps) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: bench_models <encoder_b1|encoder_b8|clm_small|clm_gpt2> [--threads n] [--reps n]\n");
+    std::fprintf(stderr,
+                 "usage: bench_models <encoder_b1|encoder_b8|clm_small|clm_gpt2> [--threads n] [--reps n]\n");
     return 2;
   }
   const std::string name = argv[1];
@@ -120,10 +132,14 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
 #endif
   result r;
-  if (name == "encoder_b1") r = encoder_case<minilm_l6>(1, reps);
-  else if (name == "encoder_b8") r = encoder_case<minilm_l6>(8, reps);
-  else if (name == "clm_small") r = clm_case<clm_small_config>(8, 256, reps);
-  else if (name == "clm_gpt2") r = clm_case<gpt2_small>(4, 64, reps);
+  if (name == "encoder_b1")
+    r = encoder_case<minilm_l6>(1, reps);
+  else if (name == "encoder_b8")
+    r = encoder_case<minilm_l6>(8, reps);
+  else if (name == "clm_small")
+    r = clm_case<clm_small_config>(8, 256, reps);
+  else if (name == "clm_gpt2")
+    r = clm_case<gpt2_small>(4, 64, reps);
   else {
     std::fprintf(stderr, "bench_models: unknown case '%s'\n", name.c_str());
     return 2;
@@ -131,7 +147,8 @@ int main(int argc, char** argv) {
   std::sort(r.ms.begin(), r.ms.end());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("case=%s threads=%d median_ms=%.3f min_ms=%.3f reps=%d gflop=%.3f peak_rss_mb=%.1f\n", name.c_str(),
-              threads, r.ms[r.ms.size() / 2], r.ms.front(), reps, r.gflop, static_cast<double>(usage.ru_maxrss) / 1024.0);
+  std::printf("case=%s threads=%d median_ms=%.3f min_ms=%.3f reps=%d gflop=%.3f peak_rss_mb=%.1f\n",
+              name.c_str(), threads, r.ms[r.ms.size() / 2], r.ms.front(), reps, r.gflop,
+              static_cast<double>(usage.ru_maxrss) / 1024.0);
   return 0;
 }

@@ -39,22 +39,26 @@ struct model_config {
 // concept for constraining templates.
 
 template <model_config C>
-concept valid_config = C.vocab > 0 && C.max_positions > 0 && C.d_model > 0 && C.heads > 0 &&
-                       C.d_ff > 0 && C.layers > 0 && C.type_vocab >= 0 &&
-                       C.d_model % C.heads == 0 && C.layer_norm_eps > 0.0;
+concept valid_config =
+    C.vocab > 0 && C.max_positions > 0 && C.d_model > 0 && C.heads > 0 && C.d_ff > 0 && C.layers > 0 &&
+    C.type_vocab >= 0 && C.d_model % C.heads == 0 && C.layer_norm_eps > 0.0;
 
 namespace detail {
 template <model_config C>
 struct config_checks {
-  static_assert(C.vocab > 0, "autodidact: model_config.vocab must be positive (a model needs at least one token).");
-  static_assert(C.max_positions > 0, "autodidact: model_config.max_positions must be positive (it bounds the sequence length).");
+  static_assert(C.vocab > 0,
+                "autodidact: model_config.vocab must be positive (a model needs at least one token).");
+  static_assert(C.max_positions > 0,
+                "autodidact: model_config.max_positions must be positive (it bounds the sequence length).");
   static_assert(C.d_model > 0, "autodidact: model_config.d_model must be positive.");
   static_assert(C.heads > 0, "autodidact: model_config.heads must be positive.");
-  static_assert(C.heads <= 0 || C.d_model % C.heads == 0,
-                "autodidact: model_config.heads must divide d_model (each head gets d_model / heads channels).");
+  static_assert(
+      C.heads <= 0 || C.d_model % C.heads == 0,
+      "autodidact: model_config.heads must divide d_model (each head gets d_model / heads channels).");
   static_assert(C.d_ff > 0, "autodidact: model_config.d_ff must be positive.");
   static_assert(C.layers > 0, "autodidact: model_config.layers must be positive.");
-  static_assert(C.type_vocab >= 0, "autodidact: model_config.type_vocab must not be negative (0 means no segment embeddings).");
+  static_assert(C.type_vocab >= 0,
+                "autodidact: model_config.type_vocab must not be negative (0 means no segment embeddings).");
   static_assert(C.layer_norm_eps > 0.0, "autodidact: model_config.layer_norm_eps must be positive.");
   static constexpr bool value = true;
 };
@@ -73,39 +77,81 @@ consteval bool check_config() {
 // Presets.
 
 // BERT-base uncased: 12 layers, 768 wide, 12 heads, post-LN, erf GELU.
-inline constexpr model_config bert_base{
-    .vocab = 30522, .max_positions = 512, .d_model = 768, .heads = 12, .d_ff = 3072,
-    .layers = 12, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-    .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
+inline constexpr model_config bert_base{.vocab = 30522,
+                                        .max_positions = 512,
+                                        .d_model = 768,
+                                        .heads = 12,
+                                        .d_ff = 3072,
+                                        .layers = 12,
+                                        .type_vocab = 2,
+                                        .layer_norm_eps = 1e-12,
+                                        .gelu = gelu_kind::erf,
+                                        .norm = norm_placement::post,
+                                        .tied_lm_head = true,
+                                        .pooler = true};
 
 // all-MiniLM-L6-v2 (sentence-transformers): a 6-layer BERT, 384 wide.
-inline constexpr model_config minilm_l6{
-    .vocab = 30522, .max_positions = 512, .d_model = 384, .heads = 12, .d_ff = 1536,
-    .layers = 6, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-    .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
+inline constexpr model_config minilm_l6{.vocab = 30522,
+                                        .max_positions = 512,
+                                        .d_model = 384,
+                                        .heads = 12,
+                                        .d_ff = 1536,
+                                        .layers = 6,
+                                        .type_vocab = 2,
+                                        .layer_norm_eps = 1e-12,
+                                        .gelu = gelu_kind::erf,
+                                        .norm = norm_placement::post,
+                                        .tied_lm_head = true,
+                                        .pooler = true};
 
 // GPT-2 small: 12 layers, 768 wide, pre-LN, tanh GELU, tied head, no segments.
-inline constexpr model_config gpt2_small{
-    .vocab = 50257, .max_positions = 1024, .d_model = 768, .heads = 12, .d_ff = 3072,
-    .layers = 12, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-    .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+inline constexpr model_config gpt2_small{.vocab = 50257,
+                                         .max_positions = 1024,
+                                         .d_model = 768,
+                                         .heads = 12,
+                                         .d_ff = 3072,
+                                         .layers = 12,
+                                         .type_vocab = 0,
+                                         .layer_norm_eps = 1e-5,
+                                         .gelu = gelu_kind::tanh,
+                                         .norm = norm_placement::pre,
+                                         .tied_lm_head = true,
+                                         .pooler = false};
 
 // Tiny configurations for tests and examples (odd sizes on purpose).
-inline constexpr model_config tiny_encoder{
-    .vocab = 97, .max_positions = 40, .d_model = 80, .heads = 5, .d_ff = 136,
-    .layers = 3, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-    .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
+inline constexpr model_config tiny_encoder{.vocab = 97,
+                                           .max_positions = 40,
+                                           .d_model = 80,
+                                           .heads = 5,
+                                           .d_ff = 136,
+                                           .layers = 3,
+                                           .type_vocab = 2,
+                                           .layer_norm_eps = 1e-12,
+                                           .gelu = gelu_kind::erf,
+                                           .norm = norm_placement::post,
+                                           .tied_lm_head = true,
+                                           .pooler = true};
 
-inline constexpr model_config tiny_decoder{
-    .vocab = 101, .max_positions = 48, .d_model = 64, .heads = 4, .d_ff = 256,
-    .layers = 2, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-    .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+inline constexpr model_config tiny_decoder{.vocab = 101,
+                                           .max_positions = 48,
+                                           .d_model = 64,
+                                           .heads = 4,
+                                           .d_ff = 256,
+                                           .layers = 2,
+                                           .type_vocab = 0,
+                                           .layer_norm_eps = 1e-5,
+                                           .gelu = gelu_kind::tanh,
+                                           .norm = norm_placement::pre,
+                                           .tied_lm_head = true,
+                                           .pooler = false};
 
 // ---------------------------------------------------------------------------
 // Parameter counts (constexpr; equal to Hugging Face's for the same model).
 
 namespace detail {
-constexpr std::size_t sz(int v) { return static_cast<std::size_t>(v); }
+constexpr std::size_t sz(int v) {
+  return static_cast<std::size_t>(v);
+}
 }  // namespace detail
 
 // Weights of one transformer block: fused QKV (C x 3C + 3C), output
@@ -129,8 +175,7 @@ constexpr std::size_t embedding_parameter_count(const model_config& c) {
 constexpr std::size_t parameter_count(const model_config& c) {
   using detail::sz;
   const std::size_t d = sz(c.d_model);
-  return embedding_parameter_count(c) + sz(c.layers) * block_parameter_count(c) +
-         (c.pooler ? d * d + d : 0);
+  return embedding_parameter_count(c) + sz(c.layers) * block_parameter_count(c) + (c.pooler ? d * d + d : 0);
 }
 
 }  // namespace autodidact

@@ -33,9 +33,9 @@ struct precision {
   using accum_type = Accum;
 };
 
-using f32 = precision<float, float, float>;     // training and inference
-using f64 = precision<double, double, double>;  // gradient checks, golden tests
-using bf16w = precision<bf16, float, float>;    // bf16 weights, float math (declared)
+using f32 = precision<float, float, float>;             // training and inference
+using f64 = precision<double, double, double>;          // gradient checks, golden tests
+using bf16w = precision<bf16, float, float>;            // bf16 weights, float math (declared)
 using int8w = precision<int8_block<32>, float, float>;  // int8 weights (declared)
 
 template <class P>

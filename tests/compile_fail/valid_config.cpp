@@ -4,7 +4,7 @@
 
 constexpr autodidact::model_config config = [] {
   auto c = autodidact::tiny_encoder;
-  
+
   return c;
 }();
 using plan = autodidact::models::memory_plan<config, autodidact::f32>;

@@ -17,15 +17,25 @@ using namespace autodidact;
 
 namespace {
 
-constexpr model_config small{.vocab = 50, .max_positions = 16, .d_model = 32, .heads = 4, .d_ff = 48, .layers = 2,
-                             .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-                             .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
+constexpr model_config small{.vocab = 50,
+                             .max_positions = 16,
+                             .d_model = 32,
+                             .heads = 4,
+                             .d_ff = 48,
+                             .layers = 2,
+                             .type_vocab = 2,
+                             .layer_norm_eps = 1e-12,
+                             .gelu = gelu_kind::erf,
+                             .norm = norm_placement::post,
+                             .tied_lm_head = true,
+                             .pooler = true};
 using model_t = models::encoder<small, f32>;
 
 std::vector<float> shared_weights() {
   std::vector<float> w(model_t::plan::parameter_elements);
   const philox_rng rng(1, rng_stream::init);
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
+  for (std::size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.1f * static_cast<float>(rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
   return w;
 }
 
@@ -60,7 +70,8 @@ TEST_CASE("independent models train concurrently with results equal to serial ru
     threads.emplace_back([&, i] { parallel[static_cast<std::size_t>(i)] = train_step(weights, i); });
   }
   for (auto& t : threads) t.join();
-  for (int i = 0; i < workers; ++i) CHECK(serial[static_cast<std::size_t>(i)] == parallel[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < workers; ++i)
+    CHECK(serial[static_cast<std::size_t>(i)] == parallel[static_cast<std::size_t>(i)]);
   CHECK(serial[0] != serial[1]);  // different seeds and inputs give different weights
 }
 
@@ -68,8 +79,12 @@ TEST_CASE("a shared generator is a pure function: concurrent draws equal serial 
   const philox_rng rng(77, rng_stream::masking);
   std::vector<float> serial(20000), parallel(20000);
   for (std::uint32_t i = 0; i < 20000; ++i) serial[i] = rng.uniform(1, i);
-  std::thread a([&] { for (std::uint32_t i = 0; i < 10000; ++i) parallel[i] = rng.uniform(1, i); });
-  std::thread b([&] { for (std::uint32_t i = 10000; i < 20000; ++i) parallel[i] = rng.uniform(1, i); });
+  std::thread a([&] {
+    for (std::uint32_t i = 0; i < 10000; ++i) parallel[i] = rng.uniform(1, i);
+  });
+  std::thread b([&] {
+    for (std::uint32_t i = 10000; i < 20000; ++i) parallel[i] = rng.uniform(1, i);
+  });
   a.join();
   b.join();
   CHECK(serial == parallel);

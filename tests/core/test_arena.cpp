@@ -62,8 +62,8 @@ TEST_CASE("tensor views index row-major and check shapes", "[view]") {
   CHECK(v(0, 1, 0) == 4.0f);
   CHECK(v[1](0, 1) == 13.0f);
   CHECK_NOTHROW(v.expect_shape({2, 3, 4}, "hidden"));
-  CHECK_THROWS_WITH(v.expect_shape({2, 3, 5}, "hidden"),
-                    Catch::Contains("hidden") && Catch::Contains("expected shape [2, 3, 5]") &&
-                        Catch::Contains("got [2, 3, 4]"));
+  CHECK_THROWS_WITH(v.expect_shape({2, 3, 5}, "hidden"), Catch::Contains("hidden") &&
+                                                             Catch::Contains("expected shape [2, 3, 5]") &&
+                                                             Catch::Contains("got [2, 3, 4]"));
   CHECK_THROWS_AS(v.expect_shape({2, 3, 5}, "hidden"), autodidact::shape_error);
 }

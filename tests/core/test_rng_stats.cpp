@@ -91,8 +91,7 @@ TEST_CASE("a 15% masking decision is hit at 15% within 5 sigma; 16% is rejected"
   INFO("z = " << z);
   CHECK(std::abs(z) < 5.0);
   // Control: a decision that fires at 16% instead of 15% is far outside.
-  const double z_biased =
-      bernoulli_z([&](std::uint32_t i) { return rng.uniform(0, i) - 0.01f; }, n, 0.15);
+  const double z_biased = bernoulli_z([&](std::uint32_t i) { return rng.uniform(0, i) - 0.01f; }, n, 0.15);
   INFO("biased z = " << z_biased);
   CHECK(std::abs(z_biased) > 5.0);
 }
@@ -135,7 +134,7 @@ TEST_CASE("normal2 has mean 0 and variance 1 within 5 sigma", "[stats]") {
   const double m = 2.0 * n;
   const double mean = sum / m, var = sum_sq / m;
   CHECK(std::abs(mean) < 5.0 / std::sqrt(m));
-  CHECK(std::abs(var - 1.0) < 5.0 * std::sqrt(2.0 / m));  // Var(x^2) = 2
+  CHECK(std::abs(var - 1.0) < 5.0 * std::sqrt(2.0 / m));        // Var(x^2) = 2
   CHECK(std::abs(sum4 / m - 3.0) < 5.0 * std::sqrt(96.0 / m));  // Var(x^4) = 105 - 9
   // Control: a 1% larger standard deviation (variance +2%) is rejected.
   CHECK(std::abs(var * 1.0201 - 1.0) > 5.0 * std::sqrt(2.0 / m));

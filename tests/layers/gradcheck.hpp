@@ -16,7 +16,8 @@
 namespace gradcheck {
 
 // Fills x[n] with N(0, stddev) draws from a seeded generator.
-inline void fill_normal(double* x, std::size_t n, std::uint64_t seed, double stddev = 1.0, double mean = 0.0) {
+inline void fill_normal(double* x, std::size_t n, std::uint64_t seed, double stddev = 1.0,
+                        double mean = 0.0) {
   const autodidact::philox_rng rng(seed, autodidact::rng_stream::init);
   for (std::size_t i = 0; i < n; ++i) x[i] = mean + stddev * rng.normal2(0, static_cast<std::uint32_t>(i))[0];
 }

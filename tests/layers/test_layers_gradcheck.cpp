@@ -60,8 +60,10 @@ TEST_CASE("layernorm: dgamma, dbeta, dx", "[gradcheck][layernorm]") {
 
 TEST_CASE("embeddings: token, position and segment tables", "[gradcheck][embedding]") {
   const int vocab = 11, positions = 6, segments = 2, c = 5, n = 8;
-  V tok = normal(vocab * c, 9), pos = normal(positions * c, 10), seg = normal(segments * c, 11), r = normal(n * c, 12);
-  vector<std::int32_t> ids{3, 3, 7, 0, 10, 3, 1, 2}, pids{0, 1, 2, 3, 0, 1, 2, 5}, sids{0, 0, 1, 1, 0, 1, 1, 0};
+  V tok = normal(vocab * c, 9), pos = normal(positions * c, 10), seg = normal(segments * c, 11),
+    r = normal(n * c, 12);
+  vector<std::int32_t> ids{3, 3, 7, 0, 10, 3, 1, 2}, pids{0, 1, 2, 3, 0, 1, 2, 5},
+      sids{0, 0, 1, 1, 0, 1, 1, 0};
   V y(n * c), dtok(tok.size()), dpos(pos.size()), dseg(seg.size());
   const layers::embedding_params<double> p{tok.data(), pos.data(), seg.data(), vocab, positions, segments, c};
   const layers::embedding_input in{ids.data(), pids.data(), sids.data(), n};
@@ -99,8 +101,8 @@ void check_attention(bool causal, bool padded, float attn_dropout) {
     return gradcheck::dot(r.data(), y.data(), y.size());
   };
   loss();
-  layers::attention_backward(p, {{dwqkv.data(), dbqkv.data()}, {dwp.data(), dbp.data()}}, shape, x.data(), cache,
-                             r.data(), dx.data(), s_ctx.data(), s_qkv.data(), s_probs.data(), drop);
+  layers::attention_backward(p, {{dwqkv.data(), dbqkv.data()}, {dwp.data(), dbp.data()}}, shape, x.data(),
+                             cache, r.data(), dx.data(), s_ctx.data(), s_qkv.data(), s_probs.data(), drop);
   gradcheck::check("dWqkv", wqkv.data(), wqkv.size(), dwqkv.data(), loss, 200);
   gradcheck::check("dbqkv", bqkv.data(), bqkv.size(), dbqkv.data(), loss, 200);
   gradcheck::check("dWproj", wp.data(), wp.size(), dwp.data(), loss, 200);
@@ -109,9 +111,15 @@ void check_attention(bool causal, bool padded, float attn_dropout) {
 }
 }  // namespace
 
-TEST_CASE("attention: bidirectional with a padding mask", "[gradcheck][attention]") { check_attention(false, true, 0); }
-TEST_CASE("attention: causal", "[gradcheck][attention]") { check_attention(true, false, 0); }
-TEST_CASE("attention: causal with padding", "[gradcheck][attention]") { check_attention(true, true, 0); }
+TEST_CASE("attention: bidirectional with a padding mask", "[gradcheck][attention]") {
+  check_attention(false, true, 0);
+}
+TEST_CASE("attention: causal", "[gradcheck][attention]") {
+  check_attention(true, false, 0);
+}
+TEST_CASE("attention: causal with padding", "[gradcheck][attention]") {
+  check_attention(true, true, 0);
+}
 TEST_CASE("attention: with attention dropout (fixed mask)", "[gradcheck][attention]") {
   check_attention(false, true, 0.3f);
 }
@@ -119,13 +127,14 @@ TEST_CASE("attention: with attention dropout (fixed mask)", "[gradcheck][attenti
 TEST_CASE("feed-forward: erf and tanh GELU", "[gradcheck][feed_forward]") {
   for (gelu_kind kind : {gelu_kind::erf, gelu_kind::tanh}) {
     const int n = 6, c = 9, f = 17;
-    V w1 = normal(f * c, 20, 0.5), b1 = normal(f, 21, 0.3), w2 = normal(c * f, 22, 0.5), b2 = normal(c, 23, 0.1),
-      x = normal(n * c, 24), r = normal(n * c, 25);
-    V pre(n * f), act(n * f), y(n * c), dw1(w1.size()), db1(b1.size()), dw2(w2.size()), db2(b2.size()), dx(x.size()),
-        scratch(n * f);
+    V w1 = normal(f * c, 20, 0.5), b1 = normal(f, 21, 0.3), w2 = normal(c * f, 22, 0.5),
+      b2 = normal(c, 23, 0.1), x = normal(n * c, 24), r = normal(n * c, 25);
+    V pre(n * f), act(n * f), y(n * c), dw1(w1.size()), db1(b1.size()), dw2(w2.size()), db2(b2.size()),
+        dx(x.size()), scratch(n * f);
     layers::feed_forward_params<double> p{{w1.data(), b1.data(), c, f}, {w2.data(), b2.data(), f, c}, kind};
     auto loss = [&] {
-      layers::feed_forward_forward(p, n, x.data(), {pre.data(), act.data()}, y.data(), static_cast<const double*>(nullptr));
+      layers::feed_forward_forward(p, n, x.data(), {pre.data(), act.data()}, y.data(),
+                                   static_cast<const double*>(nullptr));
       return gradcheck::dot(r.data(), y.data(), y.size());
     };
     loss();
@@ -191,8 +200,15 @@ void check_block(norm_placement norm, bool with_dropout) {
   V x = normal(n * c, 31), r = normal(n * c, 32), dx(n * c);
   V a_ln1(n * c), m1(n), s1(n), qkv(n * 3 * c), probs(batch * heads * seq * seq), ctx(n * c), res1(n * c),
       a_ln2(n * c), m2(n), s2(n), pre(n * f), act(n * f), res2(n * c);
-  layers::block_cache<double> cache{a_ln1.data(), m1.data(), s1.data(), {qkv.data(), probs.data(), ctx.data()},
-                                    res1.data(), a_ln2.data(), m2.data(), s2.data(), {pre.data(), act.data()},
+  layers::block_cache<double> cache{a_ln1.data(),
+                                    m1.data(),
+                                    s1.data(),
+                                    {qkv.data(), probs.data(), ctx.data()},
+                                    res1.data(),
+                                    a_ln2.data(),
+                                    m2.data(),
+                                    s2.data(),
+                                    {pre.data(), act.data()},
                                     res2.data()};
   V c0(n * c), c1(n * c), c2(n * c), c3(n * c), sq(n * 3 * c), sf(n * f), sp(probs.size()), sg(c), sb(c);
   const layers::block_scratch<double> w{c0.data(), c1.data(), c2.data(), c3.data(), sq.data(),
@@ -213,8 +229,12 @@ void check_block(norm_placement norm, bool with_dropout) {
 }
 }  // namespace
 
-TEST_CASE("block: post-LN (BERT)", "[gradcheck][block]") { check_block(norm_placement::post, false); }
-TEST_CASE("block: pre-LN (GPT-2)", "[gradcheck][block]") { check_block(norm_placement::pre, false); }
+TEST_CASE("block: post-LN (BERT)", "[gradcheck][block]") {
+  check_block(norm_placement::post, false);
+}
+TEST_CASE("block: pre-LN (GPT-2)", "[gradcheck][block]") {
+  check_block(norm_placement::pre, false);
+}
 TEST_CASE("block: post-LN with every dropout on (fixed masks)", "[gradcheck][block]") {
   check_block(norm_placement::post, true);
 }

@@ -19,7 +19,8 @@ inline std::string fixture_path(const std::string& name) {
 
 // The largest magnitude among the fixture's tensors whose names start with
 // one of the prefixes (one "kind" in DESIGN.md's rule).
-inline double kind_scale(const autodidact::io::safetensors_file& f, std::initializer_list<std::string> prefixes) {
+inline double kind_scale(const autodidact::io::safetensors_file& f,
+                         std::initializer_list<std::string> prefixes) {
   double m = 0;
   for (const auto& name : f.names()) {
     bool match = false;
@@ -32,7 +33,8 @@ inline double kind_scale(const autodidact::io::safetensors_file& f, std::initial
 
 // max |ours − ref| ≤ tol · max(max |ref|, 1e-3 · M)
 template <class T>
-void compare(const std::string& what, const T* ours, const std::vector<double>& ref, double tol, double kind_max) {
+void compare(const std::string& what, const T* ours, const std::vector<double>& ref, double tol,
+             double kind_max) {
   double err = 0, ref_max = 0;
   for (std::size_t i = 0; i < ref.size(); ++i) {
     err = std::max(err, std::abs(static_cast<double>(ours[i]) - ref[i]));
@@ -44,8 +46,8 @@ void compare(const std::string& what, const T* ours, const std::vector<double>& 
 }
 
 template <class T>
-void compare_tensor(const autodidact::io::safetensors_file& f, const std::string& name, const T* ours, double tol,
-                    double kind_max) {
+void compare_tensor(const autodidact::io::safetensors_file& f, const std::string& name, const T* ours,
+                    double tol, double kind_max) {
   REQUIRE(f.contains(name));
   compare(name, ours, f.read<double>(name), tol, kind_max);
 }
@@ -53,14 +55,16 @@ void compare_tensor(const autodidact::io::safetensors_file& f, const std::string
 // Compares every mapped parameter-shaped tensor `prefix + hf name` with the
 // arena `values` (indexed by parameter offset minus `offset_base`).
 template <autodidact::model_config C, class T>
-void compare_parameters(const autodidact::io::safetensors_file& f, const autodidact::models::parameter_layout<C>& layout,
+void compare_parameters(const autodidact::io::safetensors_file& f,
+                        const autodidact::models::parameter_layout<C>& layout,
                         autodidact::io::hf_naming naming, const std::string& prefix, const T* values,
                         std::size_t offset_base, double tol, double kind_max) {
   for (const auto& entry : autodidact::io::hf_parameter_map<C>(layout, naming)) {
     REQUIRE(entry.offset >= offset_base);
     std::vector<double> ref = f.read<double>(prefix + entry.name);
     if (entry.transposed) {  // Conv1D [in, out] -> ours [out, in]
-      const std::size_t rows = static_cast<std::size_t>(entry.shape[0]), cols = static_cast<std::size_t>(entry.shape[1]);
+      const std::size_t rows = static_cast<std::size_t>(entry.shape[0]),
+                        cols = static_cast<std::size_t>(entry.shape[1]);
       std::vector<double> t(ref.size());
       for (std::size_t i = 0; i < rows; ++i)
         for (std::size_t j = 0; j < cols; ++j) t[j * rows + i] = ref[i * cols + j];
@@ -77,11 +81,13 @@ std::vector<std::int32_t> read_ids(const autodidact::io::safetensors_file& f, co
 }
 
 // Real lengths from the attention mask [B, T].
-inline std::vector<std::int32_t> lengths_from_mask(const autodidact::io::safetensors_file& f, int batch, int seq) {
+inline std::vector<std::int32_t> lengths_from_mask(const autodidact::io::safetensors_file& f, int batch,
+                                                   int seq) {
   const auto mask = f.read<std::int64_t>("attention_mask");
   std::vector<std::int32_t> lengths(static_cast<std::size_t>(batch), 0);
   for (int b = 0; b < batch; ++b)
-    for (int t = 0; t < seq; ++t) lengths[static_cast<std::size_t>(b)] += mask[static_cast<std::size_t>(b * seq + t)] ? 1 : 0;
+    for (int t = 0; t < seq; ++t)
+      lengths[static_cast<std::size_t>(b)] += mask[static_cast<std::size_t>(b * seq + t)] ? 1 : 0;
   return lengths;
 }
 
@@ -90,8 +96,10 @@ struct tolerances {
 };
 template <class T>
 constexpr tolerances tolerances_for() {
-  if constexpr (std::is_same_v<T, double>) return {1e-10, 1e-9, 1e-9};
-  else return {1e-5, 1e-4, 1e-6};
+  if constexpr (std::is_same_v<T, double>)
+    return {1e-10, 1e-9, 1e-9};
+  else
+    return {1e-5, 1e-4, 1e-6};
 }
 
 }  // namespace golden

@@ -12,9 +12,18 @@ using namespace autodidact;
 namespace {
 
 constexpr model_config bert_odd = tiny_encoder;  // vocab 97, C 80, 5 heads, 3 layers, F 136, P 40
-constexpr model_config bert_small{.vocab = 64, .max_positions = 16, .d_model = 32, .heads = 2, .d_ff = 48,
-                                  .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-                                  .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
+constexpr model_config bert_small{.vocab = 64,
+                                  .max_positions = 16,
+                                  .d_model = 32,
+                                  .heads = 2,
+                                  .d_ff = 48,
+                                  .layers = 2,
+                                  .type_vocab = 2,
+                                  .layer_norm_eps = 1e-12,
+                                  .gelu = gelu_kind::erf,
+                                  .norm = norm_placement::post,
+                                  .tied_lm_head = true,
+                                  .pooler = true};
 
 template <model_config C, class P>
 void run_bert_fixture(const std::string& fixture) {
@@ -29,7 +38,8 @@ void run_bert_fixture(const std::string& fixture) {
   REQUIRE(std::stoi(f.metadata().at("d_ff")) == C.d_ff);
 
   auto model = std::make_unique<model_t>(batch, seq);
-  io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(), "param.");
+  io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(),
+                            "param.");
   const auto ids = golden::read_ids<T>(f, "input_ids");
   const auto segments = golden::read_ids<T>(f, "token_type_ids");
   const auto labels = golden::read_ids<T>(f, "labels");
@@ -37,15 +47,16 @@ void run_bert_fixture(const std::string& fixture) {
   const auto lengths = golden::lengths_from_mask(f, batch, seq);
   const models::batch_input in{ids, segments, lengths, batch, seq};
 
-  const double fwd_max = golden::kind_scale(f, {"hidden.", "pooler_output", "prediction_logits",
-                                                "seq_relationship_logits", "loss", "train.loss."});
+  const double fwd_max = golden::kind_scale(
+      f, {"hidden.", "pooler_output", "prediction_logits", "seq_relationship_logits", "loss", "train.loss."});
   const double grad_max = golden::kind_scale(f, {"grad."});
   const double after_max = golden::kind_scale(f, {"after1.", "after3."});
 
   model->zero_gradients();
   model->forward(in);
   for (int i = 0; i <= C.layers; ++i) {
-    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward, fwd_max);
+    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward,
+                           fwd_max);
   }
   golden::compare_tensor(f, "pooler_output", model->pooled().data(), tol.forward, fwd_max);
   const T loss = model->pretraining_loss(labels, nsp);
@@ -58,9 +69,11 @@ void run_bert_fixture(const std::string& fixture) {
 
   model->backward();
   golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, "grad.",
-                                model->gradients().data(), model_t::plan::first_trainable, tol.gradient, grad_max);
+                                model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
+                                grad_max);
 
-  const kernels::adamw_options adam{.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+  const kernels::adamw_options adam{
+      .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
   if constexpr (std::is_same_v<T, double>) {
     // Three AdamW steps, each recomputing loss and gradient on the batch.
     optim::adamw<T> opt(model->gradients().size(), adam);
@@ -79,9 +92,11 @@ void run_bert_fixture(const std::string& fixture) {
                                   model->parameters().data(), 0, tol.parameters, after_max);
   } else {
     // One AdamW step taken from the fixture's own gradients.
-    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(), "param.");
+    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(),
+                              "param.");
     std::vector<T> grads(model_t::plan::parameter_elements, T(0));
-    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, std::span<T>(grads), "grad.");
+    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, std::span<T>(grads),
+                              "grad.");
     std::copy(grads.begin() + static_cast<std::ptrdiff_t>(model_t::plan::first_trainable), grads.end(),
               model->gradients().begin());
     optim::adamw<T> opt(model->gradients().size(), adam);

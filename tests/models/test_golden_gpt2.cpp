@@ -11,12 +11,30 @@ using namespace autodidact;
 
 namespace {
 
-constexpr model_config gpt2_odd{.vocab = 101, .max_positions = 48, .d_model = 80, .heads = 5, .d_ff = 320,
-                                .layers = 3, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-                                .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
-constexpr model_config gpt2_tiny{.vocab = 64, .max_positions = 16, .d_model = 32, .heads = 2, .d_ff = 128,
-                                 .layers = 2, .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-                                 .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+constexpr model_config gpt2_odd{.vocab = 101,
+                                .max_positions = 48,
+                                .d_model = 80,
+                                .heads = 5,
+                                .d_ff = 320,
+                                .layers = 3,
+                                .type_vocab = 0,
+                                .layer_norm_eps = 1e-5,
+                                .gelu = gelu_kind::tanh,
+                                .norm = norm_placement::pre,
+                                .tied_lm_head = true,
+                                .pooler = false};
+constexpr model_config gpt2_tiny{.vocab = 64,
+                                 .max_positions = 16,
+                                 .d_model = 32,
+                                 .heads = 2,
+                                 .d_ff = 128,
+                                 .layers = 2,
+                                 .type_vocab = 0,
+                                 .layer_norm_eps = 1e-5,
+                                 .gelu = gelu_kind::tanh,
+                                 .norm = norm_placement::pre,
+                                 .tied_lm_head = true,
+                                 .pooler = false};
 
 template <model_config C, class P>
 void run_gpt2_fixture(const std::string& fixture) {
@@ -44,24 +62,28 @@ void run_gpt2_fixture(const std::string& fixture) {
   model->zero_gradients();
   model->forward(in);
   for (int i = 0; i < C.layers; ++i) {
-    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward, fwd_max);
+    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward,
+                           fwd_max);
   }
   golden::compare_tensor(f, "hidden.last_block", model->hidden_state(C.layers).data(), tol.forward, fwd_max);
-  golden::compare_tensor(f, "hidden." + std::to_string(C.layers), model->hidden().data(), tol.forward, fwd_max);
+  golden::compare_tensor(f, "hidden." + std::to_string(C.layers), model->hidden().data(), tol.forward,
+                         fwd_max);
   golden::compare_tensor(f, "logits", model->logits().data(), tol.forward, fwd_max);
   const T loss = model->clm_loss(labels);
   golden::compare_tensor(f, "loss", &loss, tol.forward, fwd_max);
 
   model->backward();
-  golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "grad.", model->gradients().data(),
-                                model_t::plan::first_trainable, tol.gradient, grad_max);
+  golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "grad.",
+                                model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
+                                grad_max);
 
-  const kernels::adamw_options adam{.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+  const kernels::adamw_options adam{
+      .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
   if constexpr (std::is_same_v<T, double>) {
     optim::adamw<T> opt(model->gradients().size(), adam);
     opt.step(model->trainable_parameters(), model->gradients());
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.", model->parameters().data(), 0,
-                                  tol.parameters, after_max);
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.",
+                                  model->parameters().data(), 0, tol.parameters, after_max);
     for (int step = 2; step <= 3; ++step) {
       model->zero_gradients();
       model->forward(in);
@@ -70,8 +92,8 @@ void run_gpt2_fixture(const std::string& fixture) {
       model->backward();
       opt.step(model->trainable_parameters(), model->gradients());
     }
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after3.", model->parameters().data(), 0,
-                                  tol.parameters, after_max);
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after3.",
+                                  model->parameters().data(), 0, tol.parameters, after_max);
   } else {
     io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
     std::vector<T> grads(model_t::plan::parameter_elements, T(0));
@@ -80,8 +102,8 @@ void run_gpt2_fixture(const std::string& fixture) {
               model->gradients().begin());
     optim::adamw<T> opt(model->gradients().size(), adam);
     opt.step(model->trainable_parameters(), model->gradients());
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.", model->parameters().data(), 0,
-                                  tol.parameters, after_max);
+    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.",
+                                  model->parameters().data(), 0, tol.parameters, after_max);
   }
 }
 

@@ -15,7 +15,8 @@ TEST_CASE("models reject bad batches with a message naming the problem", "[error
   std::vector<std::int32_t> ids(2 * 16, 5);
   CHECK_THROWS_WITH(m->forward({ids, {}, {}, 3, 16}), Contains("batch = 3") && Contains("max_batch = 2"));
   std::vector<std::int32_t> long_ids(2 * 20, 5);
-  CHECK_THROWS_WITH(m->forward({long_ids, {}, {}, 2, 20}), Contains("sequence length 20") && Contains("max_seq = 16"));
+  CHECK_THROWS_WITH(m->forward({long_ids, {}, {}, 2, 20}),
+                    Contains("sequence length 20") && Contains("max_seq = 16"));
   CHECK_THROWS_WITH(m->forward({ids, {}, {}, 2, 15}), Contains("ids holds 32 tokens") && Contains("= 30"));
   ids[17] = 97;
   CHECK_THROWS_WITH(m->forward({ids, {}, {}, 2, 16}),
@@ -31,12 +32,14 @@ TEST_CASE("models reject bad batches with a message naming the problem", "[error
   std::vector<std::int32_t> labels(32, -100);
   labels[0] = 500;
   CHECK_THROWS_WITH(m->pretraining_loss(labels), Contains("target id 500"));
-  CHECK_THROWS_WITH(m->pretraining_loss(std::vector<std::int32_t>(31, -100)), Contains("mlm_labels holds 31"));
+  CHECK_THROWS_WITH(m->pretraining_loss(std::vector<std::int32_t>(31, -100)),
+                    Contains("mlm_labels holds 31"));
 }
 
 TEST_CASE("models reject set-up beyond the config", "[errors]") {
   using model_t = models::decoder<tiny_decoder, f32>;
-  CHECK_THROWS_WITH(std::make_unique<model_t>(1, 49), Contains("max_seq = 49") && Contains("max_positions = 48"));
+  CHECK_THROWS_WITH(std::make_unique<model_t>(1, 49),
+                    Contains("max_seq = 49") && Contains("max_positions = 48"));
   CHECK_THROWS_WITH(std::make_unique<model_t>(0, 8), Contains("max_batch = 0"));
   auto m = std::make_unique<model_t>(1, 8);
   CHECK_THROWS_WITH(m->set_dropout({.hidden = 1.0f}), Contains("hidden rate 1"));
@@ -51,13 +54,16 @@ TEST_CASE("an inference-only encoder computes the same hidden states in less mem
   auto b = std::make_unique<infer_t>(2, 16);
   const philox_rng rng(3, rng_stream::init);
   for (std::size_t i = 0; i < a->parameters().size(); ++i) {
-    a->parameters()[i] = b->parameters()[i] = 0.1f * static_cast<float>(rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
+    a->parameters()[i] = b->parameters()[i] =
+        0.1f * static_cast<float>(rng.normal2(0, static_cast<std::uint32_t>(i))[0]);
   }
   std::vector<std::int32_t> ids(32), lengths{16, 11};
   for (int i = 0; i < 32; ++i) ids[static_cast<std::size_t>(i)] = (i * 7) % 97;
   a->forward({ids, {}, lengths, 2, 16});
   b->forward({ids, {}, lengths, 2, 16});
-  for (std::size_t i = 0; i < a->hidden().size(); ++i) REQUIRE(a->hidden().data()[i] == b->hidden().data()[i]);
-  for (std::size_t i = 0; i < a->pooled().size(); ++i) REQUIRE(a->pooled().data()[i] == b->pooled().data()[i]);
+  for (std::size_t i = 0; i < a->hidden().size(); ++i)
+    REQUIRE(a->hidden().data()[i] == b->hidden().data()[i]);
+  for (std::size_t i = 0; i < a->pooled().size(); ++i)
+    REQUIRE(a->pooled().data()[i] == b->pooled().data()[i]);
   CHECK_THROWS_WITH(b->hidden_state(0), Contains("inference-only"));
 }

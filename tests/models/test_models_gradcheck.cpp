@@ -13,12 +13,30 @@ using namespace autodidact;
 
 namespace {
 
-constexpr model_config enc_cfg{.vocab = 23, .max_positions = 9, .d_model = 12, .heads = 3, .d_ff = 10, .layers = 2,
-                               .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
-                               .norm = norm_placement::post, .tied_lm_head = true, .pooler = true};
-constexpr model_config dec_cfg{.vocab = 19, .max_positions = 10, .d_model = 8, .heads = 2, .d_ff = 16, .layers = 2,
-                               .type_vocab = 0, .layer_norm_eps = 1e-5, .gelu = gelu_kind::tanh,
-                               .norm = norm_placement::pre, .tied_lm_head = true, .pooler = false};
+constexpr model_config enc_cfg{.vocab = 23,
+                               .max_positions = 9,
+                               .d_model = 12,
+                               .heads = 3,
+                               .d_ff = 10,
+                               .layers = 2,
+                               .type_vocab = 2,
+                               .layer_norm_eps = 1e-12,
+                               .gelu = gelu_kind::erf,
+                               .norm = norm_placement::post,
+                               .tied_lm_head = true,
+                               .pooler = true};
+constexpr model_config dec_cfg{.vocab = 19,
+                               .max_positions = 10,
+                               .d_model = 8,
+                               .heads = 2,
+                               .d_ff = 16,
+                               .layers = 2,
+                               .type_vocab = 0,
+                               .layer_norm_eps = 1e-5,
+                               .gelu = gelu_kind::tanh,
+                               .norm = norm_placement::pre,
+                               .tied_lm_head = true,
+                               .pooler = false};
 
 template <class Model>
 void randomize(Model& m, std::uint64_t seed) {
@@ -58,8 +76,10 @@ TEST_CASE("encoder: BERT pretraining loss gradient, padded batch", "[gradcheck][
     const auto& L = model_t::layout;
     gains_near_one(*m, {L.embedding_ln_gain, L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
                         L.blocks[1].ln2_gain, L.mlm_ln_gain});
-    std::vector<std::int32_t> ids{2, 5, 9, 4, 11, 3, 7, 8, 3, 2, 6, 6, 3, 14, 15, 3, 0, 0, 2, 21, 3, 19, 3, 0, 0, 0, 0};
-    std::vector<std::int32_t> segs{0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0};
+    std::vector<std::int32_t> ids{2,  5, 9, 4, 11, 3,  7, 8,  3, 2, 6, 6, 3, 14,
+                                  15, 3, 0, 0, 2,  21, 3, 19, 3, 0, 0, 0, 0};
+    std::vector<std::int32_t> segs{0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1,
+                                   1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0};
     std::vector<std::int32_t> lengths{9, 7, 5};
     std::vector<std::int32_t> labels(27, -100), nsp{0, 1, 1};
     labels[3] = 10;
@@ -70,10 +90,13 @@ TEST_CASE("encoder: BERT pretraining loss gradient, padded batch", "[gradcheck][
     m->set_training(true);
     m->set_step(5);
     const models::batch_input in{ids, segs, lengths, 3, 9};
-    check_model_gradients(*m, [&] {
-      m->forward(in);
-      return static_cast<double>(m->pretraining_loss(labels, nsp));
-    }, dropout > 0 ? "encoder with dropout" : "encoder");
+    check_model_gradients(
+        *m,
+        [&] {
+          m->forward(in);
+          return static_cast<double>(m->pretraining_loss(labels, nsp));
+        },
+        dropout > 0 ? "encoder with dropout" : "encoder");
   }
 }
 
@@ -83,8 +106,8 @@ TEST_CASE("decoder: causal LM loss gradient, padded batch", "[gradcheck][decoder
     auto m = std::make_unique<model_t>(2, 10);
     randomize(*m, 41);
     const auto& L = model_t::layout;
-    gains_near_one(*m, {L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain, L.blocks[1].ln2_gain,
-                        L.final_ln_gain});
+    gains_near_one(*m, {L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
+                        L.blocks[1].ln2_gain, L.final_ln_gain});
     std::vector<std::int32_t> ids{1, 5, 9, 4, 11, 3, 7, 8, 3, 2, 6, 6, 3, 14, 15, 3, 18, 18, 18, 18};
     std::vector<std::int32_t> labels = ids;
     for (int t = 6; t < 10; ++t) labels[static_cast<std::size_t>(10 + t)] = -100;
@@ -93,10 +116,13 @@ TEST_CASE("decoder: causal LM loss gradient, padded batch", "[gradcheck][decoder
     m->set_training(true);
     m->set_step(2);
     const models::batch_input in{ids, {}, lengths, 2, 10};
-    check_model_gradients(*m, [&] {
-      m->forward(in);
-      return static_cast<double>(m->clm_loss(labels));
-    }, dropout > 0 ? "decoder with dropout" : "decoder");
+    check_model_gradients(
+        *m,
+        [&] {
+          m->forward(in);
+          return static_cast<double>(m->clm_loss(labels));
+        },
+        dropout > 0 ? "decoder with dropout" : "decoder");
   }
 }
 

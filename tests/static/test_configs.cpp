@@ -13,17 +13,27 @@ using namespace autodidact;
 using models::memory_plan;
 
 // Published parameter counts.
-static_assert(parameter_count(bert_base) == 109'482'240, "BertModel (with pooler) has 109,482,240 parameters");
+static_assert(parameter_count(bert_base) == 109'482'240,
+              "BertModel (with pooler) has 109,482,240 parameters");
 static_assert(parameter_count(gpt2_small) == 124'439'808, "GPT-2 small has 124,439,808 parameters");
-static_assert(parameter_count(minilm_l6) == 22'713'216, "all-MiniLM-L6-v2's BertModel has 22,713,216 parameters");
+static_assert(parameter_count(minilm_l6) == 22'713'216,
+              "all-MiniLM-L6-v2's BertModel has 22,713,216 parameters");
 
 // Validity.
 static_assert(valid_config<bert_base> && valid_config<gpt2_small> && valid_config<minilm_l6>);
 static_assert(valid_config<tiny_encoder> && valid_config<tiny_decoder>);
 static_assert(gpt2_small.type_vocab == 0, "type vocab 0 is valid: GPT-2 has no segments");
-constexpr model_config bad_heads = [] { auto c = tiny_encoder; c.heads = 3; return c; }();
+constexpr model_config bad_heads = [] {
+  auto c = tiny_encoder;
+  c.heads = 3;
+  return c;
+}();
 static_assert(!valid_config<bad_heads>);
-constexpr model_config zero_vocab = [] { auto c = tiny_encoder; c.vocab = 0; return c; }();
+constexpr model_config zero_vocab = [] {
+  auto c = tiny_encoder;
+  c.vocab = 0;
+  return c;
+}();
 static_assert(!valid_config<zero_vocab>);
 static_assert(bert_base.head_dim() == 64 && minilm_l6.head_dim() == 32 && tiny_encoder.head_dim() == 16);
 
@@ -31,7 +41,8 @@ static_assert(bert_base.head_dim() == 64 && minilm_l6.head_dim() == 32 && tiny_e
 static_assert(std::is_same_v<f32::storage_type, float> && std::is_same_v<f32::accum_type, float>);
 static_assert(std::is_same_v<f64::compute_type, double>);
 static_assert(std::is_same_v<bf16w::storage_type, bf16> && std::is_same_v<bf16w::compute_type, float>);
-static_assert(plain_precision<f32> && plain_precision<f64> && !plain_precision<bf16w> && !plain_precision<int8w>);
+static_assert(plain_precision<f32> && plain_precision<f64> && !plain_precision<bf16w> &&
+              !plain_precision<int8w>);
 
 // Memory plans: parameters are the real count plus alignment padding only;
 // every tensor starts on a cache line.
@@ -39,18 +50,19 @@ using bert_plan = memory_plan<bert_base, f32>;
 static_assert(bert_plan::parameters.body_end == parameter_count(bert_base),
               "BERT-base's sizes are multiples of 16 floats, so its body needs no padding");
 static_assert(bert_plan::parameters.real_parameters ==
-              parameter_count(bert_base) + (768 * 768 + 768) + 2 * 768 + 30522 + (2 * 768 + 2),
+                  parameter_count(bert_base) + (768 * 768 + 768) + 2 * 768 + 30522 + (2 * 768 + 2),
               "BertForPreTraining = body + MLM transform + MLM LN + output bias + NSP head");
 using tiny_plan = memory_plan<tiny_encoder, f64>;
-static_assert(tiny_plan::parameters.real_parameters - tiny_plan::parameters.mlm_dense_weight <= tiny_plan::parameters.total);
+static_assert(tiny_plan::parameters.real_parameters - tiny_plan::parameters.mlm_dense_weight <=
+              tiny_plan::parameters.total);
 static_assert(tiny_plan::parameters.blocks[1].qkv_weight % (arena_alignment / sizeof(double)) == 0);
 static_assert(tiny_plan::parameter_elements >= tiny_plan::parameters.real_parameters);
 static_assert(tiny_plan::gradient_elements == tiny_plan::parameter_elements);
 static_assert(tiny_plan::moment_elements == 2 * tiny_plan::gradient_elements);
 
 // Training policies shrink gradients and moments to the trainable suffix.
-using frozen_plan = memory_plan<tiny_encoder, f32,
-                                models::training_policy{.freeze_embeddings = true, .frozen_layers = 2}>;
+using frozen_plan =
+    memory_plan<tiny_encoder, f32, models::training_policy{.freeze_embeddings = true, .frozen_layers = 2}>;
 static_assert(frozen_plan::first_trainable == frozen_plan::parameters.blocks[2].ln1_gain);
 static_assert(frozen_plan::gradient_elements < memory_plan<tiny_encoder, f32>::gradient_elements);
 using infer_plan = memory_plan<gpt2_small, f32, models::inference_only>;

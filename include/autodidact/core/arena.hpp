@@ -8,14 +8,14 @@
 // Nothing Transformer-sized lives on the stack: static_storage refuses to be
 // a local variable only by convention, so declare it `static` (see docs).
 
-#include <cstddef>   // for std::size_t
-#include <cstdint>   // for std::uintptr_t
-#include <cstring>   // for std::memset
-#include <memory>    // for std::unique_ptr
-#include <new>       // for std::align_val_t, operator new
-#include <span>      // for std::span
+#include <cstddef>      // for std::size_t
+#include <cstdint>      // for std::uintptr_t
+#include <cstring>      // for std::memset
+#include <memory>       // for std::unique_ptr
+#include <new>          // for std::align_val_t, operator new
+#include <span>         // for std::span
 #include <type_traits>  // for std::is_trivially_copyable_v
-#include <utility>   // for std::move
+#include <utility>      // for std::move
 
 #include "autodidact/core/error.hpp"  // for autodidact::require
 
@@ -32,7 +32,7 @@ constexpr std::size_t aligned_count(std::size_t n) {
 
 namespace detail {
 struct aligned_delete {
-  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{arena_alignment}); }
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{arena_alignment}); }
 };
 }  // namespace detail
 
@@ -43,9 +43,9 @@ class heap_storage {
  public:
   heap_storage() = default;
   explicit heap_storage(std::size_t count)
-      : data_(count == 0 ? nullptr
-                         : static_cast<T*>(::operator new(count * sizeof(T),
-                                                          std::align_val_t{arena_alignment}))),
+      : data_(count == 0
+                  ? nullptr
+                  : static_cast<T*>(::operator new (count * sizeof(T), std::align_val_t{arena_alignment}))),
         size_(count) {
     if (count != 0) std::memset(static_cast<void*>(data_.get()), 0, count * sizeof(T));
   }
@@ -68,8 +68,8 @@ class borrowed_storage {
     require(memory.size() >= required, "borrowed_storage: the caller's buffer holds ", memory.size(),
             " elements but the plan needs ", required);
     require(reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment == 0,
-            "borrowed_storage: the caller's buffer must be aligned to ", arena_alignment,
-            " bytes (address ", static_cast<const void*>(memory.data()), ")");
+            "borrowed_storage: the caller's buffer must be aligned to ", arena_alignment, " bytes (address ",
+            static_cast<const void*>(memory.data()), ")");
   }
   T* data() noexcept { return data_; }
   const T* data() const noexcept { return data_; }
@@ -107,9 +107,7 @@ class arena {
  public:
   using value_type = T;
   arena() = default;
-  explicit arena(std::size_t count)
-    requires std::is_same_v<Storage, heap_storage<T>>
-      : storage_(count) {}
+  explicit arena(std::size_t count) requires std::is_same_v<Storage, heap_storage<T>> : storage_(count) {}
   explicit arena(Storage storage) : storage_(std::move(storage)) {}
 
   T* data() noexcept { return storage_.data(); }

@@ -4,13 +4,13 @@
 // what is wrong and the expected vs actual value. With exceptions disabled
 // (-fno-exceptions) the same message goes to a handler that does not return.
 
-#include <cstdio>     // for std::fputs
-#include <cstdlib>    // for std::abort
-#include <sstream>    // for std::ostringstream
-#include <stdexcept>  // for std::runtime_error
-#include <string>     // for std::string
+#include <cstdio>       // for std::fputs
+#include <cstdlib>      // for std::abort
+#include <sstream>      // for std::ostringstream
+#include <stdexcept>    // for std::runtime_error
+#include <string>       // for std::string
 #include <type_traits>  // for std::is_same_v, std::is_base_of_v
-#include <utility>    // for std::forward
+#include <utility>      // for std::forward
 
 namespace autodidact {
 
@@ -84,13 +84,20 @@ inline error_handler& current_error_handler() {
 }
 template <class E>
 constexpr const char* error_kind() {
-  if constexpr (std::is_same_v<E, invalid_argument>) return "invalid_argument";
-  else if constexpr (std::is_same_v<E, shape_error>) return "shape_error";
-  else if constexpr (std::is_same_v<E, io_error>) return "io_error";
-  else if constexpr (std::is_same_v<E, format_error>) return "format_error";
-  else if constexpr (std::is_same_v<E, config_mismatch>) return "config_mismatch";
-  else if constexpr (std::is_same_v<E, tokenizer_error>) return "tokenizer_error";
-  else return "error";
+  if constexpr (std::is_same_v<E, invalid_argument>)
+    return "invalid_argument";
+  else if constexpr (std::is_same_v<E, shape_error>)
+    return "shape_error";
+  else if constexpr (std::is_same_v<E, io_error>)
+    return "io_error";
+  else if constexpr (std::is_same_v<E, format_error>)
+    return "format_error";
+  else if constexpr (std::is_same_v<E, config_mismatch>)
+    return "config_mismatch";
+  else if constexpr (std::is_same_v<E, tokenizer_error>)
+    return "tokenizer_error";
+  else
+    return "error";
 }
 }  // namespace detail
 
@@ -122,7 +129,8 @@ template <class E = error, class... Parts>
 // Checks a run-time precondition; raises E with the message if it fails.
 template <class E = invalid_argument, class... Parts>
 void require(bool condition, Parts&&... parts) {
-  if (!condition) [[unlikely]] raise<E>(std::forward<Parts>(parts)...);
+  if (!condition) [[unlikely]]
+    raise<E>(std::forward<Parts>(parts)...);
 }
 
 }  // namespace autodidact

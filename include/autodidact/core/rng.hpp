@@ -30,8 +30,7 @@ class philox_rng {
 
   constexpr philox_rng(std::uint64_t seed, rng_stream stream) noexcept
       : philox_rng(seed, static_cast<std::uint32_t>(stream)) {}
-  constexpr philox_rng(std::uint64_t seed, std::uint32_t stream) noexcept
-      : seed_(seed), stream_(stream) {}
+  constexpr philox_rng(std::uint64_t seed, std::uint32_t stream) noexcept : seed_(seed), stream_(stream) {}
 
   std::uint64_t seed() const noexcept { return seed_; }
   std::uint32_t stream() const noexcept { return stream_; }
@@ -64,8 +63,7 @@ class philox_rng {
   }
 
   // One uniform double in [0, 1) with 53 random bits (two words).
-  double uniform_double(std::uint32_t step, std::uint32_t index,
-                        std::uint32_t index2 = 0) const noexcept {
+  double uniform_double(std::uint32_t step, std::uint32_t index, std::uint32_t index2 = 0) const noexcept {
     const block b = (*this)(step, index, index2);
     const std::uint64_t bits = (std::uint64_t{b[0]} << 21) ^ (std::uint64_t{b[1]} >> 11);
     return static_cast<double>(bits & ((std::uint64_t{1} << 53) - 1)) * 0x1.0p-53;

@@ -43,9 +43,7 @@ class tensor_view {
   }
 
   // The sub-view at the first index (rank − 1).
-  constexpr tensor_view<T, Rank - 1> operator[](int i) const noexcept
-    requires(Rank > 1)
-  {
+  constexpr tensor_view<T, Rank - 1> operator[](int i) const noexcept requires(Rank > 1) {
     std::array<int, Rank - 1> sub{};
     for (int d = 1; d < Rank; ++d) sub[d - 1] = shape_[d];
     return {data_ + static_cast<std::size_t>(i) * (size() / static_cast<std::size_t>(shape_[0])), sub};

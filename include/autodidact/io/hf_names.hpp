@@ -46,14 +46,16 @@ template <model_config C>
 std::vector<hf_tensor> hf_parameter_map(const models::parameter_layout<C>& p, hf_naming naming) {
   const std::int64_t c = C.d_model, f = C.d_ff, v = C.vocab;
   std::vector<hf_tensor> out;
-  auto add = [&](std::string name, std::size_t offset, std::vector<std::int64_t> shape, bool transposed = false) {
+  auto add = [&](std::string name, std::size_t offset, std::vector<std::int64_t> shape,
+                 bool transposed = false) {
     out.push_back({std::move(name), offset, std::move(shape), transposed});
   };
   if (naming == hf_naming::bert_model || naming == hf_naming::bert_pretraining) {
     const std::string pre = naming == hf_naming::bert_pretraining ? "bert." : "";
     add(pre + "embeddings.word_embeddings.weight", p.token_embedding, {v, c});
     add(pre + "embeddings.position_embeddings.weight", p.position_embedding, {C.max_positions, c});
-    if (C.type_vocab > 0) add(pre + "embeddings.token_type_embeddings.weight", p.segment_embedding, {C.type_vocab, c});
+    if (C.type_vocab > 0)
+      add(pre + "embeddings.token_type_embeddings.weight", p.segment_embedding, {C.type_vocab, c});
     add(pre + "embeddings.LayerNorm.weight", p.embedding_ln_gain, {c});
     add(pre + "embeddings.LayerNorm.bias", p.embedding_ln_bias, {c});
     for (int l = 0; l < C.layers; ++l) {
@@ -122,7 +124,8 @@ std::vector<hf_tensor> hf_parameter_map(const models::parameter_layout<C>& p, hf
 // Reads tensor `prefix + entry.name` of `file` into `dst + entry.offset`,
 // converting to T and undoing a Conv1D transposition.
 template <class T>
-void read_hf_tensor(const safetensors_file& file, const hf_tensor& entry, T* dst, std::string_view prefix = {}) {
+void read_hf_tensor(const safetensors_file& file, const hf_tensor& entry, T* dst,
+                    std::string_view prefix = {}) {
   const std::string name = std::string(prefix) + entry.name;
   std::size_t count = 1;
   for (std::int64_t e : entry.shape) count *= static_cast<std::size_t>(e);
@@ -132,7 +135,8 @@ void read_hf_tensor(const safetensors_file& file, const hf_tensor& entry, T* dst
   }
   std::vector<T> tmp(count);
   file.read_into(name, std::span<T>(tmp), std::span<const std::int64_t>(entry.shape));
-  const std::size_t rows = static_cast<std::size_t>(entry.shape[0]), cols = static_cast<std::size_t>(entry.shape[1]);
+  const std::size_t rows = static_cast<std::size_t>(entry.shape[0]),
+                    cols = static_cast<std::size_t>(entry.shape[1]);
   for (std::size_t i = 0; i < rows; ++i)
     for (std::size_t j = 0; j < cols; ++j) dst[entry.offset + j * rows + i] = tmp[i * cols + j];
 }
@@ -140,8 +144,8 @@ void read_hf_tensor(const safetensors_file& file, const hf_tensor& entry, T* dst
 // Loads every parameter of the map from `file` (names prefixed by
 // `prefix`, e.g. "param." in the golden fixtures) into params.
 template <model_config C, class T>
-void load_hf_parameters(const safetensors_file& file, const models::parameter_layout<C>& layout, hf_naming naming,
-                        std::span<T> params, std::string_view prefix = {}) {
+void load_hf_parameters(const safetensors_file& file, const models::parameter_layout<C>& layout,
+                        hf_naming naming, std::span<T> params, std::string_view prefix = {}) {
   require(params.size() >= layout.total, "load_hf_parameters: the parameter arena holds ", params.size(),
           " elements, the layout needs ", layout.total);
   for (const hf_tensor& entry : hf_parameter_map<C>(layout, naming)) {

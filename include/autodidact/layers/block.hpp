@@ -15,11 +15,11 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstring>  // for std::memcpy
 
-#include "autodidact/config.hpp"                 // for norm_placement, gelu_kind
-#include "autodidact/layers/attention.hpp"       // for attention_forward, attention_backward
-#include "autodidact/layers/dropout.hpp"         // for dropout_site
-#include "autodidact/layers/feed_forward.hpp"    // for feed_forward_forward, feed_forward_backward
-#include "autodidact/layers/layernorm.hpp"       // for layernorm_forward, layernorm_backward
+#include "autodidact/config.hpp"               // for norm_placement, gelu_kind
+#include "autodidact/layers/attention.hpp"     // for attention_forward, attention_backward
+#include "autodidact/layers/dropout.hpp"       // for dropout_site
+#include "autodidact/layers/feed_forward.hpp"  // for feed_forward_forward, feed_forward_backward
+#include "autodidact/layers/layernorm.hpp"     // for layernorm_forward, layernorm_backward
 
 namespace autodidact::layers {
 
@@ -93,8 +93,8 @@ void copy(std::ptrdiff_t n, const T* src, T* dst) {
 
 // Runs the block on x[N, C]; the output is cache.output(p.norm).
 template <class T>
-void block_forward(const block_params<T>& p, const attention_shape& s, const T* x, const block_cache<T>& cache,
-                   const block_dropout& drop = {}) {
+void block_forward(const block_params<T>& p, const attention_shape& s, const T* x,
+                   const block_cache<T>& cache, const block_dropout& drop = {}) {
   const int n = s.batch * s.seq;
   const int c = p.ln1.channels;
   const std::ptrdiff_t nc = std::ptrdiff_t(n) * c;
@@ -106,8 +106,8 @@ void block_forward(const block_params<T>& p, const attention_shape& s, const T* 
     attn_in = cache.ln1;
   }
   if (drop.attn_out.active()) {
-    attention_forward(p.attention, s, attn_in, cache.attention, cache.residual1, static_cast<const T*>(nullptr),
-                      drop.attention);
+    attention_forward(p.attention, s, attn_in, cache.attention, cache.residual1,
+                      static_cast<const T*>(nullptr), drop.attention);
     dropout_apply(drop.attn_out, nc, cache.residual1);
     detail::add_into(nc, x, cache.residual1);
   } else {
@@ -165,7 +165,8 @@ void block_backward(const block_params<T>& p, const block_grads<T>& g, const att
   if (p.norm == norm_placement::post) {
     // dr2 = LN2'(dy)
     detail::zero(nc, w.c0);
-    layernorm_backward(p.ln2, g.ln2, n, cache.residual2, {cache.ln2_mean, cache.ln2_rstd}, dy, w.c0, w.gain, w.bias);
+    layernorm_backward(p.ln2, g.ln2, n, cache.residual2, {cache.ln2_mean, cache.ln2_rstd}, dy, w.c0, w.gain,
+                       w.bias);
     // dh1 = dr2 + FF'(dr2)
     detail::copy(nc, w.c0, w.c1);
     ff_backward(cache.ln1, w.c0, w.c1);

@@ -37,8 +37,8 @@ struct feed_forward_cache {
 
 // y[N, C] = FF(x[N, C]) (+ residual[N, C] when not null).
 template <class T>
-void feed_forward_forward(const feed_forward_params<T>& p, int n, const T* x, const feed_forward_cache<T>& cache,
-                          T* y, const T* residual) {
+void feed_forward_forward(const feed_forward_params<T>& p, int n, const T* x,
+                          const feed_forward_cache<T>& cache, T* y, const T* residual) {
   kernels::gemm_epilogue<T> first{};
   first.act = kernels::to_activation(p.gelu);
   first.pre_activation = cache.pre;

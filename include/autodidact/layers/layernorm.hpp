@@ -36,7 +36,8 @@ struct layernorm_cache {
 
 // y[N, C] = LayerNorm(x[N, C]).
 template <class T>
-void layernorm_forward(const layernorm_params<T>& p, int n, const T* x, T* y, const layernorm_cache<T>& cache) {
+void layernorm_forward(const layernorm_params<T>& p, int n, const T* x, T* y,
+                       const layernorm_cache<T>& cache) {
   kernels::layernorm_forward(n, p.channels, x, p.gain, p.bias, p.eps, y, cache.mean, cache.rstd);
 }
 

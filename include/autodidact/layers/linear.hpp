@@ -33,15 +33,15 @@ template <class T>
 void linear_forward(const linear_params<T>& p, int n, const T* x, T* y,
                     kernels::gemm_epilogue<T> epilogue = {}) {
   epilogue.bias = p.bias;
-  kernels::gemm(kernels::transpose::no, kernels::transpose::yes, n, p.out, p.in, T(1), x, p.in,
-                p.weight, p.in, kernels::write_mode::overwrite, y, p.out, epilogue);
+  kernels::gemm(kernels::transpose::no, kernels::transpose::yes, n, p.out, p.in, T(1), x, p.in, p.weight,
+                p.in, kernels::write_mode::overwrite, y, p.out, epilogue);
 }
 
 // Accumulates dW, db (unless null) and dx (unless null) from dy[N, out] and
 // the forward input x[N, in].
 template <class T>
-void linear_backward(const linear_params<T>& p, const linear_grads<T>& g, int n, const T* x,
-                     const T* dy, T* dx) {
+void linear_backward(const linear_params<T>& p, const linear_grads<T>& g, int n, const T* x, const T* dy,
+                     T* dx) {
   using kernels::transpose;
   using kernels::write_mode;
   if (g.weight) {

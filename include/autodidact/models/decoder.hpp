@@ -49,20 +49,18 @@ class decoder : public detail::body<C, P, Policy> {
                               {act(al_.final_mean), act(al_.final_rstd)});
   }
 
-  tensor_view<const T, 3> hidden() const { return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}}; }
+  tensor_view<const T, 3> hidden() const {
+    return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}};
+  }
 
   // logits[B·T, V] = LN_f(h) Eᵀ (after forward).
-  tensor_view<const T, 2> logits()
-    requires(Policy.pretraining_heads)
-  {
+  tensor_view<const T, 2> logits() requires(Policy.pretraining_heads) {
     if (!logits_valid_) compute_logits();
     return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
   }
 
   // Mean cross-entropy of predicting labels[b, t+1] from position t.
-  T clm_loss(std::span<const std::int32_t> labels)
-    requires(Policy.pretraining_heads)
-  {
+  T clm_loss(std::span<const std::int32_t> labels) requires(Policy.pretraining_heads) {
     const int b = this->batch_, t = this->seq_, n = b * t;
     require(labels.size() == static_cast<std::size_t>(n), "clm_loss: labels holds ", labels.size(),
             " labels, expected batch x seq = ", n);
@@ -73,7 +71,8 @@ class decoder : public detail::body<C, P, Policy> {
       }
     }
     compute_logits();
-    count_ = kernels::cross_entropy_forward(n, C.vocab, act(al_.logits), C.vocab, targets_.data(), losses_.data());
+    count_ =
+        kernels::cross_entropy_forward(n, C.vocab, act(al_.logits), C.vocab, targets_.data(), losses_.data());
     T s = 0;
     for (int i = 0; i < n; ++i) s += losses_[static_cast<std::size_t>(i)];
     loss_ = count_ > 0 ? s / T(count_) : T(0);
@@ -81,9 +80,7 @@ class decoder : public detail::body<C, P, Policy> {
   }
 
   // Backward of clm_loss: accumulates every trainable gradient.
-  void backward()
-    requires(Policy.pretraining_heads)
-  {
+  void backward() requires(Policy.pretraining_heads) {
     const int n = this->batch_ * this->seq_;
     T* logits = act(al_.logits);
     T* d_final = begin_backward();
@@ -111,8 +108,8 @@ class decoder : public detail::body<C, P, Policy> {
     auto sc = this->scratch();
     layers::layernorm_backward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias),
                                this->layernorm_grads_at(layout.final_ln_gain, layout.final_ln_bias), n,
-                               this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)}, d_final, d_top,
-                               sc.gain, sc.bias);
+                               this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)},
+                               d_final, d_top, sc.gain, sc.bias);
     this->body_backward();
   }
 

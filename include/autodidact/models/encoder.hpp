@@ -49,9 +49,7 @@ class encoder : public detail::body<C, P, Policy> {
   }
 
   tensor_view<const T, 3> hidden() const { return this->hidden_state(C.layers); }
-  tensor_view<const T, 2> pooled() const
-    requires(C.pooler)
-  {
+  tensor_view<const T, 2> pooled() const requires(C.pooler) {
     return {act(al_.pooled), {this->batch_, C.d_model}};
   }
 
@@ -59,9 +57,8 @@ class encoder : public detail::body<C, P, Policy> {
   // over the labelled tokens, ignore index -100, plus mean cross-entropy of
   // the next-sentence labels when given). mlm_labels: [B, T];
   // nsp_labels: [B] or empty. Returns the total loss, like HF's.
-  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {})
-    requires(Policy.pretraining_heads)
-  {
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels,
+                     std::span<const std::int32_t> nsp_labels = {}) requires(Policy.pretraining_heads) {
     const int b = this->batch_, n = this->batch_ * this->seq_;
     require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
             mlm_labels.size(), " labels, expected batch x seq = ", n);
@@ -70,7 +67,8 @@ class encoder : public detail::body<C, P, Policy> {
     std::copy(mlm_labels.begin(), mlm_labels.end(), mlm_targets_.begin());
     mlm_logits_forward();
     T* logits = act(al_.logits);
-    mlm_count_ = kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
+    mlm_count_ =
+        kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
     T loss = 0;
     for (int i = 0; i < n; ++i) loss += losses_[static_cast<std::size_t>(i)];
     mlm_loss_ = mlm_count_ > 0 ? loss / T(mlm_count_) : T(0);
@@ -80,7 +78,8 @@ class encoder : public detail::body<C, P, Policy> {
       if (!nsp_labels.empty()) {
         std::copy(nsp_labels.begin(), nsp_labels.end(), nsp_targets_.begin());
         nsp_logits_forward();
-        nsp_count_ = kernels::cross_entropy_forward(b, 2, act(al_.nsp_logits), 2, nsp_targets_.data(), losses_.data());
+        nsp_count_ =
+            kernels::cross_entropy_forward(b, 2, act(al_.nsp_logits), 2, nsp_targets_.data(), losses_.data());
         T s = 0;
         for (int i = 0; i < b; ++i) s += losses_[static_cast<std::size_t>(i)];
         nsp_loss_ = nsp_count_ > 0 ? s / T(nsp_count_) : T(0);
@@ -94,13 +93,13 @@ class encoder : public detail::body<C, P, Policy> {
   T mlm_loss() const noexcept { return mlm_loss_; }
   T nsp_loss() const noexcept { return nsp_loss_; }
   // MLM logits [B·T, V] of the last pretraining_loss (before backward).
-  tensor_view<const T, 2> mlm_logits() const { return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}}; }
+  tensor_view<const T, 2> mlm_logits() const {
+    return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
+  }
   tensor_view<const T, 2> nsp_logits() const { return {act(al_.nsp_logits), {this->batch_, 2}}; }
 
   // Backward of pretraining_loss: accumulates every trainable gradient.
-  void backward()
-    requires(Policy.pretraining_heads)
-  {
+  void backward() requires(Policy.pretraining_heads) {
     const int n = this->batch_ * this->seq_, c = C.d_model;
     T* d_hidden = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
@@ -136,7 +135,8 @@ class encoder : public detail::body<C, P, Policy> {
     T* cls = act(al_.pooled_input);
     const T* h = hidden().data();
     for (int i = 0; i < b; ++i) {
-      std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c, cls + std::ptrdiff_t(i) * c);
+      std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c,
+                cls + std::ptrdiff_t(i) * c);
     }
     T* out = act(al_.pooled);
     layers::linear_forward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c), b, cls, out);
@@ -147,7 +147,8 @@ class encoder : public detail::body<C, P, Policy> {
     const int b = this->batch_, t = this->seq_, c = C.d_model;
     const T* out = act(al_.pooled);
     T* d_pre = act(al_.scratch_c1);  // [B, C]
-    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
+    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i)
+      d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
     T* d_cls = act(al_.scratch_c2);  // [B, C]
     layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
     layers::linear_backward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c),
@@ -167,8 +168,8 @@ class encoder : public detail::body<C, P, Policy> {
     ep.pre_activation = act(al_.head_pre);
     layers::linear_forward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c), n,
                            hidden().data(), act(al_.head_act), ep);
-    layers::layernorm_forward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n, act(al_.head_act),
-                              act(al_.head_ln), {act(al_.head_mean), act(al_.head_rstd)});
+    layers::layernorm_forward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n,
+                              act(al_.head_act), act(al_.head_ln), {act(al_.head_mean), act(al_.head_rstd)});
     layers::linear_forward(decoder_params(), n, act(al_.head_ln), act(al_.logits));
   }
 
@@ -181,19 +182,21 @@ class encoder : public detail::body<C, P, Policy> {
     const int n = this->batch_ * this->seq_, c = C.d_model;
     T* logits = act(al_.logits);  // becomes dlogits in place
     if (mlm_count_ == 0) return;
-    kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_), logits,
-                                    C.vocab);
+    kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_),
+                                    logits, C.vocab);
     T* d_ln = act(al_.scratch_c1);
     layers::detail::zero(std::ptrdiff_t(n) * c, d_ln);
-    layers::linear_backward(decoder_params(),
-                            {this->gradient_at(layout.token_embedding), this->gradient_at(layout.mlm_output_bias)}, n,
-                            act(al_.head_ln), logits, d_ln);
+    layers::linear_backward(
+        decoder_params(),
+        {this->gradient_at(layout.token_embedding), this->gradient_at(layout.mlm_output_bias)}, n,
+        act(al_.head_ln), logits, d_ln);
     T* d_act = act(al_.scratch_c2);
     layers::detail::zero(std::ptrdiff_t(n) * c, d_act);
     auto sc = this->scratch();
     layers::layernorm_backward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias),
-                               this->layernorm_grads_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n, act(al_.head_act),
-                               {act(al_.head_mean), act(al_.head_rstd)}, d_ln, d_act, sc.gain, sc.bias);
+                               this->layernorm_grads_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n,
+                               act(al_.head_act), {act(al_.head_mean), act(al_.head_rstd)}, d_ln, d_act,
+                               sc.gain, sc.bias);
     kernels::gelu_backward(C.gelu, std::ptrdiff_t(n) * c, act(al_.head_pre), d_act, d_act,
                            kernels::write_mode::overwrite);
     layers::linear_backward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c),
@@ -211,8 +214,8 @@ class encoder : public detail::body<C, P, Policy> {
     T* logits = act(al_.nsp_logits);
     kernels::cross_entropy_backward(b, 2, logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_), logits, 2);
     layers::linear_backward(this->linear_at(layout.nsp_weight, layout.nsp_bias, C.d_model, 2),
-                            this->linear_grads_at(layout.nsp_weight, layout.nsp_bias), b, act(al_.pooled), logits,
-                            d_pooled);
+                            this->linear_grads_at(layout.nsp_weight, layout.nsp_bias), b, act(al_.pooled),
+                            logits, d_pooled);
   }
 
   std::vector<std::int32_t> mlm_targets_, nsp_targets_;

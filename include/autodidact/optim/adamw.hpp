@@ -9,10 +9,10 @@
 #include <cstdint>  // for std::int64_t
 #include <span>     // for std::span
 
-#include "autodidact/core/arena.hpp"     // for arena
-#include "autodidact/core/error.hpp"     // for require
-#include "autodidact/kernels/adamw.hpp"  // for adamw_update, global_norm, scale
-#include "autodidact/kernels/common.hpp" // for adamw_options
+#include "autodidact/core/arena.hpp"      // for arena
+#include "autodidact/core/error.hpp"      // for require
+#include "autodidact/kernels/adamw.hpp"   // for adamw_update, global_norm, scale
+#include "autodidact/kernels/common.hpp"  // for adamw_options
 
 namespace autodidact::optim {
 
@@ -37,7 +37,8 @@ class adamw {
     if (max_norm > 0.0) {
       norm = kernels::global_norm(static_cast<std::ptrdiff_t>(grads.size()), grads.data());
       if (norm > max_norm) {
-        kernels::scale(static_cast<std::ptrdiff_t>(grads.size()), grads.data(), static_cast<T>(max_norm / (norm + 1e-6)));
+        kernels::scale(static_cast<std::ptrdiff_t>(grads.size()), grads.data(),
+                       static_cast<T>(max_norm / (norm + 1e-6)));
       }
     }
     ++step_;

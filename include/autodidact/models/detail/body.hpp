@@ -9,16 +9,16 @@
 #include <span>       // for std::span
 #include <vector>     // for std::vector
 
-#include "autodidact/config.hpp"                  // for model_config
-#include "autodidact/core/arena.hpp"              // for arena
-#include "autodidact/core/error.hpp"              // for require
-#include "autodidact/core/rng.hpp"                // for philox_rng
-#include "autodidact/core/tensor_view.hpp"        // for tensor_view
-#include "autodidact/layers/block.hpp"            // for block_forward, block_backward
-#include "autodidact/layers/embedding.hpp"        // for embedding_forward, embedding_backward
-#include "autodidact/layers/layernorm.hpp"        // for layernorm_forward
-#include "autodidact/models/memory_plan.hpp"      // for memory_plan
-#include "autodidact/precision.hpp"               // for plain_precision
+#include "autodidact/config.hpp"              // for model_config
+#include "autodidact/core/arena.hpp"          // for arena
+#include "autodidact/core/error.hpp"          // for require
+#include "autodidact/core/rng.hpp"            // for philox_rng
+#include "autodidact/core/tensor_view.hpp"    // for tensor_view
+#include "autodidact/layers/block.hpp"        // for block_forward, block_backward
+#include "autodidact/layers/embedding.hpp"    // for embedding_forward, embedding_backward
+#include "autodidact/layers/layernorm.hpp"    // for layernorm_forward
+#include "autodidact/models/memory_plan.hpp"  // for memory_plan
+#include "autodidact/precision.hpp"           // for plain_precision
 
 namespace autodidact::models {
 
@@ -78,9 +78,7 @@ class body {
   std::span<const T> parameters() const noexcept { return params_.span(); }
   std::span<T> gradients() noexcept { return grads_.span(); }
   std::span<const T> gradients() const noexcept { return grads_.span(); }
-  std::span<T> trainable_parameters() noexcept {
-    return params_.span().subspan(plan::first_trainable);
-  }
+  std::span<T> trainable_parameters() noexcept { return params_.span().subspan(plan::first_trainable); }
   void zero_gradients() noexcept { grads_.zero(); }
 
   T* parameter_at(std::size_t offset) noexcept { return params_.data() + offset; }
@@ -105,9 +103,11 @@ class body {
   // Hidden states: 0 = the embeddings (after the embedding LayerNorm in a
   // post-LN model), l = the output of block l-1.   [B, T, C]
   tensor_view<const T, 3> hidden_state(int index) const {
-    require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers, "]");
-    require(Policy.trainable || index >= C.layers - 1, "hidden_state: an inference-only model keeps only the last ",
-            "two blocks' outputs (index ", C.layers - 1, " or ", C.layers, "), not index ", index);
+    require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers,
+            "]");
+    require(Policy.trainable || index >= C.layers - 1,
+            "hidden_state: an inference-only model keeps only the last ", "two blocks' outputs (index ",
+            C.layers - 1, " or ", C.layers, "), not index ", index);
     return {hidden_ptr(index), {batch_, seq_, C.d_model}};
   }
 
@@ -184,15 +184,19 @@ class body {
     return g;
   }
   layers::block_scratch<T> scratch() {
-    return {act(al_.scratch_c0), act(al_.scratch_c1), act(al_.scratch_c2), act(al_.scratch_c3),
-            act(al_.scratch_qkv), act(al_.scratch_f), act(al_.scratch_probs), act(al_.scratch_small),
-            act(al_.scratch_small) + C.d_model};
+    return {act(al_.scratch_c0),    act(al_.scratch_c1),    act(al_.scratch_c2),
+            act(al_.scratch_c3),    act(al_.scratch_qkv),   act(al_.scratch_f),
+            act(al_.scratch_probs), act(al_.scratch_small), act(al_.scratch_small) + C.d_model};
   }
 
   layers::embedding_params<T> embedding_params() const {
-    return {parameter_at(layout.token_embedding), parameter_at(layout.position_embedding),
+    return {parameter_at(layout.token_embedding),
+            parameter_at(layout.position_embedding),
             C.type_vocab > 0 ? parameter_at(layout.segment_embedding) : nullptr,
-            C.vocab, C.max_positions, C.type_vocab, C.d_model};
+            C.vocab,
+            C.max_positions,
+            C.type_vocab,
+            C.d_model};
   }
   layers::embedding_input embedding_input() const {
     return {ids_.data(), positions_.data(), C.type_vocab > 0 ? segments_.data() : nullptr, batch_ * seq_};
@@ -211,31 +215,32 @@ class body {
 
   // Validates and copies the input, and lays out the activations for it.
   void accept(const batch_input& in) {
-    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch, " must be in [1, max_batch = ",
-            max_batch_, "]");
-    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq, " must be in [1, max_seq = ",
-            max_seq_, "] (the model was set up for at most ", max_seq_, " tokens; max_positions = ",
-            C.max_positions, ")");
+    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch,
+            " must be in [1, max_batch = ", max_batch_, "]");
+    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq,
+            " must be in [1, max_seq = ", max_seq_, "] (the model was set up for at most ", max_seq_,
+            " tokens; max_positions = ", C.max_positions, ")");
     const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
-    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(), " tokens, expected batch x seq = ", in.batch,
-            " x ", in.seq, " = ", n);
+    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
+            " tokens, expected batch x seq = ", in.batch, " x ", in.seq, " = ", n);
     require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
             " entries, expected ", n, " (or none)");
-    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch), "forward: lengths holds ",
-            in.lengths.size(), " entries, expected batch = ", in.batch, " (or none)");
+    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch),
+            "forward: lengths holds ", in.lengths.size(), " entries, expected batch = ", in.batch,
+            " (or none)");
     for (std::size_t i = 0; i < n; ++i) {
       const std::int32_t id = in.ids[i];
       require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
               i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
     }
     for (std::size_t i = 0; i < in.segments.size(); ++i) {
-      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1), "forward: segment id ",
-              in.segments[i], " at position ", i % in.seq, " of sequence ", i / in.seq,
-              " is outside [0, type_vocab = ", C.type_vocab, ")");
+      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1),
+              "forward: segment id ", in.segments[i], " at position ", i % in.seq, " of sequence ",
+              i / in.seq, " is outside [0, type_vocab = ", C.type_vocab, ")");
     }
     for (std::size_t b = 0; b < in.lengths.size(); ++b) {
-      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b], " of sequence ", b,
-              " must be in [1, seq = ", in.seq, "]");
+      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
+              " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
     }
     batch_ = in.batch;
     seq_ = in.seq;
@@ -246,9 +251,11 @@ class body {
     } else {
       std::copy(in.segments.begin(), in.segments.end(), segments_.begin());
     }
-    for (std::size_t i = 0; i < n; ++i) positions_[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(seq_));
+    for (std::size_t i = 0; i < n; ++i)
+      positions_[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(seq_));
     for (int b = 0; b < batch_; ++b) {
-      lengths_[static_cast<std::size_t>(b)] = in.lengths.empty() ? seq_ : in.lengths[static_cast<std::size_t>(b)];
+      lengths_[static_cast<std::size_t>(b)] =
+          in.lengths.empty() ? seq_ : in.lengths[static_cast<std::size_t>(b)];
     }
   }
 
@@ -264,7 +271,8 @@ class body {
                                 act(al_.embedding_ln), {act(al_.embedding_mean), act(al_.embedding_rstd)});
       x = act(al_.embedding_ln);
     }
-    layers::dropout_apply(dropout_site_for(1, dropout_.hidden), std::ptrdiff_t(n) * C.d_model, const_cast<T*>(x));
+    layers::dropout_apply(dropout_site_for(1, dropout_.hidden), std::ptrdiff_t(n) * C.d_model,
+                          const_cast<T*>(x));
     for (int l = 0; l < C.layers; ++l) {
       const auto cache = block_cache_of(l);
       layers::block_forward(block_params_of(l), shape(), x, cache, block_dropout_of(l));
@@ -285,9 +293,10 @@ class body {
     T* dx = act(al_.grad_b);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
-      const T* x = l == 0 ? (post_ln ? act(al_.embedding_ln) : act(al_.embeddings)) : block_cache_of(l - 1).output(C.norm);
-      layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx, scratch(),
-                             block_dropout_of(l));
+      const T* x = l == 0 ? (post_ln ? act(al_.embedding_ln) : act(al_.embeddings))
+                          : block_cache_of(l - 1).output(C.norm);
+      layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx,
+                             scratch(), block_dropout_of(l));
       std::swap(dx, dy);
     }
     // dy now holds d(embedding output).
@@ -299,8 +308,8 @@ class body {
       auto sc = scratch();
       layers::layernorm_backward(layernorm_at(layout.embedding_ln_gain, layout.embedding_ln_bias),
                                  layernorm_grads_at(layout.embedding_ln_gain, layout.embedding_ln_bias), n,
-                                 act(al_.embeddings), {act(al_.embedding_mean), act(al_.embedding_rstd)}, dy, d_sum,
-                                 sc.gain, sc.bias);
+                                 act(al_.embeddings), {act(al_.embedding_mean), act(al_.embedding_rstd)}, dy,
+                                 d_sum, sc.gain, sc.bias);
       d_emb = d_sum;
     }
     layers::embedding_grads<T> eg{gradient_at(layout.token_embedding), gradient_at(layout.position_embedding),
