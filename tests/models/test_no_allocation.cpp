@@ -12,6 +12,10 @@
 #include <memory>
 #include <new>
 
+// The replacements pair malloc/aligned_alloc with free, which GCC cannot
+// see through.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 namespace {
 std::atomic<long> allocations{0};
 }

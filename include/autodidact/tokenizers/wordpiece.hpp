@@ -204,7 +204,11 @@ class wordpiece_model {
       std::string t;
       if (i != 0) {
         if (tokens[i].substr(0, prefix.size()) == prefix) t = std::string(tokens[i].substr(prefix.size()));
-        else t = " " + std::string(tokens[i]);
+        else {
+          t.reserve(tokens[i].size() + 1);
+          t.push_back(' ');
+          t.append(tokens[i]);
+        }
       } else {
         t = std::string(tokens[i]);
       }
