@@ -7,7 +7,8 @@
 #include <cstdint>       // for std::int64_t, std::uint64_t
 #include <cstring>       // for std::memcpy
 #include <filesystem>    // for std::filesystem::temp_directory_path
-#include <fstream>       // for std::ofstream
+#include <fstream>       // for std::ofstream, std::ifstream
+#include <iterator>      // for std::istreambuf_iterator
 #include <exception>     // for std::exception
 #include <span>          // for std::span
 #include <string>        // for std::string
@@ -373,4 +374,93 @@ TEST_CASE("the golden fixtures written by tools/make_golden.py read back", "[io]
     CHECK(std::to_string(ids.shape[0]) == file.metadata().at("batch"));
     CHECK(std::to_string(ids.shape[1]) == file.metadata().at("seq_len"));
   }
+}
+
+TEST_CASE("bytes of the data section that no tensor covers are a format error", "[io]") {
+  // A gap between two tensors.
+  CHECK_THROWS_MATCHES(
+      parse(
+          R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+          12),
+      autodidact::format_error,
+      Catch::Message("crafted.safetensors: bytes [4, 8) of the data section belong to no tensor "
+                     "(a gap before tensor 'b')"));
+  // A gap before the first tensor.
+  CHECK_THROWS_MATCHES(parse(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                       autodidact::format_error, has({"bytes [0, 4) of the data section belong to no tensor"}));
+  // Trailing bytes after the last tensor, and data with no tensors at all.
+  CHECK_THROWS_MATCHES(
+      parse(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 10), autodidact::format_error,
+      Catch::Message("crafted.safetensors: bytes [4, 10) at the end of the data section belong to no tensor "
+                     "(the data section is 10 bytes, the tensors cover 4)"));
+  CHECK_THROWS_MATCHES(parse("{}", 3), autodidact::format_error, has({"bytes [0, 3) at the end"}));
+}
+
+TEST_CASE("open maps the file by default; views are zero-copy when dtype and alignment allow", "[io]") {
+  const std::vector<float> w = {1, 2, 3, 4, 5, 6};
+  const std::vector<std::int64_t> ids = {7, 8};
+  const std::vector<io::tensor_entry> entries = {io::tensor_entry::from("w", {2, 3}, w),
+                                                 io::tensor_entry::from("ids", {2}, ids)};
+  const auto path = scratch("mapped.safetensors");
+  io::write_safetensors(path, entries, {{"k", "v"}});
+  const auto mapped = io::safetensors_file::open(path);
+  const auto read = io::safetensors_file::open(path, io::load_mode::read);
+  CHECK(mapped.is_mapped());
+  CHECK_FALSE(read.is_mapped());
+  CHECK(mapped.data_size() == 40);  // 6 floats + 2 int64
+  for (const auto* f : {&mapped, &read}) {
+    const auto v = f->view<float>("w");
+    CHECK(std::vector<float>(v.begin(), v.end()) == w);
+    const auto i = f->view<std::int64_t>("ids");
+    CHECK(std::vector<std::int64_t>(i.begin(), i.end()) == ids);
+    CHECK_FALSE(f->try_view<double>("w").has_value());
+    CHECK_THROWS_MATCHES(f->view<double>("w"), autodidact::format_error,
+                         has({"tensor 'w': a zero-copy view needs dtype F64, the file has F32"}));
+  }
+  // The view points into the mapping and outlives the file object through copies.
+  std::span<const float> kept;
+  {
+    const io::safetensors_file copy = mapped;
+    kept = copy.view<float>("w");
+  }
+  CHECK(kept[5] == 6.0f);  // `mapped` still holds the mapping
+
+  // An unaligned tensor: no view, but read<T> still converts.
+  std::vector<std::byte> bytes = craft(
+      R"({"b":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"f":{"dtype":"F32","shape":[1],"data_offsets":[1,5]}})",
+      5);
+  const float one = 1.0f;
+  std::memcpy(bytes.data() + bytes.size() - 4, &one, 4);
+  const auto odd = io::safetensors_file::from_bytes(bytes, "odd.safetensors");
+  CHECK_FALSE(odd.try_view<float>("f").has_value());
+  CHECK_THROWS_MATCHES(odd.view<float>("f"), autodidact::format_error, has({"not aligned to 4 bytes"}));
+  CHECK(odd.read<float>("f") == std::vector<float>{1.0f});
+
+  // An empty file maps to a clear format error, as a read one does.
+  const auto empty = scratch("empty.safetensors");
+  write_bytes(empty, {});
+  CHECK_THROWS_MATCHES(io::safetensors_file::open(empty), autodidact::format_error, has({"the file is 0 bytes"}));
+}
+
+TEST_CASE("tensor_ref writes borrowed bytes; the output is deterministic", "[io]") {
+  const std::vector<float> a = {1.5f, 2.5f};
+  const std::vector<double> b = {3.0};
+  const std::vector<io::tensor_ref> refs = {io::tensor_ref::of<float>("z.a", {2}, a),
+                                            io::tensor_ref::of<double>("a.b", {1, 1}, b)};
+  const auto p1 = scratch("ref1.safetensors"), p2 = scratch("ref2.safetensors");
+  io::write_safetensors(p1, refs, {{"m", "1"}});
+  io::write_safetensors(p2, refs, {{"m", "1"}});
+  std::ifstream f1(p1, std::ios::binary), f2(p2, std::ios::binary);
+  const std::string s1((std::istreambuf_iterator<char>(f1)), {}), s2((std::istreambuf_iterator<char>(f2)), {});
+  CHECK(s1 == s2);
+  std::uint64_t header = 0;
+  std::memcpy(&header, s1.data(), 8);
+  CHECK(header % 8 == 0);
+  const auto file = io::safetensors_file::open(p1);
+  CHECK(file.read<float>("z.a") == a);
+  CHECK(file.read<double>("a.b") == b);
+  CHECK(file.at("z.a").begin == 0);  // written in the given order
+  const std::vector<io::tensor_ref> dup = {refs[0], refs[0]};
+  CHECK_THROWS_MATCHES(io::write_safetensors(scratch("dup.safetensors"), dup), autodidact::invalid_argument,
+                       has({"tensor 'z.a': the name is reserved or used twice"}));
 }

@@ -17,16 +17,26 @@
 // opened or read, format_error when its content is malformed, shape_error
 // when a caller asks for a shape the tensor does not have.
 //
-// The file is read into memory. The bytes live behind a shared, immutable
-// buffer (detail::byte_buffer) so that a memory-mapped source can replace it
-// without changing this interface.
+// By default the file is memory-mapped (POSIX mmap, read-only, private):
+// opening a 90 MB checkpoint costs no copy, and view<T>(name) returns a
+// zero-copy span over a tensor whose dtype is T's and whose bytes are
+// aligned for T (files written by any safetensors writer are: the data
+// section starts 8-aligned). load_mode::read reads the file into memory
+// instead (use it when the file may be modified while open: a mapped file
+// truncated by another process raises SIGBUS on access). Either way the
+// bytes live behind a shared, immutable buffer (detail::byte_buffer), so
+// copies of a safetensors_file are cheap and keep the mapping alive.
+//
+// The data section must be covered exactly: the non-empty tensors' byte
+// ranges may not overlap, and may leave no gap between them nor after the
+// last one (what the format's reference implementation requires too).
 
 #include <algorithm>     // for std::sort, std::find, std::equal
 #include <bit>           // for std::endian, std::bit_cast
 #include <cmath>         // for std::ldexp
 #include <concepts>      // for std::floating_point, std::integral
 #include <cstddef>       // for std::byte, std::size_t
-#include <cstdint>       // for std::int64_t, std::uint64_t, std::uint16_t, ...
+#include <cstdint>       // for std::int64_t, std::uint64_t, std::uint16_t, std::uintptr_t, ...
 #include <cstring>       // for std::memcpy
 #include <filesystem>    // for std::filesystem::path, status, rename, remove
 #include <fstream>       // for std::ifstream, std::ofstream
@@ -43,6 +53,18 @@
 #include <type_traits>   // for std::is_same_v
 #include <utility>       // for std::move, std::in_range
 #include <vector>        // for std::vector
+
+#if __has_include(<sys/mman.h>)
+#include <fcntl.h>     // for ::open, O_RDONLY, O_CLOEXEC
+#include <sys/mman.h>  // for ::mmap, ::munmap, ::madvise
+#include <sys/stat.h>  // for ::fstat
+#include <unistd.h>    // for ::close
+#include <cerrno>      // for errno
+#include <cstring>     // for std::strerror
+#define AUTODIDACT_HAS_MMAP 1
+#else
+#define AUTODIDACT_HAS_MMAP 0
+#endif
 
 #include <nlohmann/json.hpp>  // for nlohmann::json (the header)
 
@@ -142,6 +164,17 @@ constexpr dtype dtype_of() noexcept {
     static_assert(sizeof(T) == 0, "autodidact: dtype_of<T> has no safetensors dtype for T.");
 }
 
+// dtype_of<T>() when T has one, nothing otherwise (no static_assert).
+template <class T>
+constexpr std::optional<dtype> maybe_dtype_of() noexcept {
+  if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float> || std::is_same_v<T, std::int64_t> ||
+                std::is_same_v<T, std::int32_t> || std::is_same_v<T, std::int16_t> ||
+                std::is_same_v<T, std::int8_t> || std::is_same_v<T, std::uint8_t>)
+    return dtype_of<T>();
+  else
+    return std::nullopt;
+}
+
 // ---------------------------------------------------------------------------
 // One tensor's entry in the header.
 
@@ -199,18 +232,48 @@ Stored load(const std::byte* p) noexcept {
   return v;
 }
 
-// The bytes of a whole file, immutable once read. (An mmap-backed source
-// can stand in here later; safetensors_file only needs bytes().)
+// The bytes of a whole file, immutable once made: held in memory or mapped.
 class byte_buffer {
  public:
-  explicit byte_buffer(std::vector<std::byte> bytes) : bytes_(std::move(bytes)) {}
+  byte_buffer() = default;
+  byte_buffer(const byte_buffer&) = delete;
+  byte_buffer& operator=(const byte_buffer&) = delete;
+  virtual ~byte_buffer() = default;
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  virtual bool mapped() const noexcept { return false; }
 
- private:
-  std::vector<std::byte> bytes_;
+ protected:
+  std::span<const std::byte> bytes_;
 };
 
-inline std::vector<std::byte> read_whole_file(const std::filesystem::path& path) {
+// Bytes held in a vector (from_bytes, load_mode::read).
+class owned_bytes final : public byte_buffer {
+ public:
+  explicit owned_bytes(std::vector<std::byte> bytes) : storage_(std::move(bytes)) { bytes_ = storage_; }
+
+ private:
+  std::vector<std::byte> storage_;
+};
+
+#if AUTODIDACT_HAS_MMAP
+// A read-only private mapping of a whole file, unmapped on destruction.
+class mapped_bytes final : public byte_buffer {
+ public:
+  mapped_bytes(void* base, std::size_t size) : base_(base), size_(size) {
+    bytes_ = std::span<const std::byte>(static_cast<const std::byte*>(base), size);
+  }
+  ~mapped_bytes() override {
+    if (base_ != nullptr) ::munmap(base_, size_);
+  }
+  bool mapped() const noexcept override { return true; }
+
+ private:
+  void* base_;
+  std::size_t size_;
+};
+#endif
+
+inline void check_regular_file(const std::filesystem::path& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(status)) {
@@ -219,6 +282,14 @@ inline std::vector<std::byte> read_whole_file(const std::filesystem::path& path)
   if (std::filesystem::is_directory(status)) {
     raise<io_error>(path.string(), ": cannot open: it is a directory, expected a file");
   }
+}
+
+// Maps `path` read-only; an empty file becomes an empty in-memory buffer
+// (mmap cannot map zero bytes).
+inline std::shared_ptr<const byte_buffer> map_whole_file(const std::filesystem::path& path);
+
+inline std::vector<std::byte> read_whole_file(const std::filesystem::path& path) {
+  check_regular_file(path);
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) raise<io_error>(path.string(), ": cannot open the file for reading");
   const std::streamoff size = in.tellg();
@@ -231,7 +302,37 @@ inline std::vector<std::byte> read_whole_file(const std::filesystem::path& path)
   return bytes;
 }
 
+inline std::shared_ptr<const byte_buffer> map_whole_file(const std::filesystem::path& path) {
+#if AUTODIDACT_HAS_MMAP
+  check_regular_file(path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) raise<io_error>(path.string(), ": cannot open the file for reading: ", std::strerror(errno));
+  struct ::stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    raise<io_error>(path.string(), ": cannot determine the file size: ", std::strerror(e));
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return std::make_shared<const owned_bytes>(std::vector<std::byte>{});
+  }
+  void* base = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int e = errno;
+  ::close(fd);  // the mapping stays valid without the descriptor
+  if (base == MAP_FAILED) raise<io_error>(path.string(), ": cannot map the file (", size, " bytes): ", std::strerror(e));
+  return std::make_shared<const mapped_bytes>(base, size);
+#else
+  return std::make_shared<const owned_bytes>(read_whole_file(path));
+#endif
+}
+
 }  // namespace detail
+
+// How safetensors_file::open gets the bytes: mapped (zero copy; the
+// default) or read into memory.
+enum class load_mode { map, read };
 
 // ---------------------------------------------------------------------------
 // A validated safetensors file.
@@ -248,19 +349,30 @@ class safetensors_file {
   // (one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL), shape (non-negative
   // integers), data_offsets ([begin, end] with begin ≤ end ≤ data size and
   // end − begin = product(shape) × dtype size) and that no two tensors'
-  // bytes overlap.
-  static safetensors_file open(const std::filesystem::path& path) {
-    return from_bytes(detail::read_whole_file(path), path.string());
+  // bytes overlap, nor leave bytes of the data section uncovered.
+  static safetensors_file open(const std::filesystem::path& path, load_mode mode = load_mode::map) {
+    safetensors_file file;
+    file.source_ = path.string();
+    file.buffer_ = mode == load_mode::map ? detail::map_whole_file(path)
+                                          : std::make_shared<const detail::owned_bytes>(detail::read_whole_file(path));
+    file.parse();
+    return file;
   }
 
   // Validates a file held in memory; `source` names it in error messages.
   static safetensors_file from_bytes(std::vector<std::byte> bytes, std::string source) {
     safetensors_file file;
     file.source_ = std::move(source);
-    file.buffer_ = std::make_shared<const detail::byte_buffer>(std::move(bytes));
+    file.buffer_ = std::make_shared<const detail::owned_bytes>(std::move(bytes));
     file.parse();
     return file;
   }
+
+  // True when the bytes are a memory mapping of the file.
+  bool is_mapped() const noexcept { return buffer_->mapped(); }
+
+  // The size of the data section in bytes (what the tensors cover).
+  std::size_t data_size() const noexcept { return buffer_->bytes().size() - data_start_; }
 
   // The name used in error messages (the path for open()).
   const std::string& source() const noexcept { return source_; }
@@ -294,6 +406,33 @@ class safetensors_file {
   std::span<const std::byte> raw(std::string_view name) const {
     const tensor_info& info = at(name);
     return data().subspan(info.begin, info.size_bytes());
+  }
+
+  // The tensor's elements without a copy, when its dtype is T's and its
+  // bytes are aligned for T; nothing otherwise. The span lives as long as
+  // any copy of this safetensors_file.
+  template <class T>
+  std::optional<std::span<const T>> try_view(std::string_view name) const {
+    const tensor_info& info = at(name);
+    if (info.dtype != dtype_of<T>()) return std::nullopt;
+    const std::byte* p = data().data() + info.begin;
+    if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) return std::nullopt;
+    return std::span<const T>(reinterpret_cast<const T*>(p), static_cast<std::size_t>(info.numel()));
+  }
+
+  // As try_view, raising format_error (naming the tensor, the dtype wanted
+  // and found, or the misalignment) when a zero-copy view is impossible.
+  template <class T>
+  std::span<const T> view(std::string_view name) const {
+    if (auto v = try_view<T>(name)) return *v;
+    const tensor_info& info = at(name);
+    if (info.dtype != dtype_of<T>()) {
+      raise<format_error>(source_, ": tensor '", info.name, "': a zero-copy view needs dtype ",
+                          dtype_name(dtype_of<T>()), ", the file has ", dtype_name(info.dtype),
+                          " (use read<T>() to convert)");
+    }
+    raise<format_error>(source_, ": tensor '", info.name, "': its bytes start at data offset ", info.begin,
+                        ", not aligned to ", alignof(T), " bytes for a zero-copy view (use read<T>())");
   }
 
   // Copies tensor `name` into `out`, converting to T, after checking that
@@ -348,6 +487,10 @@ class safetensors_file {
     }
     const std::byte* p = data().data() + info.begin;
     const std::size_t n = out.size();
+    if (maybe_dtype_of<T>() == info.dtype) {  // same representation: one copy
+      if (n > 0) std::memcpy(out.data(), p, n * sizeof(T));
+      return;
+    }
     if constexpr (std::floating_point<T>) {
       switch (info.dtype) {
         case dtype::f64:
@@ -482,6 +625,20 @@ class safetensors_file {
                            std::to_string(prev.end) + "]");
       }
     }
+    // ... and together they cover the data section: no gap, no tail.
+    std::size_t covered = 0;
+    for (const tensor_info* t : by_offset) {
+      if (t->begin > covered) {
+        fail({}, "bytes [" + std::to_string(covered) + ", " + std::to_string(t->begin) +
+                     ") of the data section belong to no tensor (a gap before tensor '" + t->name + "')");
+      }
+      covered = t->end;
+    }
+    if (covered != data_size) {
+      fail({}, "bytes [" + std::to_string(covered) + ", " + std::to_string(data_size) +
+                   ") at the end of the data section belong to no tensor (the data section is " +
+                   std::to_string(data_size) + " bytes, the tensors cover " + std::to_string(covered) + ")");
+    }
   }
 
   tensor_info parse_tensor(const std::string& name, const nlohmann::json& value,
@@ -563,8 +720,22 @@ class safetensors_file {
 };
 
 // ---------------------------------------------------------------------------
-// A minimal writer (F64, F32 and the integer dtypes), used to make test
-// inputs and small checkpoints. A later issue adds the full writer.
+// The writer. tensor_entry owns a copy of its bytes (convenient for small
+// files and tests); tensor_ref borrows them (a model's parameter arena is
+// written without a copy). Any dtype may be written.
+
+// A tensor to write whose bytes (little-endian, row-major) are borrowed.
+struct tensor_ref {
+  std::string name;
+  io::dtype dtype = io::dtype::f32;
+  std::vector<std::int64_t> shape;
+  std::span<const std::byte> bytes;
+
+  template <class T>
+  static tensor_ref of(std::string name, std::vector<std::int64_t> shape, std::span<const T> values) {
+    return {std::move(name), dtype_of<T>(), std::move(shape), std::as_bytes(values)};
+  }
+};
 
 struct tensor_entry {
   std::string name;
@@ -599,12 +770,16 @@ struct tensor_entry {
 // Writes `entries` (in order) and `metadata` to `path`. The bytes go to a
 // temporary file next to `path` that is renamed over it only once complete,
 // so a failure leaves any existing file at `path` untouched.
-inline void write_safetensors(const std::filesystem::path& path, std::span<const tensor_entry> entries,
+// Tensors are laid out back to back in the given order after a header
+// padded with spaces to a multiple of 8 bytes, so every tensor whose size is
+// a multiple of its alignment stays aligned when the file is mapped. The
+// header's keys are sorted: the same input gives the same bytes.
+inline void write_safetensors(const std::filesystem::path& path, std::span<const tensor_ref> entries,
                               const std::map<std::string, std::string>& metadata = {}) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::size_t offset = 0;
-  for (const tensor_entry& e : entries) {
+  for (const tensor_ref& e : entries) {
     if (e.name == "__metadata__" || header.contains(e.name)) {
       raise<invalid_argument>(path.string(), ": tensor '", e.name, "': the name is reserved or used twice");
     }
@@ -638,7 +813,7 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
     std::memcpy(length, &header_size, 8);
     out.write(length, 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const tensor_entry& e : entries) {
+    for (const tensor_ref& e : entries) {
       out.write(reinterpret_cast<const char*>(e.bytes.data()), static_cast<std::streamsize>(e.bytes.size()));
     }
     out.flush();
@@ -656,6 +831,22 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
     std::filesystem::remove(temporary, ignored);
     raise<io_error>(path.string(), ": cannot move the written file into place: ", ec.message());
   }
+}
+
+inline void write_safetensors(const std::filesystem::path& path, std::span<const tensor_entry> entries,
+                              const std::map<std::string, std::string>& metadata = {}) {
+  std::vector<tensor_ref> refs;
+  refs.reserve(entries.size());
+  for (const tensor_entry& e : entries) refs.push_back({e.name, e.dtype, e.shape, e.bytes});
+  write_safetensors(path, std::span<const tensor_ref>(refs), metadata);
+}
+inline void write_safetensors(const std::filesystem::path& path, const std::vector<tensor_entry>& entries,
+                              const std::map<std::string, std::string>& metadata = {}) {
+  write_safetensors(path, std::span<const tensor_entry>(entries), metadata);
+}
+inline void write_safetensors(const std::filesystem::path& path, const std::vector<tensor_ref>& entries,
+                              const std::map<std::string, std::string>& metadata = {}) {
+  write_safetensors(path, std::span<const tensor_ref>(entries), metadata);
 }
 
 }  // namespace autodidact::io

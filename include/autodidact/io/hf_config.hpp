@@ -1,0 +1,287 @@
+#pragma once
+// model_config as text, at run time:
+//   - from a Hugging Face config.json (BERT and GPT-2 families):
+//       model_config c = io::load_hf_config("model/config.json");
+//   - to and from string metadata (the __metadata__ of our checkpoints):
+//       config_to_metadata(c), config_from_metadata(map, source)
+//   - as a C++ declaration (what tools/cpp/hf_config_to_cpp prints):
+//       constexpr autodidact::model_config my_model{.vocab = 30522, ...};
+//   - the differences between two configs, one line per field, and
+//     check_config_matches(), which raises config_mismatch listing them all.
+//
+// Supported config.json files (anything else is a format_error saying why):
+//   model_type "bert": BertModel / BertForPreTraining / BertForMaskedLM ...
+//     position_embedding_type "absolute", hidden_act "gelu" (erf) or
+//     "gelu_new" / "gelu_pytorch_tanh" (tanh); post-LN, pooler on.
+//   model_type "gpt2": n_inner null means 4 · n_embd; activation_function
+//     "gelu_new" / "gelu_pytorch_tanh" (tanh) or "gelu" (erf); pre-LN, no
+//     segments, no pooler.
+// Fields the architecture does not depend on (dropout rates, initializer
+// range, pad_token_id, transformers_version, ...) are ignored.
+
+#include <charconv>     // for std::to_chars, std::from_chars
+#include <cstddef>      // for std::size_t
+#include <filesystem>   // for std::filesystem::path
+#include <fstream>      // for std::ifstream
+#include <functional>   // for std::less
+#include <map>          // for std::map
+#include <string>       // for std::string
+#include <string_view>  // for std::string_view
+#include <system_error> // for std::errc
+#include <vector>       // for std::vector
+
+#include <nlohmann/json.hpp>  // for nlohmann::json
+
+#include "autodidact/config.hpp"      // for model_config, gelu_kind, norm_placement
+#include "autodidact/core/error.hpp"  // for raise, format_error, io_error, config_mismatch
+
+namespace autodidact::io {
+
+namespace detail {
+
+// The shortest text that reads back as the same double ("1e-12").
+inline std::string double_text(double v) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, v);
+  return std::string(buffer, result.ptr);
+}
+
+inline std::string gelu_text(gelu_kind g) { return g == gelu_kind::erf ? "erf" : "tanh"; }
+inline std::string norm_text(norm_placement n) { return n == norm_placement::post ? "post" : "pre"; }
+
+// Every field of model_config as (name, value as text, C++ initializer).
+struct config_field {
+  const char* name;
+  std::string value;
+  std::string cpp;
+};
+
+inline std::vector<config_field> config_fields(const model_config& c) {
+  auto i = [](int v) { return std::to_string(v); };
+  auto b = [](bool v) { return std::string(v ? "true" : "false"); };
+  return {
+      {"vocab", i(c.vocab), i(c.vocab)},
+      {"max_positions", i(c.max_positions), i(c.max_positions)},
+      {"d_model", i(c.d_model), i(c.d_model)},
+      {"heads", i(c.heads), i(c.heads)},
+      {"d_ff", i(c.d_ff), i(c.d_ff)},
+      {"layers", i(c.layers), i(c.layers)},
+      {"type_vocab", i(c.type_vocab), i(c.type_vocab)},
+      {"layer_norm_eps", double_text(c.layer_norm_eps), double_text(c.layer_norm_eps)},
+      {"gelu", gelu_text(c.gelu), "autodidact::gelu_kind::" + gelu_text(c.gelu)},
+      {"norm", norm_text(c.norm), "autodidact::norm_placement::" + norm_text(c.norm)},
+      {"tied_lm_head", b(c.tied_lm_head), b(c.tied_lm_head)},
+      {"pooler", b(c.pooler), b(c.pooler)},
+  };
+}
+
+inline const nlohmann::json& hf_field(const nlohmann::json& j, const char* name, std::string_view source) {
+  if (!j.contains(name)) raise<format_error>(source, ": missing field \"", name, "\"");
+  return j[name];
+}
+
+inline int hf_int(const nlohmann::json& j, const char* name, std::string_view source) {
+  const nlohmann::json& v = hf_field(j, name, source);
+  if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1'000'000'000) {
+    raise<format_error>(source, ": field \"", name, "\": expected a non-negative integer, found ", v.dump());
+  }
+  return v.get<int>();
+}
+
+inline double hf_double(const nlohmann::json& j, const char* name, std::string_view source, double fallback) {
+  if (!j.contains(name)) return fallback;
+  const nlohmann::json& v = j[name];
+  if (!v.is_number()) raise<format_error>(source, ": field \"", name, "\": expected a number, found ", v.dump());
+  return v.get<double>();
+}
+
+inline bool hf_bool(const nlohmann::json& j, const char* name, std::string_view source, bool fallback) {
+  if (!j.contains(name)) return fallback;
+  const nlohmann::json& v = j[name];
+  if (!v.is_boolean()) raise<format_error>(source, ": field \"", name, "\": expected true or false, found ", v.dump());
+  return v.get<bool>();
+}
+
+inline std::string hf_string(const nlohmann::json& j, const char* name, std::string_view source,
+                             const char* fallback) {
+  if (!j.contains(name)) return fallback;
+  const nlohmann::json& v = j[name];
+  if (!v.is_string()) raise<format_error>(source, ": field \"", name, "\": expected a string, found ", v.dump());
+  return v.get<std::string>();
+}
+
+inline gelu_kind hf_gelu(const std::string& act, const char* field, std::string_view source) {
+  if (act == "gelu") return gelu_kind::erf;
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh" || act == "gelu_fast") return gelu_kind::tanh;
+  raise<format_error>(source, ": field \"", field, "\" is \"", act,
+                      "\": supported activations are \"gelu\" (erf) and \"gelu_new\" / \"gelu_pytorch_tanh\" (tanh)");
+}
+
+}  // namespace detail
+
+// A Hugging Face config.json object → model_config. `source` names it in
+// errors.
+inline model_config parse_hf_config(const nlohmann::json& j, std::string_view source) {
+  if (!j.is_object()) raise<format_error>(source, ": expected a JSON object, found a JSON ", j.type_name());
+  const std::string type = detail::hf_string(j, "model_type", source, "");
+  model_config c{};
+  if (type == "bert") {
+    const std::string position = detail::hf_string(j, "position_embedding_type", source, "absolute");
+    if (position != "absolute") {
+      raise<format_error>(source, ": position_embedding_type \"", position,
+                          "\" is not supported (only \"absolute\" learned position embeddings)");
+    }
+    c.vocab = detail::hf_int(j, "vocab_size", source);
+    c.max_positions = detail::hf_int(j, "max_position_embeddings", source);
+    c.d_model = detail::hf_int(j, "hidden_size", source);
+    c.heads = detail::hf_int(j, "num_attention_heads", source);
+    c.d_ff = detail::hf_int(j, "intermediate_size", source);
+    c.layers = detail::hf_int(j, "num_hidden_layers", source);
+    c.type_vocab = j.contains("type_vocab_size") ? detail::hf_int(j, "type_vocab_size", source) : 2;
+    c.layer_norm_eps = detail::hf_double(j, "layer_norm_eps", source, 1e-12);
+    c.gelu = detail::hf_gelu(detail::hf_string(j, "hidden_act", source, "gelu"), "hidden_act", source);
+    c.norm = norm_placement::post;
+    c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
+    c.pooler = true;
+  } else if (type == "gpt2") {
+    c.vocab = detail::hf_int(j, "vocab_size", source);
+    c.max_positions = detail::hf_int(j, "n_positions", source);
+    c.d_model = detail::hf_int(j, "n_embd", source);
+    c.heads = detail::hf_int(j, "n_head", source);
+    c.d_ff = j.contains("n_inner") && !j["n_inner"].is_null() ? detail::hf_int(j, "n_inner", source) : 4 * c.d_model;
+    c.layers = detail::hf_int(j, "n_layer", source);
+    c.type_vocab = 0;
+    c.layer_norm_eps = detail::hf_double(j, "layer_norm_epsilon", source, 1e-5);
+    c.gelu = detail::hf_gelu(detail::hf_string(j, "activation_function", source, "gelu_new"), "activation_function",
+                             source);
+    c.norm = norm_placement::pre;
+    c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
+    c.pooler = false;
+  } else {
+    raise<format_error>(source, ": model_type \"", type,
+                        "\" is not supported (supported: \"bert\" — BERT, MiniLM, all-MiniLM sentence "
+                        "encoders — and \"gpt2\")");
+  }
+  if (c.heads > 0 && c.d_model % c.heads != 0) {
+    raise<format_error>(source, ": the hidden size ", c.d_model, " is not a multiple of the ", c.heads,
+                        " attention heads");
+  }
+  return c;
+}
+
+// Reads and parses a config.json file.
+inline model_config load_hf_config(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) raise<io_error>(path.string(), ": cannot open the file for reading");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    raise<format_error>(path.string(), ": not valid JSON: ", e.what());
+  }
+  return parse_hf_config(j, path.string());
+}
+
+// "field: expected <a>, got <b>" for each field where `expected` and
+// `actual` differ, in declaration order; empty when they are equal.
+inline std::vector<std::string> config_differences(const model_config& expected, const model_config& actual) {
+  std::vector<std::string> out;
+  const auto a = detail::config_fields(expected), b = detail::config_fields(actual);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].value != b[i].value) out.push_back(std::string(a[i].name) + ": expected " + a[i].value + ", got " + b[i].value);
+  }
+  return out;
+}
+
+// Raises config_mismatch naming `source` and every differing field when the
+// model type's config `expected` differs from the file's `actual`.
+inline void check_config_matches(const model_config& expected, const model_config& actual, std::string_view source) {
+  const std::vector<std::string> diffs = config_differences(expected, actual);
+  if (diffs.empty()) return;
+  std::string list;
+  for (const std::string& d : diffs) list += "\n  " + d;
+  raise<config_mismatch>(source, ": the file's model config differs from the model type's in ", diffs.size(),
+                         diffs.size() == 1 ? " field" : " fields", " (expected = the model type, got = the file):",
+                         list);
+}
+
+// model_config ↔ string metadata ("config.vocab" = "30522", ...).
+inline std::map<std::string, std::string> config_to_metadata(const model_config& c) {
+  std::map<std::string, std::string> out;
+  for (const auto& f : detail::config_fields(c)) out[std::string("config.") + f.name] = f.value;
+  return out;
+}
+
+template <class Map>
+model_config config_from_metadata(const Map& metadata, std::string_view source) {
+  model_config c{};
+  auto get = [&](const char* name) -> const std::string& {
+    auto it = metadata.find(std::string("config.") + name);
+    if (it == metadata.end()) {
+      raise<format_error>(source, ": the metadata has no \"config.", name,
+                          "\" (an autodidact checkpoint stores every model_config field)");
+    }
+    return it->second;
+  };
+  auto integer = [&](const char* name) {
+    const std::string& s = get(name);
+    int v = 0;
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec != std::errc{} || r.ptr != s.data() + s.size()) {
+      raise<format_error>(source, ": metadata \"config.", name, "\" = \"", s, "\": expected an integer");
+    }
+    return v;
+  };
+  auto boolean = [&](const char* name) {
+    const std::string& s = get(name);
+    if (s != "true" && s != "false") {
+      raise<format_error>(source, ": metadata \"config.", name, "\" = \"", s, "\": expected true or false");
+    }
+    return s == "true";
+  };
+  c.vocab = integer("vocab");
+  c.max_positions = integer("max_positions");
+  c.d_model = integer("d_model");
+  c.heads = integer("heads");
+  c.d_ff = integer("d_ff");
+  c.layers = integer("layers");
+  c.type_vocab = integer("type_vocab");
+  {
+    const std::string& s = get("layer_norm_eps");
+    const auto r = std::from_chars(s.data(), s.data() + s.size(), c.layer_norm_eps);
+    if (r.ec != std::errc{} || r.ptr != s.data() + s.size()) {
+      raise<format_error>(source, ": metadata \"config.layer_norm_eps\" = \"", s, "\": expected a number");
+    }
+  }
+  {
+    const std::string& s = get("gelu");
+    if (s != "erf" && s != "tanh") raise<format_error>(source, ": metadata \"config.gelu\" = \"", s, "\": expected erf or tanh");
+    c.gelu = s == "erf" ? gelu_kind::erf : gelu_kind::tanh;
+  }
+  {
+    const std::string& s = get("norm");
+    if (s != "post" && s != "pre") raise<format_error>(source, ": metadata \"config.norm\" = \"", s, "\": expected post or pre");
+    c.norm = s == "post" ? norm_placement::post : norm_placement::pre;
+  }
+  c.tied_lm_head = boolean("tied_lm_head");
+  c.pooler = boolean("pooler");
+  return c;
+}
+
+// The C++ declaration of `c` named `name`, one field per line:
+//   constexpr autodidact::model_config my_model{
+//       .vocab = 30522,
+//       ...
+//       .pooler = true};
+inline std::string config_declaration(const model_config& c, std::string_view name) {
+  std::string out = "constexpr autodidact::model_config " + std::string(name) + "{";
+  const auto fields = detail::config_fields(c);
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    out += "\n    .";
+    out += fields[i].name;
+    out += " = " + fields[i].cpp + (i + 1 < fields.size() ? "," : "};");
+  }
+  return out + "\n";
+}
+
+}  // namespace autodidact::io

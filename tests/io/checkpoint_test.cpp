@@ -1,0 +1,218 @@
+// Hugging Face config.json parsing, config differences, the C++
+// declaration, and our checkpoint format on tiny models (no download).
+
+#include <catch2/catch.hpp>  // for TEST_CASE, CHECK, REQUIRE
+
+#include <filesystem>  // for std::filesystem::path, temp_directory_path
+#include <fstream>     // for std::ofstream
+#include <map>         // for std::map
+#include <memory>      // for std::make_unique
+#include <string>      // for std::string
+#include <vector>      // for std::vector
+
+#include <unistd.h>  // for getpid
+
+#include <nlohmann/json.hpp>  // for nlohmann::json
+
+#include "autodidact/config.hpp"          // for tiny_encoder, tiny_decoder, minilm_l6, gpt2_small
+#include "autodidact/io/checkpoint.hpp"   // for save_checkpoint, load_checkpoint, load_pretrained
+#include "autodidact/io/hf_config.hpp"    // for parse_hf_config, config_differences, config_declaration
+#include "autodidact/models/decoder.hpp"  // for models::decoder
+#include "autodidact/models/encoder.hpp"  // for models::encoder
+
+namespace io = autodidact::io;
+namespace models = autodidact::models;
+using autodidact::f32;
+using autodidact::model_config;
+using nlohmann::json;
+
+namespace {
+
+std::filesystem::path scratch(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("autodidact_ckpt_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+bool contains(const std::string& what, const std::string& part) { return what.find(part) != std::string::npos; }
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const autodidact::error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+json bert_json(const model_config& c) {
+  return {{"model_type", "bert"}, {"vocab_size", c.vocab}, {"max_position_embeddings", c.max_positions},
+          {"hidden_size", c.d_model}, {"num_attention_heads", c.heads}, {"intermediate_size", c.d_ff},
+          {"num_hidden_layers", c.layers}, {"type_vocab_size", c.type_vocab}, {"layer_norm_eps", c.layer_norm_eps},
+          {"hidden_act", "gelu"}, {"hidden_dropout_prob", 0.1}};
+}
+
+// Fills the arena with distinct values.
+template <class Model>
+void fill(Model& m) {
+  auto p = m.parameters();
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(i % 1013) * 0.001f - 0.5f;
+}
+
+}  // namespace
+
+TEST_CASE("config.json: BERT and GPT-2 parse into the presets", "[io]") {
+  CHECK(io::parse_hf_config(bert_json(autodidact::minilm_l6), "c.json") == autodidact::minilm_l6);
+  CHECK(io::parse_hf_config(bert_json(autodidact::tiny_encoder), "c.json") == autodidact::tiny_encoder);
+  const json gpt2 = {{"model_type", "gpt2"}, {"vocab_size", 50257}, {"n_positions", 1024}, {"n_embd", 768},
+                     {"n_head", 12}, {"n_inner", nullptr}, {"n_layer", 12}, {"layer_norm_epsilon", 1e-5},
+                     {"activation_function", "gelu_new"}};
+  CHECK(io::parse_hf_config(gpt2, "g.json") == autodidact::gpt2_small);
+}
+
+TEST_CASE("config.json: unsupported or malformed configs are format errors saying why", "[io]") {
+  json j = bert_json(autodidact::minilm_l6);
+  j["model_type"] = "roberta";
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "c.json: model_type \"roberta\" is not supported"));
+  j = bert_json(autodidact::minilm_l6);
+  j["position_embedding_type"] = "relative_key";
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "position_embedding_type \"relative_key\""));
+  j = bert_json(autodidact::minilm_l6);
+  j["hidden_act"] = "relu";
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "field \"hidden_act\" is \"relu\""));
+  j = bert_json(autodidact::minilm_l6);
+  j.erase("hidden_size");
+  CHECK(error_of([&] { io::parse_hf_config(j, "c.json"); }) == "c.json: missing field \"hidden_size\"");
+  j = bert_json(autodidact::minilm_l6);
+  j["num_hidden_layers"] = "six";
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }),
+                 "field \"num_hidden_layers\": expected a non-negative integer, found \"six\""));
+  j = bert_json(autodidact::minilm_l6);
+  j["num_attention_heads"] = 7;
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "384 is not a multiple of the 7 attention heads"));
+  const auto garbage = scratch("garbage.json");
+  std::ofstream(garbage) << "{ not json";
+  CHECK(contains(error_of([&] { io::load_hf_config(garbage); }), "garbage.json: not valid JSON"));
+  CHECK(contains(error_of([&] { io::load_hf_config(scratch("absent.json")); }), "cannot open"));
+}
+
+TEST_CASE("config differences list every field; the declaration reads back", "[io]") {
+  model_config other = autodidact::minilm_l6;
+  other.layers = 12;
+  other.layer_norm_eps = 1e-5;
+  other.gelu = autodidact::gelu_kind::tanh;
+  CHECK(io::config_differences(autodidact::minilm_l6, autodidact::minilm_l6).empty());
+  CHECK(io::config_differences(autodidact::minilm_l6, other) ==
+        std::vector<std::string>{"layers: expected 6, got 12", "layer_norm_eps: expected 1e-12, got 1e-05",
+                                 "gelu: expected erf, got tanh"});
+  const std::string message = error_of([&] { io::check_config_matches(autodidact::minilm_l6, other, "x.safetensors"); });
+  CHECK(message ==
+        "x.safetensors: the file's model config differs from the model type's in 3 fields (expected = the model "
+        "type, got = the file):\n  layers: expected 6, got 12\n  layer_norm_eps: expected 1e-12, got 1e-05\n"
+        "  gelu: expected erf, got tanh");
+  CHECK(io::config_from_metadata(io::config_to_metadata(other), "m") == other);
+  CHECK(io::config_declaration(autodidact::tiny_decoder, "tiny") ==
+        "constexpr autodidact::model_config tiny{\n    .vocab = 101,\n    .max_positions = 48,\n    .d_model = 64,\n"
+        "    .heads = 4,\n    .d_ff = 256,\n    .layers = 2,\n    .type_vocab = 0,\n    .layer_norm_eps = 1e-05,\n"
+        "    .gelu = autodidact::gelu_kind::tanh,\n    .norm = autodidact::norm_placement::pre,\n"
+        "    .tied_lm_head = true,\n    .pooler = false};\n");
+  auto meta = io::config_to_metadata(other);
+  meta["config.heads"] = "twelve";
+  CHECK(contains(error_of([&] { io::config_from_metadata(meta, "m"); }), "\"config.heads\" = \"twelve\": expected an integer"));
+  meta.erase("config.heads");
+  CHECK(contains(error_of([&] { io::config_from_metadata(meta, "m"); }), "no \"config.heads\""));
+}
+
+TEST_CASE("our checkpoint format round-trips encoders and decoders, with either names", "[io]") {
+  using enc = models::encoder<autodidact::tiny_encoder, f32>;
+  using dec = models::decoder<autodidact::tiny_decoder, f32>;
+  auto e = std::make_unique<enc>(2, 8);
+  auto d = std::make_unique<dec>(2, 8);
+  fill(*e);
+  fill(*d);
+  const auto pe = scratch("enc.safetensors"), pd = scratch("dec.safetensors"), pg = scratch("dec_hf.safetensors");
+  io::save_checkpoint(pe, *e);
+  io::save_checkpoint(pd, *d);
+  io::save_checkpoint(pg, *d, {.hf_names = io::hf_naming::gpt2_lm, .metadata = {}});
+  auto e2 = std::make_unique<enc>(1, 4);
+  auto d2 = std::make_unique<dec>(1, 4);
+  auto d3 = std::make_unique<dec>(1, 4);
+  io::load_checkpoint(pe, *e2);
+  io::load_checkpoint(pd, *d2);
+  io::load_checkpoint(pg, *d3);
+  // Every real parameter equal (alignment padding is not saved).
+  for (const auto& t : io::parameter_map<autodidact::tiny_encoder>(enc::layout)) {
+    std::size_t n = 1;
+    for (auto x : t.shape) n *= static_cast<std::size_t>(x);
+    CHECK(std::equal(e->parameters().begin() + std::ptrdiff_t(t.offset), e->parameters().begin() + std::ptrdiff_t(t.offset + n),
+                     e2->parameters().begin() + std::ptrdiff_t(t.offset)));
+  }
+  CHECK(io::safetensors_file::open(pe).size() == io::parameter_map<autodidact::tiny_encoder>(enc::layout).size());
+  CHECK(io::safetensors_file::open(pe).contains("blocks.2.qkv.weight"));
+  CHECK(io::safetensors_file::open(pg).contains("transformer.h.1.attn.c_attn.weight"));
+  for (const auto& t : io::parameter_map<autodidact::tiny_decoder>(dec::layout)) {
+    std::size_t n = 1;
+    for (auto x : t.shape) n *= static_cast<std::size_t>(x);
+    INFO(t.name);
+    CHECK(std::equal(d->parameters().begin() + std::ptrdiff_t(t.offset), d->parameters().begin() + std::ptrdiff_t(t.offset + n),
+                     d2->parameters().begin() + std::ptrdiff_t(t.offset)));
+    CHECK(std::equal(d->parameters().begin() + std::ptrdiff_t(t.offset), d->parameters().begin() + std::ptrdiff_t(t.offset + n),
+                     d3->parameters().begin() + std::ptrdiff_t(t.offset)));
+  }
+}
+
+TEST_CASE("loading a checkpoint into another model type lists every difference", "[io]") {
+  constexpr model_config wider{.vocab = 97, .max_positions = 40, .d_model = 96, .heads = 4, .d_ff = 136, .layers = 2,
+                               .type_vocab = 2};
+  auto e = std::make_unique<models::encoder<autodidact::tiny_encoder, f32, models::inference_only>>(1, 4);
+  const auto path = scratch("tiny.safetensors");
+  io::save_checkpoint(path, *e);
+  auto w = std::make_unique<models::encoder<wider, f32, models::inference_only>>(1, 4);
+  try {
+    io::load_checkpoint(path, *w);
+    FAIL("expected config_mismatch");
+  } catch (const autodidact::config_mismatch& x) {
+    const std::string what = x.what();
+    CHECK(contains(what, path.string() + ": the file's model config differs from the model type's in 3 fields"));
+    CHECK(contains(what, "d_model: expected 96, got 80"));
+    CHECK(contains(what, "heads: expected 4, got 5"));
+    CHECK(contains(what, "layers: expected 2, got 3"));
+  }
+  auto d = std::make_unique<models::decoder<autodidact::tiny_decoder, f32>>(1, 4);
+  CHECK(contains(error_of([&] { io::load_checkpoint(path, *d); }), "differs from the model type's in 11 fields"));
+}
+
+TEST_CASE("bad checkpoints are refused with the file and tensor named", "[io]") {
+  using enc = models::encoder<autodidact::tiny_encoder, f32, models::inference_only>;
+  auto e = std::make_unique<enc>(1, 4);
+  const auto plain = scratch("plain.safetensors");
+  io::write_safetensors(plain, std::vector<io::tensor_entry>{io::tensor_entry::from("x", {1}, std::vector<float>{1})});
+  CHECK(contains(error_of([&] { io::load_checkpoint(plain, *e); }),
+                 "not an autodidact checkpoint (metadata \"format\" is absent"));
+  // A checkpoint missing one tensor, and one with a wrong shape.
+  const auto full = scratch("full.safetensors");
+  io::save_checkpoint(full, *e);
+  const auto f = io::safetensors_file::open(full);
+  std::vector<io::tensor_entry> entries;
+  for (const auto& name : f.names()) {
+    if (name == "blocks.1.ff1.bias") continue;
+    entries.push_back(io::tensor_entry::from(name, f.at(name).shape, f.read<float>(name)));
+  }
+  std::map<std::string, std::string> meta(f.metadata().begin(), f.metadata().end());
+  const auto missing = scratch("missing.safetensors");
+  io::write_safetensors(missing, entries, meta);
+  CHECK(contains(error_of([&] { io::load_checkpoint(missing, *e); }),
+                 "missing.safetensors: the checkpoint has no tensor 'blocks.1.ff1.bias' (expected shape [136])"));
+  entries.push_back(io::tensor_entry::from("blocks.1.ff1.bias", {2, 68}, std::vector<float>(136)));
+  const auto reshaped = scratch("reshaped.safetensors");
+  io::write_safetensors(reshaped, entries, meta);
+  CHECK(contains(error_of([&] { io::load_checkpoint(reshaped, *e); }),
+                 "tensor 'blocks.1.ff1.bias': expected shape [136], the file has [2, 68]"));
+  // A Hugging Face folder without safetensors weights.
+  const auto dir = scratch("hf_dir");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "config.json") << bert_json(autodidact::tiny_encoder).dump();
+  std::ofstream(dir / "pytorch_model.bin") << "pickle";
+  CHECK(contains(error_of([&] { io::load_pretrained(dir, *e); }), "PyTorch-pickled weights"));
+}
