@@ -142,6 +142,40 @@ void bm_adamw(benchmark::State& state) {  // MiniLM-L6 parameter count, roughly
   state.SetBytesProcessed(int64_t(state.iterations()) * n * 4 * 8);
 }
 
+// One head of attention, forward (+ backward with arg 2 = 1): blocked
+// (arg 1 = 1) vs materialised P (gemm + softmax + gemm). args: T, blocked, backward; D = 64.
+void bm_attention(benchmark::State& state) {
+  const int t = int(state.range(0)), d = 64, ld = 3 * d;
+  const bool blocked = state.range(1) != 0, backward = state.range(2) != 0;
+  const auto qkv = random_floats(std::size_t(t) * ld, 1), dout = random_floats(std::size_t(t) * d, 2);
+  std::vector<float> o(std::size_t(t) * d), lse(t), g(std::size_t(t) * ld), p(blocked ? 0 : std::size_t(t) * t),
+      dp(p.size());
+  const float* q = qkv.data();
+  const k::softmax_mask mask{t, true, 0};
+  const float scale = 0.125f;
+  for (auto _ : state) {
+    if (blocked) {
+      k::attention_blocked_forward(t, d, scale, q, q + d, q + 2 * d, ld, o.data(), d, lse.data(), mask);
+      if (backward)
+        k::attention_blocked_backward(t, d, scale, q, q + d, q + 2 * d, ld, o.data(), d, dout.data(), lse.data(),
+                                      g.data(), g.data() + d, g.data() + 2 * d, ld, mask);
+    } else {
+      k::gemm(transpose::no, transpose::yes, t, t, d, 1.f, q, ld, q + d, ld, write_mode::overwrite, p.data(), t);
+      k::softmax_forward(t, t, scale, p.data(), t, p.data(), t, mask);
+      k::gemm(transpose::no, transpose::no, t, d, t, 1.f, p.data(), t, q + 2 * d, ld, write_mode::overwrite, o.data(), d);
+      if (backward) {
+        k::gemm(transpose::no, transpose::yes, t, t, d, 1.f, dout.data(), d, q + 2 * d, ld, write_mode::overwrite, dp.data(), t);
+        k::gemm(transpose::yes, transpose::no, t, d, t, 1.f, p.data(), t, dout.data(), d, write_mode::overwrite, g.data() + 2 * d, ld);
+        k::softmax_backward(t, t, scale, p.data(), t, dp.data(), t, dp.data(), t, mask);
+        k::gemm(transpose::no, transpose::no, t, d, t, 1.f, dp.data(), t, q + d, ld, write_mode::overwrite, g.data(), ld);
+        k::gemm(transpose::yes, transpose::no, t, d, t, 1.f, dp.data(), t, q, ld, write_mode::overwrite, g.data() + d, ld);
+      }
+    }
+    benchmark::DoNotOptimize(o.data());
+    benchmark::DoNotOptimize(g.data());
+  }
+}
+
 }  // namespace
 
 // Linear layers (no, yes), their backward (no, no) and (yes, no), attention shapes.
@@ -162,3 +196,5 @@ BENCHMARK(bm_gelu)->ArgName("tanh")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecon
 BENCHMARK(bm_cross_entropy)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_embedding)->Unit(benchmark::kMicrosecond);
 BENCHMARK(bm_adamw)->Unit(benchmark::kMillisecond);
+BENCHMARK(bm_attention)->ArgNames({"T", "blocked", "backward"})
+    ->ArgsProduct({{128, 512, 2048}, {0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond);

@@ -2,7 +2,7 @@
 // all transpose cases with padded leading dimensions, overwrite and
 // accumulate, every epilogue combination (bias x activation x
 // pre_activation x residual, residual also in place), sizes around the SIMD
-// width. Tolerance: max |C - C_ref| <= tol * sqrt(K + 1) * max(1, max |C_ref|),
+// width, several K slices and column blocks of the packed path. Tolerance: max |C - C_ref| <= tol * sqrt(K + 1) * max(1, max |C_ref|),
 // tol = 2e-6 (float) / 1e-14 (double); bias_backward 1e-5 / 1e-13.
 
 #include <catch2/catch.hpp>  // for TEMPLATE_TEST_CASE, CHECK, REQUIRE
@@ -46,7 +46,8 @@ struct gemm_case {
 
 const std::vector<std::tuple<int, int, int>> shapes = {
     {1, 1, 1},  {1, 7, 9},   {7, 8, 9},    {8, 9, 7},    {9, 37, 8},  {37, 16, 17},
-    {5, 33, 384}, {3, 17, 1536}, {64, 64, 64}, {2, 1, 40}, {33, 24, 1}, {4, 0, 3}, {0, 3, 3}};
+    {5, 33, 384}, {3, 17, 1536}, {64, 64, 64}, {2, 1, 40}, {33, 24, 1}, {4, 0, 3}, {0, 3, 3},
+    {37, 1400, 70}};  // the last: several column blocks of the packed GEMM
 
 const transpose both[] = {transpose::no, transpose::yes};
 
@@ -84,7 +85,8 @@ TEMPLATE_TEST_CASE("kernels: gemm epilogue combinations match the reference", "[
   unsigned seed = 500;
   for (auto [ta, tb] : {std::pair{transpose::no, transpose::yes}, std::pair{transpose::no, transpose::no},
                         std::pair{transpose::yes, transpose::no}})
-    for (auto [m, n, kk] : {std::tuple{7, 37, 9}, std::tuple{9, 8, 33}, std::tuple{2, 19, 0}})
+    // K = 800: several K slices (raw partial sums, epilogue on the last).
+    for (auto [m, n, kk] : {std::tuple{7, 37, 9}, std::tuple{9, 8, 33}, std::tuple{2, 19, 0}, std::tuple{11, 53, 800}})
       for (int with_bias = 0; with_bias < 2; ++with_bias)
         for (k::activation act : acts)
           for (int with_pre = 0; with_pre < 2; ++with_pre)

@@ -44,17 +44,19 @@ bool same_for_1_and_2_threads(const std::function<void(std::vector<T>&)>& run) {
 
 TEMPLATE_TEST_CASE("kernels: results do not depend on the thread count", "[kernels][threads]", float, double) {
   using T = TestType;
-  const int m = 67, n = 101, kk = 75;
-  const auto a = random_vector<T>(std::size_t(m) * 200, 1u), b = random_vector<T>(std::size_t(200) * 200, 2u);
-  const auto bias = random_vector<T>(200, 3u);
+  // Above the GEMM's parallel threshold (2^22 multiply-adds), with odd
+  // edges in both directions.
+  const int m = 131, n = 211, kk = 160;
+  const auto a = random_vector<T>(std::size_t(250) * 250, 1u), b = random_vector<T>(std::size_t(250) * 250, 2u);
+  const auto bias = random_vector<T>(250, 3u);
   for (auto ta : {k::transpose::no, k::transpose::yes})
     for (auto tb : {k::transpose::no, k::transpose::yes}) {
       CHECK(same_for_1_and_2_threads<T>([&](std::vector<T>& c) {
         c = random_vector<T>(std::size_t(m) * n * 2, 4u);
         std::vector<T> pre(c.size());
         k::gemm_epilogue<T> ep{bias.data(), k::activation::gelu_tanh, pre.data(), nullptr, 0};
-        k::gemm(ta, tb, m, n, kk, T(0.5), a.data(), 150, b.data(), 150, k::write_mode::overwrite, c.data(), n, ep);
-        k::gemm(ta, tb, m, n, kk, T(0.5), a.data(), 150, b.data(), 150, k::write_mode::accumulate, c.data() + m * n, n);
+        k::gemm(ta, tb, m, n, kk, T(0.5), a.data(), 250, b.data(), 250, k::write_mode::overwrite, c.data(), n, ep);
+        k::gemm(ta, tb, m, n, kk, T(0.5), a.data(), 250, b.data(), 250, k::write_mode::accumulate, c.data() + m * n, n);
         c.insert(c.end(), pre.begin(), pre.end());
       }));
     }

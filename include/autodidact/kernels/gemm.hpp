@@ -27,8 +27,14 @@
 // Results do not depend on the number of threads: threads split row blocks
 // of C, and each element is always computed by the same code in the same order.
 
-#include <cstddef>  // for std::ptrdiff_t
-#include <vector>   // for std::vector (the packed B of the (yes, yes) case)
+#include <cstddef>  // for std::ptrdiff_t, std::size_t
+#include <cstdint>  // for std::uintptr_t, std::int64_t
+#include <memory>   // for std::unique_ptr (per-thread packing buffers)
+#include <vector>   // for std::vector (the unpacked (yes, yes) fallback)
+
+#ifdef _OPENMP
+#include <omp.h>  // for omp_in_parallel, omp_get_max_threads, omp_get_thread_num
+#endif
 
 #include "autodidact/kernels/common.hpp"  // for transpose, write_mode, gemm_epilogue, detail::check_gemm
 #include "autodidact/kernels/gelu.hpp"    // for detail::apply_activation(_v)
@@ -191,31 +197,27 @@ inline void gemm_dot_row_block(int i0, int n, int k, const T* a, int lda, const 
   }
 }
 
-// Above this many multiply-adds a product is split over threads.
-inline constexpr double gemm_parallel_work = 65536.0;
 
 }  // namespace detail
 
-// C (=|+=) alpha * op(A) op(B), then the epilogue (overwrite only).
-//   A: [M,K] or [K,M] (lda)   B: [K,N] or [N,K] (ldb)   C: [M,N] (ldc)
-template <kernel_scalar T>
-void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
-          const T* b, int ldb, write_mode mode, T* c, int ldc,
-          const gemm_epilogue<T>& epilogue = {}) {
-  detail::check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, mode, epilogue.empty(),
-                     epilogue.residual != nullptr, epilogue.ldr);
-  if (m == 0 || n == 0) return;
-  [[maybe_unused]] const bool parallel = double(m) * n * (k > 0 ? k : 1) > detail::gemm_parallel_work;
+namespace detail {
+// The unpacked path (register tiles straight from A and B, no cache
+// blocking), kept for K = 0 and for the one epilogue the packed path cannot
+// finish in place (an activation with a residual that overlaps C and K
+// above one K block). Runs on the calling thread only.
+template <class T>
+void gemm_unpacked(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a,
+                   int lda, const T* b, int ldb, write_mode mode, T* c, int ldc,
+                   const gemm_epilogue<T>& epilogue) {
 
   if (trans_a == transpose::no && trans_b == transpose::yes) {
     // Dot-product form: rows of A against rows of B, both contiguous in K.
     constexpr int mr = 2;
     const int blocks = (m + mr - 1) / mr;
-AUTODIDACT_OMP_FOR(parallel)
     for (int ib = 0; ib < blocks; ++ib) {
       const int i0 = ib * mr;
-      if (m - i0 >= 2) detail::gemm_dot_row_block<T, 2>(i0, n, k, a, lda, b, ldb, alpha, mode, c, ldc, epilogue);
-      else detail::gemm_dot_row_block<T, 1>(i0, n, k, a, lda, b, ldb, alpha, mode, c, ldc, epilogue);
+      if (m - i0 >= 2) gemm_dot_row_block<T, 2>(i0, n, k, a, lda, b, ldb, alpha, mode, c, ldc, epilogue);
+      else gemm_dot_row_block<T, 1>(i0, n, k, a, lda, b, ldb, alpha, mode, c, ldc, epilogue);
     }
     return;
   }
@@ -237,16 +239,410 @@ AUTODIDACT_OMP_FOR(parallel)
   const std::ptrdiff_t a_cs = trans_a == transpose::no ? 1 : lda;
   constexpr int mr = 4;
   const int blocks = (m + mr - 1) / mr;
-AUTODIDACT_OMP_FOR(parallel)
   for (int ib = 0; ib < blocks; ++ib) {
     const int i0 = ib * mr;
     switch (m - i0 >= mr ? mr : m - i0) {
-      case 4: detail::gemm_row_block<T, 4>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
-      case 3: detail::gemm_row_block<T, 3>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
-      case 2: detail::gemm_row_block<T, 2>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
-      default: detail::gemm_row_block<T, 1>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
+      case 4: gemm_row_block<T, 4>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
+      case 3: gemm_row_block<T, 3>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
+      case 2: gemm_row_block<T, 2>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
+      default: gemm_row_block<T, 1>(i0, n, k, a, a_rs, a_cs, bk, ldbk, alpha, mode, c, ldc, epilogue); break;
     }
   }
+}
+}  // namespace detail
+
+namespace detail {
+
+// ---- packed, cache-blocked GEMM ------------------------------------------
+//
+// Goto/BLIS structure, written once against simd::batch<T> (any width):
+//   for each NC-wide column block of C (jc):
+//     for each KC-deep slice of K (pc):   pack op(B)[pc.., jc..] into NR-wide panels
+//       for each MC-high row block (ic):
+//         for each MR row panel (ir):     read op(A) straight from A (its panel
+//                                         stays in L1; a partial last panel is
+//                                         packed, zero-padded)
+//           for each NR column panel (jr): micro-kernel MR x NR, K = kc,
+//                                          B panels stream from L2 (prefetched),
+//                                          the C tile is prefetched
+// Packing B makes every transpose case of B the same inner loop; A needs no
+// packing (rows of A, or rows of Aᵀ, are broadcast in place). Every element
+// of C is computed by the same micro-kernel in the same order whatever the
+// thread count or its position.
+// Several K slices: the raw partial sums are kept in C (or in
+// pre_activation, when the epilogue saves it) and alpha and the epilogue are
+// applied with the last slice.
+
+template <class T>
+struct gemm_blocking {
+  static constexpr int w = simd::width<T>;
+  static constexpr int vector_bytes = w * int(sizeof(T));
+  // Register tile: MR rows x NV vectors. 8 x 3 zmm (24 accumulators of 32
+  // registers) with AVX-512, 6 x 2 (12 of 16) with AVX2/SSE, 4 x 4 scalar.
+#ifdef AUTODIDACT_GEMM_MR
+  static constexpr int mr = AUTODIDACT_GEMM_MR, nv = AUTODIDACT_GEMM_NV;
+#else
+  static constexpr int mr = !simd::vectorized ? 4 : vector_bytes >= 64 ? 8 : 6;
+  static constexpr int nv = !simd::vectorized ? 4 : vector_bytes >= 64 ? 3 : 2;
+#endif
+  static constexpr int nr = nv * w;
+  // K slice: an A panel (MR x KC) stays in L1 (8 x 384 floats = 12 KB).
+#ifdef AUTODIDACT_GEMM_KC_BYTES
+  static constexpr int kc = AUTODIDACT_GEMM_KC_BYTES / int(sizeof(T));
+#else
+  static constexpr int kc = 1536 / int(sizeof(T));
+#endif
+  // Rows per packed A block (a multiple of MR).
+#ifdef AUTODIDACT_GEMM_MC
+  static constexpr int mc = mr * (AUTODIDACT_GEMM_MC / mr > 0 ? AUTODIDACT_GEMM_MC / mr : 1);
+#else
+  static constexpr int mc = mr * (96 / mr > 0 ? 96 / mr : 1);
+#endif
+  // Columns per packed B block (a multiple of NR): KC x NC about 1 MB, in L2.
+  static constexpr int nc_target = (1 << 20) / (kc * int(sizeof(T)));
+  static constexpr int nc = nr * (nc_target / nr > 0 ? nc_target / nr : 1);
+};
+
+// Per-thread packing buffers, allocated once (fixed size bounded by the
+// blocking), so a training step after the first allocates nothing.
+template <class T>
+struct gemm_buffers {
+  using blk = gemm_blocking<T>;
+  static constexpr std::size_t a_size = std::size_t(blk::mc) * blk::kc;
+  static constexpr std::size_t b_size = std::size_t(blk::nc) * blk::kc;
+  static constexpr std::size_t align = 64 / sizeof(T);
+  std::unique_ptr<T[]> storage;
+  T* a = nullptr;
+  T* b = nullptr;
+  static gemm_buffers& get() {
+    thread_local gemm_buffers buf;
+    if (!buf.storage) {
+      buf.storage.reset(new T[a_size + b_size + 2 * align]);
+      T* p = buf.storage.get();
+      p += (align - (reinterpret_cast<std::uintptr_t>(p) / sizeof(T)) % align) % align;
+      buf.a = p;
+      buf.b = p + a_size + align;
+      buf.b += (align - (reinterpret_cast<std::uintptr_t>(buf.b) / sizeof(T)) % align) % align;
+    }
+    return buf;
+  }
+};
+
+// op(A)[i0..i0+mc, p0..p0+kc] into MR-high panels: panel q holds, for each
+// p, the MR values op(A)[i0 + q*MR + r, p0 + p] (zero past row mc).
+template <class T>
+inline void gemm_pack_a(transpose ta, const T* a, int lda, int i0, int mc, int p0, int kc, T* out) {
+  constexpr int mr = gemm_blocking<T>::mr;
+  for (int q = 0; q < mc; q += mr) {
+    const int rows = mc - q < mr ? mc - q : mr;
+    T* dst = out + std::ptrdiff_t(q) * kc;
+    if (ta == transpose::no) {
+      // op(A)(i, p) = a[i*lda + p]
+      for (int r = 0; r < rows; ++r) {
+        const T* src = a + std::ptrdiff_t(i0 + q + r) * lda + p0;
+        for (int p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
+      }
+    } else {
+      // op(A)(i, p) = a[p*lda + i]
+      for (int p = 0; p < kc; ++p) {
+        const T* src = a + std::ptrdiff_t(p0 + p) * lda + i0 + q;
+        for (int r = 0; r < rows; ++r) dst[p * mr + r] = src[r];
+      }
+    }
+    for (int r = rows; r < mr; ++r)
+      for (int p = 0; p < kc; ++p) dst[p * mr + r] = T(0);
+  }
+}
+
+// op(B)[p0..p0+kc, j0..j0+nc] into NR-wide panels: panel q holds, for each
+// p, the NR values op(B)[p0 + p, j0 + q*NR + c] (zero past column nc).
+template <class T>
+inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j0, int nc, T* out) {
+  constexpr int nr = gemm_blocking<T>::nr;
+  for (int q = 0; q < nc; q += nr) {
+    const int cols = nc - q < nr ? nc - q : nr;
+    T* dst = out + std::ptrdiff_t(q) * kc;
+    if (tb == transpose::no) {
+      // op(B)(p, j) = b[p*ldb + j]
+      for (int p = 0; p < kc; ++p) {
+        const T* src = b + std::ptrdiff_t(p0 + p) * ldb + j0 + q;
+        T* d = dst + std::ptrdiff_t(p) * nr;
+        int c = 0;
+        if (cols == nr) {
+          constexpr int w = simd::width<T>;
+          for (; c + w <= nr; c += w) simd::store(d + c, simd::load(src + c));
+        }
+        for (; c < cols; ++c) d[c] = src[c];
+        for (; c < nr; ++c) d[c] = T(0);
+      }
+    } else {
+      // op(B)(p, j) = b[j*ldb + p]: a transpose; full vectors of columns
+      // are gathered (lane c reads row j + c of B), the rest copied.
+      constexpr int w = simd::width<T>;
+      int c0 = 0;
+      if (std::int64_t(ldb) * w < (std::int64_t(1) << 30)) {
+        const auto index = simd::strided_index<T>(ldb);
+        for (; c0 + w <= cols; c0 += w) {
+          const T* src = b + std::ptrdiff_t(j0 + q + c0) * ldb + p0;
+          for (int p = 0; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
+        }
+      }
+      for (int c = c0; c < cols; ++c) {
+        const T* src = b + std::ptrdiff_t(j0 + q + c) * ldb + p0;
+        for (int p = 0; p < kc; ++p) dst[std::ptrdiff_t(p) * nr + c] = src[p];
+      }
+      if (cols < nr)
+        for (int pp = 0; pp < kc; ++pp)
+          for (int c = cols; c < nr; ++c) dst[std::ptrdiff_t(pp) * nr + c] = T(0);
+    }
+  }
+}
+
+// The micro-kernel: tile[MR][NR] = A panel (kc x MR) . B panel (kc x NR).
+// How the micro-kernel reads op(A): a packed MR-high panel, or straight
+// from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
+enum class gemm_a_layout { packed, rows, cols };
+
+template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed>
+inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
+                       T* __restrict tile) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  constexpr int nr = NV * w;
+  B acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (int p = 0; p < kc; ++p) {
+    B bv[NV];
+#ifndef AUTODIDACT_GEMM_NO_PREFETCH
+    // B panels stream from L2: ask for the lines 8 steps of K ahead.
+#pragma GCC unroll 4
+    for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(bp + 8 * nr) + v);
+#endif
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const B av(L == gemm_a_layout::packed ? ap[r] : L == gemm_a_layout::rows ? ap[r * lda] : ap[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
+    }
+    ap += L == gemm_a_layout::packed ? MR : L == gemm_a_layout::rows ? 1 : lda;
+    bp += nr;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) simd::store(tile + r * nr + v * w, acc[r][v]);
+}
+
+// Which K slice a write-back finishes.
+enum class gemm_slice { only, first, middle, last };
+
+// Writes row segment acc[0..len) (raw products of one K slice) to C at
+// crow; raw is where partial sums live between slices (pre_activation or C).
+template <class T>
+inline void gemm_write_row(const T* acc, int len, gemm_slice slice, T alpha, write_mode mode, T* crow,
+                           T* raw, const T* bias, T* pre, const T* res, activation act) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  const B va(alpha);
+  int j = 0;
+  if (mode == write_mode::accumulate) {
+    for (; j + w <= len; j += w) simd::store(crow + j, simd::fma(va, simd::load(acc + j), simd::load(crow + j)));
+    for (; j < len; ++j) crow[j] += alpha * acc[j];
+    return;
+  }
+  if (slice == gemm_slice::first) {
+    for (; j + w <= len; j += w) simd::store(raw + j, simd::load(acc + j));
+    for (; j < len; ++j) raw[j] = acc[j];
+    return;
+  }
+  if (slice == gemm_slice::middle) {
+    for (; j + w <= len; j += w) simd::store(raw + j, simd::load(raw + j) + simd::load(acc + j));
+    for (; j < len; ++j) raw[j] += acc[j];
+    return;
+  }
+  const bool add_raw = slice == gemm_slice::last;
+  for (; j + w <= len; j += w) {
+    B s = simd::load(acc + j);
+    if (add_raw) s = simd::load(raw + j) + s;
+    B z = va * s;
+    if (bias) z += simd::load(bias + j);
+    if (pre) simd::store(pre + j, z);
+    if (act != activation::none) z = apply_activation_v(act, z);
+    if (res) z += simd::load(res + j);
+    simd::store(crow + j, z);
+  }
+  for (; j < len; ++j) {
+    T s = acc[j];
+    if (add_raw) s = raw[j] + s;
+    T z = alpha * s;
+    if (bias) z += bias[j];
+    if (pre) pre[j] = z;
+    z = apply_activation(act, z);
+    if (res) z += res[j];
+    crow[j] = z;
+  }
+}
+
+// One thread's share: rows [m0, m1) and columns [n0, n1) of C, both
+// starting on the global MR / NR tile grid.
+template <class T>
+void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n1, int k, T alpha,
+                       const T* a, int lda, const T* b, int ldb, write_mode mode, T* c, int ldc,
+                       const gemm_epilogue<T>& ep) {
+  using blk = gemm_blocking<T>;
+  constexpr int mr = blk::mr, nr = blk::nr;
+  gemm_buffers<T>& buf = gemm_buffers<T>::get();
+  alignas(64) T tile[mr * nr];
+  const bool pre_raw = ep.pre_activation != nullptr;
+  // K slices and column blocks of near-equal size (a short last slice would
+  // pay a whole write-back for little work); column blocks stay multiples
+  // of NR so the tile grid, and hence every element's code path, is the
+  // same for any split over threads.
+  const int k_slices = (k + blk::kc - 1) / blk::kc;
+  const int kc_step = (k + k_slices - 1) / k_slices;
+  const int n_blocks = (n1 - n0 + blk::nc - 1) / blk::nc;
+  const int nc_step = ((n1 - n0 + n_blocks - 1) / n_blocks + nr - 1) / nr * nr;
+  for (int jc = n0; jc < n1; jc += nc_step) {
+    const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
+    for (int pc = 0; pc < k; pc += kc_step) {
+      const int kc = k - pc < kc_step ? k - pc : kc_step;
+      const bool first = pc == 0, last = pc + kc >= k;
+      const gemm_slice slice = first && last ? gemm_slice::only
+                               : first       ? gemm_slice::first
+                               : last        ? gemm_slice::last
+                                             : gemm_slice::middle;
+      gemm_pack_b(tb, b, ldb, pc, kc, jc, nc, buf.b);
+      for (int ic = m0; ic < m1; ic += blk::mc) {
+        const int mc = m1 - ic < blk::mc ? m1 - ic : blk::mc;
+        // Full MR panels are read straight from A (no packing); a last,
+        // partial panel is packed (zero-padded). Same arithmetic either way.
+        const int full = mc / mr * mr;
+        if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a);
+        for (int ir = 0; ir < mc; ir += mr) {
+          const int rows = mc - ir < mr ? mc - ir : mr;
+          for (int jr = 0; jr < nc; jr += nr) {
+            const int cols = nc - jr < nr ? nc - jr : nr;
+            const T* bpanel = buf.b + std::ptrdiff_t(jr) * kc;
+            // Bring the C tile (or the raw sums) towards L1 while the
+            // micro-kernel runs: written below, often not in cache.
+            for (int r = 0; r < rows; ++r) {
+              const char* crow = reinterpret_cast<const char*>(
+                  (pre_raw ? ep.pre_activation : c) + std::ptrdiff_t(ic + ir + r) * ldc + jc + jr);
+              for (int off = 0; off < cols * int(sizeof(T)); off += 64) __builtin_prefetch(crow + off, 1, 3);
+            }
+            if (ir >= full)
+              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir - full) * kc, 0, bpanel, tile);
+            else if (ta == transpose::no)
+              gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda, bpanel, tile);
+            else
+              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda, bpanel, tile);
+            const int j = jc + jr;
+            for (int r = 0; r < rows; ++r) {
+              const std::ptrdiff_t i = ic + ir + r;
+              T* crow = c + i * ldc + j;
+              T* pre = pre_raw ? ep.pre_activation + i * ldc + j : nullptr;
+              gemm_write_row(tile + r * nr, cols, slice, alpha, mode, crow, pre_raw ? pre : crow,
+                             ep.bias ? ep.bias + j : nullptr, pre,
+                             ep.residual ? ep.residual + i * ep.ldr + j : nullptr, ep.act);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Whether [p, p + span) and [q, q + span2) overlap.
+template <class T>
+inline bool gemm_overlaps(const T* p, std::ptrdiff_t span, const T* q, std::ptrdiff_t span2) {
+  const auto a0 = reinterpret_cast<std::uintptr_t>(p), b0 = reinterpret_cast<std::uintptr_t>(q);
+  return a0 < b0 + std::uintptr_t(span2) * sizeof(T) && b0 < a0 + std::uintptr_t(span) * sizeof(T);
+}
+
+// Above this many multiply-adds (about 30 µs on one core) a product is
+// split over threads, when not already inside a parallel region (a GEMM
+// never opens a nested team). Lower, the fork/join costs more than it saves
+// and, on a machine whose other core is busy, a spinning barrier waits for
+// a descheduled worker (measured: ms per call).
+inline constexpr double gemm_packed_parallel_work = 4194304.0;
+
+inline bool gemm_in_parallel() {
+#ifdef _OPENMP
+  return omp_in_parallel() != 0;
+#else
+  return true;
+#endif
+}
+
+inline int gemm_max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace detail
+
+// C (=|+=) alpha * op(A) op(B), then the epilogue (overwrite only).
+//   A: [M,K] or [K,M] (lda)   B: [K,N] or [N,K] (ldb)   C: [M,N] (ldc)
+// Threads (outermost level only) split C into row or column ranges on the
+// register-tile grid; each thread packs its own operands (no barriers).
+template <kernel_scalar T>
+void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
+          const T* b, int ldb, write_mode mode, T* c, int ldc,
+          const gemm_epilogue<T>& epilogue = {}) {
+  detail::check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, mode, epilogue.empty(),
+                     epilogue.residual != nullptr, epilogue.ldr);
+  if (m == 0 || n == 0) return;
+  using blk = detail::gemm_blocking<T>;
+  if (k == 0) {
+    detail::gemm_unpacked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+    return;
+  }
+  if (mode == write_mode::overwrite && k > blk::kc && epilogue.pre_activation == nullptr &&
+      epilogue.residual != nullptr &&
+      detail::gemm_overlaps(epilogue.residual, std::ptrdiff_t(m - 1) * epilogue.ldr + n, c,
+                            std::ptrdiff_t(m - 1) * ldc + n)) {
+    // Partial sums cannot be kept in C without losing the residual.
+    detail::gemm_unpacked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+    return;
+  }
+  const double work = double(m) * n * k;
+  int threads = 1;
+  if (work > detail::gemm_packed_parallel_work && !detail::gemm_in_parallel()) threads = detail::gemm_max_threads();
+  const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
+  // Split the longer side: a column chunk re-reads A (M x K), a row chunk
+  // re-packs B (K x N).
+  const bool split_rows = mtiles * blk::mr >= ntiles * blk::nr ? mtiles >= 2 : ntiles < 2;
+  const int tiles = split_rows ? mtiles : ntiles;
+  if (threads > tiles) threads = tiles;
+  if (threads <= 1) {
+    detail::gemm_packed_range(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+    return;
+  }
+#ifdef _OPENMP
+  // Two chunks per thread, handed out dynamically: a thread that the OS
+  // deschedules (a shared machine) delays at most its current chunk.
+  const int chunks = tiles < 2 * threads ? tiles : 2 * threads;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int ch = 0; ch < chunks; ++ch) {
+    const int t0 = int(std::int64_t(tiles) * ch / chunks), t1 = int(std::int64_t(tiles) * (ch + 1) / chunks);
+    if (split_rows) {
+      const int r0 = t0 * blk::mr, r1 = t1 * blk::mr < m ? t1 * blk::mr : m;
+      detail::gemm_packed_range(trans_a, trans_b, r0, r1, 0, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+    } else {
+      const int c0 = t0 * blk::nr, c1 = t1 * blk::nr < n ? t1 * blk::nr : n;
+      detail::gemm_packed_range(trans_a, trans_b, 0, m, c0, c1, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+    }
+  }
+#endif
 }
 
 // db[j] += sum_i dY[i, j].   dY: [M,N] (lddy)   db: [N]

@@ -4,6 +4,7 @@
 // included here.
 
 #include "autodidact/kernels/adamw.hpp"          // for adamw_update, sum_squares, global_norm, scale
+#include "autodidact/kernels/attention.hpp"      // for attention_blocked_forward/backward
 #include "autodidact/kernels/common.hpp"         // for transpose, write_mode, gemm_epilogue, softmax_mask
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward/backward
 #include "autodidact/kernels/embedding.hpp"      // for embedding_forward/backward

@@ -12,6 +12,11 @@
 //             dQ = dS K, dK = dSᵀ Q;  then the QKV projection's backward.
 //   mask      key j is visible to query i when j < length[b] and, causal,
 //             j <= i (HF: the additive −inf mask on padded keys).
+//   Without attention dropout the heads run the blocked kernel
+//   (kernels/attention.hpp): S and P are never written; the cache's probs
+//   slot holds only the per-row logsumexp [B, H, T] and backward recomputes
+//   P block by block (dprobs is not used). With attention dropout, P is
+//   materialised as before so the dropped P' can be formed element by element.
 //
 // PyTorch: BertSelfAttention + BertSelfOutput.dense, GPT2Attention
 // (c_attn, c_proj), attn_implementation="eager".
@@ -20,6 +25,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 
+#include "autodidact/kernels/attention.hpp"  // for attention_blocked_forward/backward
 #include "autodidact/kernels/common.hpp"   // for softmax_mask, transpose, write_mode
 #include "autodidact/kernels/gemm.hpp"     // for gemm
 #include "autodidact/kernels/softmax.hpp"  // for softmax_forward, softmax_backward
@@ -46,7 +52,8 @@ struct attention_grads {
 template <class T>
 struct attention_cache {
   T* qkv = nullptr;      // [N, 3C]
-  T* probs = nullptr;    // [B, H, T, T] softmax output before dropout
+  T* probs = nullptr;    // [B, H, T, T] softmax output before dropout (with attention
+                         // dropout), else its first B·H·T entries: per-row logsumexp
   T* context = nullptr;  // [N, C] heads concatenated (after dropout of P)
 };
 
@@ -79,12 +86,18 @@ void attention_forward(const attention_params<T>& p, const attention_shape& s, c
     const T* q = cache.qkv + std::ptrdiff_t(b) * t * ld + h * d;
     const T* k = q + c;
     const T* v = q + 2 * c;
+    if (!attn_drop.active()) {
+      const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
+      kernels::attention_blocked_forward(t, d, scale, q, k, v, ld, cache.context + std::ptrdiff_t(b) * t * c + h * d,
+                                         c, cache.probs + std::ptrdiff_t(bh) * t, mask);
+      continue;
+    }
     T* prob = cache.probs + bh * tt;
     kernels::gemm(transpose::no, transpose::yes, t, t, d, T(1), q, ld, k, ld, write_mode::overwrite, prob, t);
     const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
     kernels::softmax_forward(t, t, scale, prob, t, prob, t, mask);
     T* ctx = cache.context + std::ptrdiff_t(b) * t * c + h * d;
-    if (attn_drop.active()) {
+    {
       // With attention dropout, P' = dropout(P) is drawn element by element
       // while ctx = P' V is formed, so the saved P stays undropped for backward.
       for (int i = 0; i < t; ++i) {
@@ -99,8 +112,6 @@ void attention_forward(const attention_params<T>& p, const attention_shape& s, c
           for (int jd = 0; jd < d; ++jd) ctx[std::ptrdiff_t(i) * c + jd] += pij * vj[jd];
         }
       }
-    } else {
-      kernels::gemm(transpose::no, transpose::no, t, d, t, T(1), prob, t, v, ld, write_mode::overwrite, ctx, c);
     }
   }
   kernels::gemm_epilogue<T> ep{};
@@ -137,12 +148,18 @@ void attention_backward(const attention_params<T>& p, const attention_grads<T>& 
     T* dq = dqkv + row0 * ld + h * d;
     T* dk = dq + c;
     T* dv = dq + 2 * c;
-    const T* prob = cache.probs + bh * tt;
     const T* dc = dctx + row0 * c + h * d;
+    if (!attn_drop.active()) {
+      const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
+      kernels::attention_blocked_backward(t, d, scale, q, k, v, ld, cache.context + row0 * c + h * d, c, dc,
+                                          cache.probs + std::ptrdiff_t(bh) * t, dq, dk, dv, ld, mask);
+      continue;
+    }
+    const T* prob = cache.probs + bh * tt;
     T* dp = dprobs + bh * tt;
     // dP' = dctx Vᵀ  [T, T]
     kernels::gemm(transpose::no, transpose::yes, t, t, d, T(1), dc, c, v, ld, write_mode::overwrite, dp, t);
-    if (attn_drop.active()) {
+    {
       // dV = P'ᵀ dctx with P' recomputed element by element; dP = dropout(dP').
       for (int i = 0; i < t; ++i)
         for (int jd = 0; jd < d; ++jd) dv[std::ptrdiff_t(i) * ld + jd] = T(0);
@@ -157,8 +174,6 @@ void attention_backward(const attention_params<T>& p, const attention_grads<T>& 
           dropout_backward(attn_drop, 1, dp + std::ptrdiff_t(i) * t + j, e);
         }
       }
-    } else {
-      kernels::gemm(transpose::yes, transpose::no, t, d, t, T(1), prob, t, dc, c, write_mode::overwrite, dv, ld);
     }
     // dS = softmax'(P, dP) (the 1/√D is folded in by the kernel's scale).
     const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};

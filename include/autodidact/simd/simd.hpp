@@ -15,6 +15,7 @@
 
 #include <algorithm>  // for std::max
 #include <cmath>      // for std::exp, std::erf, std::tanh, std::sqrt
+#include <cstddef>    // for std::ptrdiff_t
 
 // GCC 12 reports its own AVX-512 intrinsics (the self-initialised __Y of
 // _mm512_undefined_*) as maybe-uninitialized once xsimd inlines them; the
@@ -65,6 +66,9 @@ template <class T> inline batch<T> exp(batch<T> a) { return std::exp(a.value); }
 template <class T> inline batch<T> erf(batch<T> a) { return std::erf(a.value); }
 template <class T> inline batch<T> tanh(batch<T> a) { return std::tanh(a.value); }
 template <class T> inline batch<T> sqrt(batch<T> a) { return std::sqrt(a.value); }
+template <class T> using gather_index = int;
+template <class T> inline gather_index<T> strided_index(std::ptrdiff_t) { return 0; }
+template <class T> inline batch<T> gather(const T* p, gather_index<T>) { return batch<T>(*p); }
 
 #else
 
@@ -94,6 +98,21 @@ template <class T> inline batch<T> exp(const batch<T>& a) { return xsimd::exp(a)
 template <class T> inline batch<T> erf(const batch<T>& a) { return xsimd::erf(a); }
 template <class T> inline batch<T> tanh(const batch<T>& a) { return xsimd::tanh(a); }
 template <class T> inline batch<T> sqrt(const batch<T>& a) { return xsimd::sqrt(a); }
+
+// Lane offsets of a strided gather (integers of T's size, as xsimd wants).
+template <class T>
+using gather_index = xsimd::batch<xsimd::as_integer_t<T>, xsimd::default_arch>;
+// Offsets 0, stride, 2*stride, ... (stride * lanes must fit the integer type).
+template <class T>
+inline gather_index<T> strided_index(std::ptrdiff_t stride) {
+  using I = xsimd::as_integer_t<T>;
+  alignas(64) I lanes[gather_index<T>::size];
+  for (int i = 0; i < int(gather_index<T>::size); ++i) lanes[i] = I(i * stride);
+  return gather_index<T>::load_aligned(lanes);
+}
+// Lane i = p[index[i]].
+template <class T>
+inline batch<T> gather(const T* p, const gather_index<T>& index) { return batch<T>::gather(p, index); }
 
 #endif
 
