@@ -4,7 +4,12 @@
 set -euo pipefail
 build="${AUTODIDACT_BUILD_DIR:-build/release}"
 venv_python="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/venv/bin/python"
-ceiling_gflops="${AUTODIDACT_PEAK_GFLOPS:-92}"  # single-core fp32 FMA ceiling (STACK.md; override per machine)
+# Single-core fp32 FMA ceiling for pct_peak: 92 GFLOP/s on the reference
+# Zen 3 (AVX2, STACK.md); about 152 measured on AVX-512 machines
+# (benchmarks/compare/gemm prints the measured figure). Override with
+# AUTODIDACT_PEAK_GFLOPS.
+if grep -qw avx512f /proc/cpuinfo; then default_ceiling=152; else default_ceiling=92; fi
+ceiling_gflops="${AUTODIDACT_PEAK_GFLOPS:-$default_ceiling}"
 
 prepare() {
   bash tools/setup.sh --python
@@ -15,8 +20,11 @@ prepare() {
   # PyTorch's best thread setup (STACK.md): the OpenMP build of OpenBLAS.
   peer_env=()
   if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then
-    peer_env=(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp)
+    peer_env+=(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp)
   fi
+  # Debian's OpenBLAS 0.3.21 does not recognise some AVX-512 CPUs and falls
+  # back to SSE3 kernels; name the core type so the peer gets its best GEMM.
+  if grep -qw avx512f /proc/cpuinfo; then peer_env+=(OPENBLAS_CORETYPE=SkylakeX); fi
 }
 
 field() {  # field <name> <line>
@@ -27,7 +35,7 @@ compare_case() {  # compare_case <area> <case> <threads> <reps> [label]
   local area="$1" case="$2" threads="$3" reps="$4" label="${5:-$2}"
   local ours peer
   ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$reps")"
-  peer="$(env "${peer_env[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
+  peer="$(env "${peer_env[@]}" OMP_WAIT_POLICY=passive OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
           "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$reps" 2>/dev/null)"
   local o p g
   o="$(field median_ms "$ours")"
