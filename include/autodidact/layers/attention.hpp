@@ -80,7 +80,7 @@ void attention_forward(const attention_params<T>& p, const attention_shape& s, c
   linear_forward(p.qkv, n, x, cache.qkv);
   const T scale = T(1) / std::sqrt(T(d));
   const std::ptrdiff_t tt = std::ptrdiff_t(t) * t;
-#pragma omp parallel for schedule(static)
+AUTODIDACT_OMP_FOR(true)
   for (int bh = 0; bh < s.batch * h_count; ++bh) {
     const int b = bh / h_count, h = bh % h_count;
     const T* q = cache.qkv + std::ptrdiff_t(b) * t * ld + h * d;
@@ -138,7 +138,7 @@ void attention_backward(const attention_params<T>& p, const attention_grads<T>& 
   linear_backward(p.proj, g.proj, n, cache.context, dy, dctx);
   const T scale = T(1) / std::sqrt(T(d));
   const std::ptrdiff_t tt = std::ptrdiff_t(t) * t;
-#pragma omp parallel for schedule(static)
+AUTODIDACT_OMP_FOR(true)
   for (int bh = 0; bh < s.batch * h_count; ++bh) {
     const int b = bh / h_count, h = bh % h_count;
     const std::ptrdiff_t row0 = std::ptrdiff_t(b) * t;
