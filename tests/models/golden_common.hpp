@@ -5,10 +5,13 @@
 
 #include <autodidact/io/hf_names.hpp>
 #include <autodidact/io/safetensors.hpp>
+#include <autodidact/optim/adamw.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <span>
+#include <type_traits>
 #include <vector>
 
 namespace golden {
@@ -100,6 +103,45 @@ constexpr tolerances tolerances_for() {
     return {1e-10, 1e-9, 1e-9};
   else
     return {1e-5, 1e-4, 1e-6};
+}
+
+// The AdamW part of a golden test, after the gradient comparison (the
+// model holds the gradients of the fixture's first loss). In double: three
+// steps, each recomputing loss and gradient with `step_loss` (zero, forward,
+// loss, backward; returns the loss), compared with after1 / train.loss.k /
+// after3. In float: one step taken from the fixture's own gradients,
+// compared with after1.
+template <autodidact::model_config C, class Model, class StepLoss>
+void check_adamw_steps(const autodidact::io::safetensors_file& f, Model& model,
+                       autodidact::io::hf_naming naming, const StepLoss& step_loss, const tolerances& tol,
+                       double fwd_max, double after_max) {
+  using T = typename Model::T;
+  const autodidact::kernels::adamw_options adam{
+      .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
+  const auto& layout = Model::layout;
+  if constexpr (std::is_same_v<T, double>) {
+    autodidact::optim::adamw<T> opt(model.gradients().size(), adam);
+    opt.step(model.trainable_parameters(), model.gradients());
+    compare_parameters<C>(f, layout, naming, "after1.", model.parameters().data(), 0, tol.parameters,
+                          after_max);
+    for (int step = 2; step <= 3; ++step) {
+      const T l = step_loss();
+      compare_tensor(f, "train.loss." + std::to_string(step), &l, tol.forward, fwd_max);
+      opt.step(model.trainable_parameters(), model.gradients());
+    }
+    compare_parameters<C>(f, layout, naming, "after3.", model.parameters().data(), 0, tol.parameters,
+                          after_max);
+  } else {
+    autodidact::io::load_hf_parameters<C>(f, layout, naming, model.parameters(), "param.");
+    std::vector<T> grads(Model::plan::parameter_elements, T(0));
+    autodidact::io::load_hf_parameters<C>(f, layout, naming, std::span<T>(grads), "grad.");
+    std::copy(grads.begin() + static_cast<std::ptrdiff_t>(Model::plan::first_trainable), grads.end(),
+              model.gradients().begin());
+    autodidact::optim::adamw<T> opt(model.gradients().size(), adam);
+    opt.step(model.trainable_parameters(), model.gradients());
+    compare_parameters<C>(f, layout, naming, "after1.", model.parameters().data(), 0, tol.parameters,
+                          after_max);
+  }
 }
 
 }  // namespace golden

@@ -5,7 +5,6 @@
 #include "golden_common.hpp"
 
 #include <autodidact/models/decoder.hpp>
-#include <autodidact/optim/adamw.hpp>
 
 using namespace autodidact;
 
@@ -77,34 +76,16 @@ void run_gpt2_fixture(const std::string& fixture) {
                                 model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
                                 grad_max);
 
-  const kernels::adamw_options adam{
-      .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01};
-  if constexpr (std::is_same_v<T, double>) {
-    optim::adamw<T> opt(model->gradients().size(), adam);
-    opt.step(model->trainable_parameters(), model->gradients());
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.",
-                                  model->parameters().data(), 0, tol.parameters, after_max);
-    for (int step = 2; step <= 3; ++step) {
-      model->zero_gradients();
-      model->forward(in);
-      const T l = model->clm_loss(labels);
-      golden::compare_tensor(f, "train.loss." + std::to_string(step), &l, tol.forward, fwd_max);
-      model->backward();
-      opt.step(model->trainable_parameters(), model->gradients());
-    }
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after3.",
-                                  model->parameters().data(), 0, tol.parameters, after_max);
-  } else {
-    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
-    std::vector<T> grads(model_t::plan::parameter_elements, T(0));
-    io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, std::span<T>(grads), "grad.");
-    std::copy(grads.begin() + static_cast<std::ptrdiff_t>(model_t::plan::first_trainable), grads.end(),
-              model->gradients().begin());
-    optim::adamw<T> opt(model->gradients().size(), adam);
-    opt.step(model->trainable_parameters(), model->gradients());
-    golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "after1.",
-                                  model->parameters().data(), 0, tol.parameters, after_max);
-  }
+  golden::check_adamw_steps<C>(
+      f, *model, io::hf_naming::gpt2_lm,
+      [&] {
+        model->zero_gradients();
+        model->forward(in);
+        const T l = model->clm_loss(labels);
+        model->backward();
+        return l;
+      },
+      tol, fwd_max, after_max);
 }
 
 }  // namespace

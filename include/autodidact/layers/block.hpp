@@ -125,7 +125,7 @@ void block_forward(const block_params<T>& p, const attention_shape& s, const T* 
   if (drop.ff_out.active()) {
     feed_forward_forward(p.ff, n, ff_in, cache.ff, cache.residual2, static_cast<const T*>(nullptr));
     dropout_apply(drop.ff_out, nc, cache.residual2);
-    detail::add_into(nc, ff_in == cache.ln1 ? cache.ln1 : cache.residual1, cache.residual2);
+    detail::add_into(nc, post ? cache.ln1 : cache.residual1, cache.residual2);
   } else {
     feed_forward_forward(p.ff, n, ff_in, cache.ff, cache.residual2, post ? cache.ln1 : cache.residual1);
   }

@@ -34,10 +34,15 @@ void dropout_apply(const dropout_site& s, std::ptrdiff_t n, T* x, std::ptrdiff_t
   if (!s.active()) return;
   require(s.rate < 1.0f, "dropout: rate ", s.rate, " must be below 1");
   const T keep_scale = T(1) / (T(1) - T(s.rate));
-  for (std::ptrdiff_t i = 0; i < n; ++i) {
+  // One Philox block serves four consecutive elements (element e uses word
+  // e mod 4 of block e / 4), so it is drawn once per four elements.
+  std::ptrdiff_t i = 0;
+  while (i < n) {
     const std::ptrdiff_t e = offset + i;
-    const float u = s.rng->uniform4(s.step, static_cast<std::uint32_t>(e >> 2), s.site)[e & 3];
-    x[i] = u >= s.rate ? x[i] * keep_scale : T(0);
+    const auto u = s.rng->uniform4(s.step, static_cast<std::uint32_t>(e >> 2), s.site);
+    for (std::ptrdiff_t w = e & 3; w < 4 && i < n; ++w, ++i) {
+      x[i] = u[static_cast<std::size_t>(w)] >= s.rate ? x[i] * keep_scale : T(0);
+    }
   }
 }
 
