@@ -123,6 +123,57 @@ TEMPLATE_TEST_CASE("kernels: gemm epilogue combinations match the reference", "[
             }
 }
 
+TEMPLATE_TEST_CASE("kernels: gemm_prepacked is bitwise gemm on the unpacked B", "[kernels][gemm]", float,
+                   double) {
+  using T = TestType;
+  unsigned seed = 900;
+  // Includes K over several slices (1536), N over several column blocks and
+  // a partial last panel, and products big enough to be split over threads.
+  const std::vector<std::tuple<int, int, int>> cases = {
+      {1, 1, 1}, {7, 37, 9}, {9, 49, 33}, {37, 1400, 70}, {64, 96, 1536}, {128, 1152, 384}, {3, 5, 0}};
+  for (transpose ta : both)
+    for (transpose tb : both)
+      for (auto [m, n, kk] : cases)
+        for (write_mode mode : {write_mode::overwrite, write_mode::accumulate}) {
+          gemm_case<T> g(ta, tb, m, n, kk, seed++);
+          std::vector<T> packed(k::packed_b_elements<T>(kk, n) + 1, T(-1));
+          k::pack_b(tb, kk, n, g.b.data(), g.ldb, packed.data());
+          CHECK(packed.back() == T(-1));  // nothing written past packed_b_elements
+          const auto bias = random_vector<T>(std::size_t(n), seed + 50);
+          k::gemm_epilogue<T> ep;
+          if (mode == write_mode::overwrite) {
+            ep.bias = bias.data();
+            ep.act = k::activation::gelu_erf;
+          }
+          std::vector<T> c = g.c0, cp = g.c0;
+          const T alpha = T(0.5);
+          k::gemm(ta, tb, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, c.data(), g.ldc, ep);
+          k::gemm_prepacked(ta, m, n, kk, alpha, g.a.data(), g.lda, packed.data(), mode, cp.data(), g.ldc, ep);
+          INFO("ta=" << int(ta) << " tb=" << int(tb) << " m=" << m << " n=" << n << " k=" << kk
+                     << " mode=" << int(mode));
+          CHECK(c == cp);
+        }
+}
+
+TEMPLATE_TEST_CASE("kernels: gemm_prepacked rejects what it cannot do", "[kernels][gemm]", float, double) {
+  using T = TestType;
+  using E = autodidact::invalid_argument;
+  const int m = 4, n = 8, kk = 2000;  // K over several slices
+  std::vector<T> a(std::size_t(m) * kk, T(1)), b(std::size_t(n) * kk, T(1)), c(std::size_t(m) * n, T(0));
+  std::vector<T> packed(k::packed_b_elements<T>(kk, n));
+  k::pack_b(transpose::yes, kk, n, b.data(), kk, packed.data());
+  k::gemm_epilogue<T> ep;
+  ep.residual = c.data();  // in place: needs the unpacked path
+  ep.ldr = n;
+  CHECK_THROWS_AS(k::gemm_prepacked(transpose::no, m, n, kk, T(1), a.data(), kk, packed.data(),
+                                    write_mode::overwrite, c.data(), n, ep),
+                  E);
+  CHECK_THROWS_AS(k::gemm_prepacked(transpose::no, m, n, kk, T(1), a.data(), kk, static_cast<const T*>(nullptr),
+                                    write_mode::overwrite, c.data(), n),
+                  E);
+  CHECK_THROWS_AS(k::pack_b(transpose::yes, kk, n, b.data(), kk - 1, packed.data()), E);
+}
+
 TEMPLATE_TEST_CASE("kernels: gemm rejects bad arguments", "[kernels][gemm]", float, double) {
   using T = TestType;
   std::vector<T> a(64), b(64), c(64);

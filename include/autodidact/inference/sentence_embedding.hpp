@@ -122,6 +122,8 @@ class sentence_encoder {
     }
     model_ = std::make_unique<model_type>(options.max_batch, options.max_length);
     report_ = io::load_pretrained(dir, *model_);
+    // The weights never change after loading: keep them packed for the GEMM.
+    model_->pack_weights();
   }
 
   // Token ids of `texts` (at most max_batch of them), padded to the longest.

@@ -491,10 +491,12 @@ inline void gemm_write_row(const T* acc, int len, gemm_slice slice, T alpha, wri
 
 // One thread's share: rows [m0, m1) and columns [n0, n1) of C, both
 // starting on the global MR / NR tile grid.
+// With b_packed (op(B) packed whole by pack_b), the B panels are read from
+// it in place instead of being packed here.
 template <class T>
 void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n1, int k, T alpha,
-                       const T* a, int lda, const T* b, int ldb, write_mode mode, T* c, int ldc,
-                       const gemm_epilogue<T>& ep) {
+                       const T* a, int lda, const T* b, int ldb, const T* b_packed, write_mode mode, T* c,
+                       int ldc, const gemm_epilogue<T>& ep) {
   using blk = gemm_blocking<T>;
   constexpr int mr = blk::mr, nr = blk::nr;
   gemm_buffers<T>& buf = gemm_buffers<T>::get();
@@ -517,7 +519,11 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
                                : first       ? gemm_slice::first
                                : last        ? gemm_slice::last
                                              : gemm_slice::middle;
-      gemm_pack_b(tb, b, ldb, pc, kc, jc, nc, buf.b);
+      // Panel q of this slice: NR columns x kc rows, row stride NR; in a
+      // prepacked B the panel holds all K rows, so the slice starts pc rows in.
+      const T* bblock = b_packed ? b_packed + std::ptrdiff_t(jc) * k + std::ptrdiff_t(pc) * nr : buf.b;
+      const std::ptrdiff_t panel_stride = b_packed ? std::ptrdiff_t(nr) * k : std::ptrdiff_t(nr) * kc;
+      if (!b_packed) gemm_pack_b(tb, b, ldb, pc, kc, jc, nc, buf.b);
       for (int ic = m0; ic < m1; ic += blk::mc) {
         const int mc = m1 - ic < blk::mc ? m1 - ic : blk::mc;
         // Full MR panels are read straight from A (no packing); a last,
@@ -528,7 +534,7 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
           const int rows = mc - ir < mr ? mc - ir : mr;
           for (int jr = 0; jr < nc; jr += nr) {
             const int cols = nc - jr < nr ? nc - jr : nr;
-            const T* bpanel = buf.b + std::ptrdiff_t(jr) * kc;
+            const T* bpanel = bblock + std::ptrdiff_t(jr / nr) * panel_stride;
             // Bring the C tile (or the raw sums) towards L1 while the
             // micro-kernel runs: written below, often not in cache.
             for (int r = 0; r < rows; ++r) {
@@ -590,10 +596,50 @@ inline int gemm_max_threads() {
 
 }  // namespace detail
 
+namespace detail {
+// Splits C over threads (outermost level only) into row or column ranges on
+// the register-tile grid; each thread packs its own operands (no barriers).
+template <class T>
+void gemm_threaded(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
+                   const T* b, int ldb, const T* b_packed, write_mode mode, T* c, int ldc,
+                   const gemm_epilogue<T>& epilogue) {
+  using blk = gemm_blocking<T>;
+  const double work = double(m) * n * k;
+  int threads = 1;
+  if (work > gemm_packed_parallel_work && !gemm_in_parallel()) threads = gemm_max_threads();
+  const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
+  // Split the longer side: a column chunk re-reads A (M x K), a row chunk
+  // re-packs B (K x N) unless B is prepacked.
+  const bool split_rows = mtiles * blk::mr >= ntiles * blk::nr ? mtiles >= 2 : ntiles < 2;
+  const int tiles = split_rows ? mtiles : ntiles;
+  if (threads > tiles) threads = tiles;
+  if (threads <= 1) {
+    gemm_packed_range(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, b_packed, mode, c, ldc, epilogue);
+    return;
+  }
+#ifdef _OPENMP
+  // Two chunks per thread, handed out dynamically: a thread that the OS
+  // deschedules (a shared machine) delays at most its current chunk.
+  const int chunks = tiles < 2 * threads ? tiles : 2 * threads;
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (int ch = 0; ch < chunks; ++ch) {
+    const int t0 = int(std::int64_t(tiles) * ch / chunks), t1 = int(std::int64_t(tiles) * (ch + 1) / chunks);
+    if (split_rows) {
+      const int r0 = t0 * blk::mr, r1 = t1 * blk::mr < m ? t1 * blk::mr : m;
+      gemm_packed_range(trans_a, trans_b, r0, r1, 0, n, k, alpha, a, lda, b, ldb, b_packed, mode, c, ldc,
+                        epilogue);
+    } else {
+      const int c0 = t0 * blk::nr, c1 = t1 * blk::nr < n ? t1 * blk::nr : n;
+      gemm_packed_range(trans_a, trans_b, 0, m, c0, c1, k, alpha, a, lda, b, ldb, b_packed, mode, c, ldc,
+                        epilogue);
+    }
+  }
+#endif
+}
+}  // namespace detail
+
 // C (=|+=) alpha * op(A) op(B), then the epilogue (overwrite only).
 //   A: [M,K] or [K,M] (lda)   B: [K,N] or [N,K] (ldb)   C: [M,N] (ldc)
-// Threads (outermost level only) split C into row or column ranges on the
-// register-tile grid; each thread packs its own operands (no barriers).
 template <kernel_scalar T>
 void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, write_mode mode, T* c, int ldc,
@@ -614,35 +660,60 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
     detail::gemm_unpacked(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
     return;
   }
-  const double work = double(m) * n * k;
-  int threads = 1;
-  if (work > detail::gemm_packed_parallel_work && !detail::gemm_in_parallel()) threads = detail::gemm_max_threads();
-  const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
-  // Split the longer side: a column chunk re-reads A (M x K), a row chunk
-  // re-packs B (K x N).
-  const bool split_rows = mtiles * blk::mr >= ntiles * blk::nr ? mtiles >= 2 : ntiles < 2;
-  const int tiles = split_rows ? mtiles : ntiles;
-  if (threads > tiles) threads = tiles;
-  if (threads <= 1) {
-    detail::gemm_packed_range(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
+  detail::gemm_threaded(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, static_cast<const T*>(nullptr), mode,
+                        c, ldc, epilogue);
+}
+
+// ---- prepacked B -----------------------------------------------------------
+//
+// A matrix used as op(B) many times (a weight) can be packed once into the
+// layout gemm's inner loop reads: NR-wide column panels of op(B)[K,N], each
+// K x NR row-major, the last one zero-padded. gemm_prepacked then skips the
+// packing (for a weight, the transpose gather) on every call; its results
+// are bitwise those of gemm on the unpacked B. The layout depends on the
+// SIMD width of the build (NR = a few vectors), so a packed copy is not a
+// file format: pack at load, and again after B changes.
+
+// Elements a packed op(B)[K,N] takes.
+template <kernel_scalar T>
+constexpr std::size_t packed_b_elements(int k, int n) {
+  constexpr int nr = detail::gemm_blocking<T>::nr;
+  return std::size_t((n + nr - 1) / nr) * std::size_t(nr) * std::size_t(k < 0 ? 0 : k);
+}
+
+// out[packed_b_elements(k, n)] = op(B) packed; B as in gemm: [K,N] (no) or
+// [N,K] (yes), leading dimension ldb.
+template <kernel_scalar T>
+void pack_b(transpose trans_b, int k, int n, const T* b, int ldb, T* out) {
+  detail::check_rows("pack_b", k, n);
+  detail::check_ld("pack_b", "ldb", ldb, trans_b == transpose::no ? n : k);
+  if (k == 0 || n == 0) return;
+  detail::gemm_pack_b(trans_b, b, ldb, 0, k, 0, n, out);
+}
+
+// gemm with op(B) given packed by pack_b (same k and n). The residual of the
+// epilogue may not overlap C when K spans several slices (gemm handles that
+// case by an unpacked path, which needs B itself).
+template <kernel_scalar T>
+void gemm_prepacked(transpose trans_a, int m, int n, int k, T alpha, const T* a, int lda, const T* b_packed,
+                    write_mode mode, T* c, int ldc, const gemm_epilogue<T>& epilogue = {}) {
+  detail::check_gemm(trans_a, transpose::no, m, n, k, lda, n > 0 ? n : 1, ldc, mode, epilogue.empty(),
+                     epilogue.residual != nullptr, epilogue.ldr);
+  if (m == 0 || n == 0) return;
+  using blk = detail::gemm_blocking<T>;
+  require(b_packed != nullptr || k == 0, "gemm_prepacked: b_packed is null");
+  if (k == 0) {
+    detail::gemm_unpacked(trans_a, transpose::no, m, n, k, alpha, a, lda, b_packed, n, mode, c, ldc, epilogue);
     return;
   }
-#ifdef _OPENMP
-  // Two chunks per thread, handed out dynamically: a thread that the OS
-  // deschedules (a shared machine) delays at most its current chunk.
-  const int chunks = tiles < 2 * threads ? tiles : 2 * threads;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int ch = 0; ch < chunks; ++ch) {
-    const int t0 = int(std::int64_t(tiles) * ch / chunks), t1 = int(std::int64_t(tiles) * (ch + 1) / chunks);
-    if (split_rows) {
-      const int r0 = t0 * blk::mr, r1 = t1 * blk::mr < m ? t1 * blk::mr : m;
-      detail::gemm_packed_range(trans_a, trans_b, r0, r1, 0, n, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
-    } else {
-      const int c0 = t0 * blk::nr, c1 = t1 * blk::nr < n ? t1 * blk::nr : n;
-      detail::gemm_packed_range(trans_a, trans_b, 0, m, c0, c1, k, alpha, a, lda, b, ldb, mode, c, ldc, epilogue);
-    }
-  }
-#endif
+  require(!(mode == write_mode::overwrite && k > blk::kc && epilogue.pre_activation == nullptr &&
+            epilogue.residual != nullptr &&
+            detail::gemm_overlaps(epilogue.residual, std::ptrdiff_t(m - 1) * epilogue.ldr + n, c,
+                                  std::ptrdiff_t(m - 1) * ldc + n)),
+          "gemm_prepacked: the residual overlaps C with K = ", k, " > ", blk::kc,
+          " (use gemm with the unpacked B for an in-place residual)");
+  detail::gemm_threaded(trans_a, transpose::no, m, n, k, alpha, a, lda, b_packed, n, b_packed, mode, c, ldc,
+                        epilogue);
 }
 
 // db[j] += sum_i dY[i, j].   dY: [M,N] (lddy)   db: [N]

@@ -19,6 +19,10 @@ struct linear_params {
   const T* bias = nullptr;    // [out], or null for no bias
   int in = 0;
   int out = 0;
+  // Optional: Wᵀ packed by kernels::pack_b(transpose::yes, in, out, weight, in, ...),
+  // matching `weight`. Forward then skips packing W on every call; the
+  // results are bitwise the same. Backward always reads `weight`.
+  const T* weight_packed = nullptr;
 };
 
 // Gradients; a null pointer means "frozen: do not compute".
@@ -33,6 +37,11 @@ template <class T>
 void linear_forward(const linear_params<T>& p, int n, const T* x, T* y,
                     kernels::gemm_epilogue<T> epilogue = {}) {
   epilogue.bias = p.bias;
+  if (p.weight_packed) {
+    kernels::gemm_prepacked(kernels::transpose::no, n, p.out, p.in, T(1), x, p.in, p.weight_packed,
+                            kernels::write_mode::overwrite, y, p.out, epilogue);
+    return;
+  }
   kernels::gemm(kernels::transpose::no, kernels::transpose::yes, n, p.out, p.in, T(1), x, p.in, p.weight,
                 p.in, kernels::write_mode::overwrite, y, p.out, epilogue);
 }

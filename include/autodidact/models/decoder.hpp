@@ -120,7 +120,8 @@ class decoder : public detail::body<C, P, Policy> {
     return C.tied_lm_head ? layout.token_embedding : layout.lm_head_weight;
   }
   layers::linear_params<T> head_params() const {
-    return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab};
+    return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab,
+            this->packed_for(head_weight_offset())};
   }
   void compute_logits() {
     layers::linear_forward(head_params(), this->batch_ * this->seq_, act(al_.final_ln), act(al_.logits));

@@ -175,7 +175,7 @@ class encoder : public detail::body<C, P, Policy> {
 
   layers::linear_params<T> decoder_params() const {
     return {this->parameter_at(layout.token_embedding), this->parameter_at(layout.mlm_output_bias), C.d_model,
-            C.vocab};
+            C.vocab, this->packed_for(layout.token_embedding)};
   }
 
   void mlm_backward(T* d_hidden) {
