@@ -126,3 +126,76 @@ TEST_CASE("packed weights give bitwise the same model and follow parameter chang
     for (std::size_t i = 0; i < la.size(); ++i) REQUIRE(la.data()[i] == lb.data()[i]);
   }
 }
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+void set_threads(int n) {
+#ifdef _OPENMP
+  omp_set_num_threads(n);
+#else
+  (void)n;
+#endif
+}
+
+// Forward (dropout on), loss and backward with `threads` threads; returns
+// the last hidden state, the loss and every gradient, concatenated.
+template <class Model>
+std::vector<float> train_pass(int threads, bool pack) {
+  set_threads(threads);
+  constexpr int b = 4, t = 32;  // 128 rows: enough work for the forward team
+  auto m = std::make_unique<Model>(b, t);
+  fill_parameters(*m, 11);
+  if (pack) m->pack_weights();
+  m->set_dropout({.hidden = 0.1f, .attention = 0.1f, .seed = 3});
+  m->set_training(true);
+  m->set_step(2);
+  std::vector<std::int32_t> ids(b * t), lengths{32, 29, 17, 32};
+  for (int i = 0; i < b * t; ++i) ids[static_cast<std::size_t>(i)] = (i * 13 + 5) % Model::config.vocab;
+  m->forward({ids, {}, lengths, b, t});
+  std::vector<float> out(m->hidden().data(), m->hidden().data() + m->hidden().size());
+  if constexpr (Model::config.norm == norm_placement::post) {
+    std::vector<std::int32_t> labels(ids.size(), -100);
+    for (std::size_t i = 0; i < labels.size(); i += 3) labels[i] = ids[i];
+    out.push_back(m->pretraining_loss(labels));
+  } else {
+    out.push_back(m->clm_loss(ids));
+  }
+  m->backward();
+  out.insert(out.end(), m->gradients().begin(), m->gradients().end());
+  set_threads(2);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("training passes are bitwise the same on 1 and 2 threads, packed or not", "[threads]") {
+  using enc_t = models::encoder<tiny_encoder, f32>;
+  using dec_t = models::decoder<tiny_decoder, f32>;
+  const auto e1 = train_pass<enc_t>(1, false);
+  CHECK(e1 == train_pass<enc_t>(2, false));
+  CHECK(e1 == train_pass<enc_t>(2, true));
+  const auto d1 = train_pass<dec_t>(1, false);
+  CHECK(d1 == train_pass<dec_t>(2, false));
+  CHECK(d1 == train_pass<dec_t>(2, true));
+}
+
+TEST_CASE("an inference-only encoder's forward team gives the 1-thread result", "[threads][inference]") {
+  using infer_t = models::encoder<tiny_encoder, f32, models::inference_only>;
+  constexpr int b = 4, t = 40;  // 160 rows: a forward team of 2
+  std::vector<std::int32_t> ids(b * t), lengths{40, 31, 9, 33};
+  for (int i = 0; i < b * t; ++i) ids[static_cast<std::size_t>(i)] = (i * 17 + 1) % 97;
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    auto m = std::make_unique<infer_t>(b, t);
+    fill_parameters(*m, 12);
+    m->pack_weights();
+    m->forward({ids, {}, lengths, b, t});
+    results.emplace_back(m->hidden().data(), m->hidden().data() + m->hidden().size());
+    results.back().insert(results.back().end(), m->pooled().data(), m->pooled().data() + m->pooled().size());
+  }
+  set_threads(2);
+  CHECK(results[0] == results[1]);
+}

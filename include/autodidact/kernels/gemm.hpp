@@ -403,6 +403,9 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
 // from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
 enum class gemm_a_layout { packed, rows, cols };
 
+#ifndef AUTODIDACT_GEMM_PREFETCH_K
+#define AUTODIDACT_GEMM_PREFETCH_K 8
+#endif
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed>
 inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
                        T* __restrict tile) {
@@ -420,7 +423,7 @@ inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const
     // B panels stream from L2: ask for the lines 8 steps of K ahead.
 #pragma GCC unroll 4
     for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
-      __builtin_prefetch(reinterpret_cast<const char*>(bp + 8 * nr) + v);
+      __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_K * nr) + v);
 #endif
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);

@@ -67,21 +67,35 @@ namespace detail {
 inline int visible_keys(const attention_shape& s, int b) { return s.lengths ? s.lengths[b] : s.seq; }
 }  // namespace detail
 
-// y[N, C] = attention(x[N, C]) (+ residual[N, C] if given, may be null).
+// The forward pass in three phases, so a caller that already runs a team
+// of threads over token rows (models' forward) can do the token-local parts
+// on its own rows and meet the other threads only around the heads:
+//   attention_qkv_forward     rows [r0, r1): qkv = x Wqkvᵀ + bqkv
+//   attention_heads_forward   all (batch, head) pairs: context = softmax(Q Kᵀ/√D) V
+//   attention_output_forward  rows [r0, r1): y = context Wprojᵀ + bproj (+ residual)
+// attention_forward runs the three over all rows.
+
 template <class T>
-void attention_forward(const attention_params<T>& p, const attention_shape& s, const T* x,
-                       const attention_cache<T>& cache, T* y, const T* residual,
-                       const dropout_site& attn_drop = {}) {
+void attention_qkv_forward(const attention_params<T>& p, int r0, int r1, const T* x,
+                           const attention_cache<T>& cache) {
+  const int c = p.proj.out;
+  linear_forward(p.qkv, r1 - r0, x + std::ptrdiff_t(r0) * c, cache.qkv + std::ptrdiff_t(r0) * 3 * c);
+}
+
+// team: called by every thread of an enclosing parallel region (the heads
+// are shared out among them, with a barrier at the end); otherwise the heads
+// run in their own parallel loop.
+template <class T>
+void attention_heads_forward(const attention_params<T>& p, const attention_shape& s,
+                             const attention_cache<T>& cache, const dropout_site& attn_drop = {},
+                             bool team = false) {
   using kernels::transpose;
   using kernels::write_mode;
   const int c = p.proj.out, h_count = p.heads, d = c / h_count, t = s.seq;
-  const int n = s.batch * t;
   const int ld = 3 * c;
-  linear_forward(p.qkv, n, x, cache.qkv);
   const T scale = T(1) / std::sqrt(T(d));
   const std::ptrdiff_t tt = std::ptrdiff_t(t) * t;
-AUTODIDACT_OMP_FOR(true)
-  for (int bh = 0; bh < s.batch * h_count; ++bh) {
+  auto head = [&](int bh) {
     const int b = bh / h_count, h = bh % h_count;
     const T* q = cache.qkv + std::ptrdiff_t(b) * t * ld + h * d;
     const T* k = q + c;
@@ -90,36 +104,62 @@ AUTODIDACT_OMP_FOR(true)
       const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
       kernels::attention_blocked_forward(t, d, scale, q, k, v, ld, cache.context + std::ptrdiff_t(b) * t * c + h * d,
                                          c, cache.probs + std::ptrdiff_t(bh) * t, mask);
-      continue;
+      return;
     }
     T* prob = cache.probs + bh * tt;
     kernels::gemm(transpose::no, transpose::yes, t, t, d, T(1), q, ld, k, ld, write_mode::overwrite, prob, t);
     const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
     kernels::softmax_forward(t, t, scale, prob, t, prob, t, mask);
     T* ctx = cache.context + std::ptrdiff_t(b) * t * c + h * d;
-    {
-      // With attention dropout, P' = dropout(P) is drawn element by element
-      // while ctx = P' V is formed, so the saved P stays undropped for backward.
-      for (int i = 0; i < t; ++i) {
-        T* row = prob + std::ptrdiff_t(i) * t;
-        // ctx[i] = Σ_j P'[i, j] V[j], with P' = dropout(P) drawn per element.
-        for (int jd = 0; jd < d; ++jd) ctx[std::ptrdiff_t(i) * c + jd] = T(0);
-        for (int j = 0; j < t; ++j) {
-          T pij = row[j];
-          dropout_apply(attn_drop, 1, &pij, bh * tt + std::ptrdiff_t(i) * t + j);
-          if (pij == T(0)) continue;
-          const T* vj = v + std::ptrdiff_t(j) * ld;
-          for (int jd = 0; jd < d; ++jd) ctx[std::ptrdiff_t(i) * c + jd] += pij * vj[jd];
-        }
+    // With attention dropout, P' = dropout(P) is drawn element by element
+    // while ctx = P' V is formed, so the saved P stays undropped for backward.
+    for (int i = 0; i < t; ++i) {
+      T* row = prob + std::ptrdiff_t(i) * t;
+      // ctx[i] = Σ_j P'[i, j] V[j], with P' = dropout(P) drawn per element.
+      for (int jd = 0; jd < d; ++jd) ctx[std::ptrdiff_t(i) * c + jd] = T(0);
+      for (int j = 0; j < t; ++j) {
+        T pij = row[j];
+        dropout_apply(attn_drop, 1, &pij, bh * tt + std::ptrdiff_t(i) * t + j);
+        if (pij == T(0)) continue;
+        const T* vj = v + std::ptrdiff_t(j) * ld;
+        for (int jd = 0; jd < d; ++jd) ctx[std::ptrdiff_t(i) * c + jd] += pij * vj[jd];
       }
     }
+  };
+  const int pairs = s.batch * h_count;
+  if (team) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int bh = 0; bh < pairs; ++bh) head(bh);
+    return;
   }
+AUTODIDACT_OMP_FOR(true)
+  for (int bh = 0; bh < pairs; ++bh) head(bh);
+}
+
+template <class T>
+void attention_output_forward(const attention_params<T>& p, int r0, int r1, const attention_cache<T>& cache,
+                              T* y, const T* residual) {
+  const int c = p.proj.out;
+  const std::ptrdiff_t off = std::ptrdiff_t(r0) * c;
   kernels::gemm_epilogue<T> ep{};
   if (residual) {
-    ep.residual = residual;
+    ep.residual = residual + off;
     ep.ldr = c;
   }
-  linear_forward(p.proj, n, cache.context, y, ep);
+  linear_forward(p.proj, r1 - r0, cache.context + off, y + off, ep);
+}
+
+// y[N, C] = attention(x[N, C]) (+ residual[N, C] if given, may be null).
+template <class T>
+void attention_forward(const attention_params<T>& p, const attention_shape& s, const T* x,
+                       const attention_cache<T>& cache, T* y, const T* residual,
+                       const dropout_site& attn_drop = {}) {
+  const int n = s.batch * s.seq;
+  attention_qkv_forward(p, 0, n, x, cache);
+  attention_heads_forward(p, s, cache, attn_drop);
+  attention_output_forward(p, 0, n, cache, y, residual);
 }
 
 // Accumulates the parameter gradients and dx[N, C] from dy[N, C].

@@ -91,45 +91,75 @@ void copy(std::ptrdiff_t n, const T* src, T* dst) {
 }
 }  // namespace detail
 
+// The forward pass in phases over token rows, for callers that run one team
+// of threads over rows for the whole stack (models' forward): only the
+// attention heads need every row, so a block costs the team two meetings
+// (before and after the heads) instead of one per kernel.
+//   block_forward_before_heads  rows [r0, r1): pre-LN's LN1, the QKV projection
+//   attention_heads_forward     every (batch, head)
+//   block_forward_after_heads   rows [r0, r1): projection + residual, LayerNorms, feed-forward
+// block_forward runs the three over all rows. Element-wise work (dropout
+// included: its mask is keyed by element index) is the same for any split.
+
+template <class T>
+void block_forward_before_heads(const block_params<T>& p, int r0, int r1, const T* x,
+                                const block_cache<T>& cache) {
+  const int c = p.ln1.channels;
+  const std::ptrdiff_t off = std::ptrdiff_t(r0) * c;
+  const T* attn_in = x;
+  if (p.norm == norm_placement::pre) {
+    layernorm_forward(p.ln1, r1 - r0, x + off, cache.ln1 + off, {cache.ln1_mean + r0, cache.ln1_rstd + r0});
+    attn_in = cache.ln1;
+  }
+  attention_qkv_forward(p.attention, r0, r1, attn_in, cache.attention);
+}
+
+template <class T>
+void block_forward_after_heads(const block_params<T>& p, int r0, int r1, const T* x,
+                               const block_cache<T>& cache, const block_dropout& drop = {}) {
+  const int n = r1 - r0;
+  const int c = p.ln1.channels;
+  const std::ptrdiff_t off = std::ptrdiff_t(r0) * c, nc = std::ptrdiff_t(n) * c;
+  const bool post = p.norm == norm_placement::post;
+  auto rows = [&](auto* ptr) { return ptr + off; };
+  if (drop.attn_out.active()) {
+    attention_output_forward(p.attention, r0, r1, cache.attention, cache.residual1, static_cast<const T*>(nullptr));
+    dropout_apply(drop.attn_out, nc, rows(cache.residual1), off);
+    detail::add_into(nc, rows(x), rows(cache.residual1));
+  } else {
+    attention_output_forward(p.attention, r0, r1, cache.attention, cache.residual1, x);
+  }
+  // Feed-forward sub-layer.
+  const T* ff_in;
+  if (post) {
+    layernorm_forward(p.ln1, n, rows(cache.residual1), rows(cache.ln1), {cache.ln1_mean + r0, cache.ln1_rstd + r0});
+    ff_in = rows(cache.ln1);
+  } else {
+    layernorm_forward(p.ln2, n, rows(cache.residual1), rows(cache.ln2), {cache.ln2_mean + r0, cache.ln2_rstd + r0});
+    ff_in = rows(cache.ln2);
+  }
+  const std::ptrdiff_t off_f = std::ptrdiff_t(r0) * p.ff.in.out;
+  const feed_forward_cache<T> ff{cache.ff.pre + off_f, cache.ff.act + off_f};
+  const T* ff_residual = post ? rows(cache.ln1) : rows(cache.residual1);
+  if (drop.ff_out.active()) {
+    feed_forward_forward(p.ff, n, ff_in, ff, rows(cache.residual2), static_cast<const T*>(nullptr));
+    dropout_apply(drop.ff_out, nc, rows(cache.residual2), off);
+    detail::add_into(nc, ff_residual, rows(cache.residual2));
+  } else {
+    feed_forward_forward(p.ff, n, ff_in, ff, rows(cache.residual2), ff_residual);
+  }
+  if (post)
+    layernorm_forward(p.ln2, n, rows(cache.residual2), rows(cache.ln2), {cache.ln2_mean + r0, cache.ln2_rstd + r0});
+}
+
 // Runs the block on x[N, C]; the output is cache.output(p.norm).
 template <class T>
 void block_forward(const block_params<T>& p, const attention_shape& s, const T* x,
                    const block_cache<T>& cache, const block_dropout& drop = {}) {
   const int n = s.batch * s.seq;
-  const int c = p.ln1.channels;
-  const std::ptrdiff_t nc = std::ptrdiff_t(n) * c;
-  const bool post = p.norm == norm_placement::post;
-  // Attention sub-layer.
-  const T* attn_in = x;
-  if (!post) {
-    layernorm_forward(p.ln1, n, x, cache.ln1, {cache.ln1_mean, cache.ln1_rstd});
-    attn_in = cache.ln1;
-  }
-  if (drop.attn_out.active()) {
-    attention_forward(p.attention, s, attn_in, cache.attention, cache.residual1,
-                      static_cast<const T*>(nullptr), drop.attention);
-    dropout_apply(drop.attn_out, nc, cache.residual1);
-    detail::add_into(nc, x, cache.residual1);
-  } else {
-    attention_forward(p.attention, s, attn_in, cache.attention, cache.residual1, x, drop.attention);
-  }
-  // Feed-forward sub-layer.
-  const T* ff_in;
-  if (post) {
-    layernorm_forward(p.ln1, n, cache.residual1, cache.ln1, {cache.ln1_mean, cache.ln1_rstd});
-    ff_in = cache.ln1;
-  } else {
-    layernorm_forward(p.ln2, n, cache.residual1, cache.ln2, {cache.ln2_mean, cache.ln2_rstd});
-    ff_in = cache.ln2;
-  }
-  if (drop.ff_out.active()) {
-    feed_forward_forward(p.ff, n, ff_in, cache.ff, cache.residual2, static_cast<const T*>(nullptr));
-    dropout_apply(drop.ff_out, nc, cache.residual2);
-    detail::add_into(nc, post ? cache.ln1 : cache.residual1, cache.residual2);
-  } else {
-    feed_forward_forward(p.ff, n, ff_in, cache.ff, cache.residual2, post ? cache.ln1 : cache.residual1);
-  }
-  if (post) layernorm_forward(p.ln2, n, cache.residual2, cache.ln2, {cache.ln2_mean, cache.ln2_rstd});
+  block_forward_before_heads(p, 0, n, x, cache);
+  attention_heads_forward(p.attention, s, cache.attention, drop.attention);
+  block_forward_after_heads(p, 0, n, x, cache, drop);
 }
 
 // Accumulates parameter gradients and dx[N, C] from dy[N, C] (the gradient

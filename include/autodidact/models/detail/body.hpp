@@ -10,6 +10,10 @@
 #include <span>       // for std::span
 #include <vector>     // for std::vector
 
+#ifdef _OPENMP
+#include <omp.h>  // for omp_get_thread_num, omp_get_num_threads, omp_in_parallel
+#endif
+
 #include "autodidact/config.hpp"              // for model_config
 #include "autodidact/core/arena.hpp"          // for arena
 #include "autodidact/core/error.hpp"          // for require
@@ -365,11 +369,58 @@ AUTODIDACT_OMP_FOR(true)
     }
     layers::dropout_apply(dropout_site_for(1, dropout_.hidden), std::ptrdiff_t(n) * C.d_model,
                           const_cast<T*>(x));
-    for (int l = 0; l < C.layers; ++l) {
-      const auto cache = block_cache_of(l);
-      layers::block_forward(block_params_of(l), shape(), x, cache, block_dropout_of(l));
-      x = cache.output(C.norm);
+    const int threads = team_threads(n);
+    if (threads <= 1) {
+      for (int l = 0; l < C.layers; ++l) {
+        const auto cache = block_cache_of(l);
+        layers::block_forward(block_params_of(l), shape(), x, cache, block_dropout_of(l));
+        x = cache.output(C.norm);
+      }
+      return;
     }
+#ifdef _OPENMP
+    // One team for the whole stack: each thread keeps a fixed range of
+    // token rows (on the GEMM's row-tile grid, so every element is computed
+    // exactly as by one thread) and the team meets only around each
+    // block's attention heads. Block l's rows need only block l-1's same
+    // rows, and with two alternating block slots (inference) a thread
+    // writing block l+1's rows never touches rows another thread still reads.
+    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
+    const int tiles = (n + mr - 1) / mr;
+#pragma omp parallel num_threads(threads)
+    {
+      const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int r0 = std::min(n, tiles * tid / nt * mr), r1 = std::min(n, tiles * (tid + 1) / nt * mr);
+      const T* xl = x;
+      for (int l = 0; l < C.layers; ++l) {
+        const auto cache = block_cache_of(l);
+        const auto params = block_params_of(l);
+        const auto drop = block_dropout_of(l);
+        layers::block_forward_before_heads(params, r0, r1, xl, cache);
+#pragma omp barrier
+        layers::attention_heads_forward(params.attention, shape(), cache.attention, drop.attention, /*team=*/true);
+        layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
+        xl = cache.output(C.norm);
+      }
+    }
+#endif
+  }
+
+  // Threads for the forward team: all of OpenMP's when a block's work is
+  // worth splitting (the GEMM's own threshold, per layer) and there are at
+  // least two row tiles per thread... else 1 (the kernels then decide alone).
+  static int team_threads(int n) {
+#ifdef _OPENMP
+    if (omp_in_parallel()) return 1;
+    const double work = double(n) * C.d_model * (4.0 * C.d_model + 2.0 * C.d_ff);
+    if (work < kernels::detail::gemm_packed_parallel_work) return 1;
+    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
+    const int tiles = (n + mr - 1) / mr;
+    return std::max(1, std::min(omp_get_max_threads(), tiles / 2));
+#else
+    (void)n;
+    return 1;
+#endif
   }
 
   // The gradient buffer the heads write d(last block output)[N, C] into.
