@@ -406,6 +406,10 @@ enum class gemm_a_layout { packed, rows, cols };
 #ifndef AUTODIDACT_GEMM_PREFETCH_K
 #define AUTODIDACT_GEMM_PREFETCH_K 8
 #endif
+// How many steps of K ahead the micro-kernel prefetches B.
+#ifndef AUTODIDACT_GEMM_PREFETCH_K
+#define AUTODIDACT_GEMM_PREFETCH_K 8
+#endif
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed>
 inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
                        T* __restrict tile) {
