@@ -3,13 +3,16 @@
 //   fwd  Y[M,N]   = X[M,K] W[N,K]^T      gemm(no, yes)
 //   dx   dX[M,K]  = dY[M,N] W[N,K]       gemm(no, no)
 //   dw   dW[N,K] += dY[M,N]^T X[M,K]     gemm(yes, no), accumulate
+//   fwdp the fwd product with W packed once beforehand (pack_b, then
+//        gemm_prepacked): what a model's forward runs after pack_weights();
+//        the peers run their fwd call (they pack W inside every call)
 // for 1 and 2 threads. Each sample times ours and the peers back to back
 // (round robin), so noise hits all of them alike; the figure is the median.
 // Prints Contracts lines (ratio > 1: ours faster), pct_peak= against the
 // single-core FMA ceiling measured here (12 independent FMA chains on
 // simd::batch<float>) or AUTODIDACT_PEAK_GFLOPS, and scaling= (t1/t2 time).
 //
-//   gemm_compare [--reps N] [--threads 1,2] [--shapes MxNxK,...] [--cases fwd,dx,dw]
+//   gemm_compare [--reps N] [--threads 1,2] [--shapes MxNxK,...] [--cases fwd,fwdp,dx,dw]
 //                [--peers openblas,eigen]
 // main() is our own: Google Benchmark's main is linked but never reached.
 
@@ -90,6 +93,7 @@ struct problem {
   bool accumulate;
   std::vector<float> a, b, c;
   int lda, ldb;
+  std::vector<float> b_packed;  // fwdp: op(B) packed by pack_b
 };
 
 problem make(const std::string& cs, shape s) {
@@ -97,22 +101,31 @@ problem make(const std::string& cs, shape s) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   auto fill = [&](std::vector<float>& v, std::size_t n) { v.resize(n); for (auto& x : v) x = u(rng); };
-  if (cs == "fwd") {  // Y[M,N] = X[M,K] W[N,K]^T
-    p = {k::transpose::no, k::transpose::yes, s.m, s.n, s.k, false, {}, {}, {}, s.k, s.k};
+  if (cs == "fwd" || cs == "fwdp") {  // Y[M,N] = X[M,K] W[N,K]^T
+    p = {k::transpose::no, k::transpose::yes, s.m, s.n, s.k, false, {}, {}, {}, s.k, s.k, {}};
   } else if (cs == "dx") {  // dX[M,K] = dY[M,N] W[N,K]
-    p = {k::transpose::no, k::transpose::no, s.m, s.k, s.n, false, {}, {}, {}, s.n, s.k};
+    p = {k::transpose::no, k::transpose::no, s.m, s.k, s.n, false, {}, {}, {}, s.n, s.k, {}};
   } else {  // dW[N,K] += dY[M,N]^T X[M,K]
-    p = {k::transpose::yes, k::transpose::no, s.n, s.k, s.m, true, {}, {}, {}, s.n, s.k};
+    p = {k::transpose::yes, k::transpose::no, s.n, s.k, s.m, true, {}, {}, {}, s.n, s.k, {}};
   }
   const std::size_t a_elems = std::size_t(p.m) * p.kk, b_elems = std::size_t(p.kk) * p.n;
   fill(p.a, a_elems);
   fill(p.b, b_elems);
   fill(p.c, std::size_t(p.m) * p.n);
   for (auto& x : p.c) x *= 1e-3f;
+  if (cs == "fwdp") {
+    p.b_packed.resize(k::packed_b_elements<float>(p.kk, p.n));
+    k::pack_b(p.tb, p.kk, p.n, p.b.data(), p.ldb, p.b_packed.data());
+  }
   return p;
 }
 
 void run_ours(problem& p) {
+  if (!p.b_packed.empty()) {
+    k::gemm_prepacked(p.ta, p.m, p.n, p.kk, 1.f, p.a.data(), p.lda, p.b_packed.data(), k::write_mode::overwrite,
+                      p.c.data(), p.n);
+    return;
+  }
   k::gemm(p.ta, p.tb, p.m, p.n, p.kk, 1.f, p.a.data(), p.lda, p.b.data(), p.ldb,
           p.accumulate ? k::write_mode::accumulate : k::write_mode::overwrite, p.c.data(), p.n);
 }
@@ -147,7 +160,7 @@ int main(int argc, char** argv) {
   std::vector<int> thread_counts = {1, 2};
   std::vector<shape> shapes = {{128, 384, 384},   {128, 1536, 384},  {128, 384, 1536},
                                {512, 768, 768},   {2048, 384, 1536}, {256, 50304, 768}};
-  std::vector<std::string> cases = {"fwd", "dx", "dw"};
+  std::vector<std::string> cases = {"fwd", "fwdp", "dx", "dw"};
   std::vector<std::string> peers = {"openblas", "eigen"};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], val = argv[i + 1];

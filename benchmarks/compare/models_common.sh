@@ -13,10 +13,9 @@ ceiling_gflops="${AUTODIDACT_PEAK_GFLOPS:-$default_ceiling}"
 
 prepare() {
   bash tools/setup.sh --python
-  if [ ! -x "$build/benchmarks/models/bench_models" ]; then
-    cmake --preset release >/dev/null
-    cmake --build "$build" -j "$(nproc)" --target bench_models >/dev/null
-  fi
+  # Always (re)build: a stale binary would measure old code.
+  if [ ! -f "$build/CMakeCache.txt" ]; then cmake --preset release >/dev/null; fi
+  cmake --build "$build" -j "$(nproc)" --target bench_models >/dev/null
   # PyTorch's best thread setup (STACK.md): the OpenMP build of OpenBLAS.
   peer_env=()
   if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then

@@ -139,7 +139,7 @@ void block_forward_after_heads(const block_params<T>& p, int r0, int r1, const T
     ff_in = rows(cache.ln2);
   }
   const std::ptrdiff_t off_f = std::ptrdiff_t(r0) * p.ff.in.out;
-  const feed_forward_cache<T> ff{cache.ff.pre + off_f, cache.ff.act + off_f};
+  const feed_forward_cache<T> ff{cache.ff.pre ? cache.ff.pre + off_f : nullptr, cache.ff.act + off_f};
   const T* ff_residual = post ? rows(cache.ln1) : rows(cache.residual1);
   if (drop.ff_out.active()) {
     feed_forward_forward(p.ff, n, ff_in, ff, rows(cache.residual2), static_cast<const T*>(nullptr));

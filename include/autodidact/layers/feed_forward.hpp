@@ -31,7 +31,7 @@ struct feed_forward_grads {
 
 template <class T>
 struct feed_forward_cache {
-  T* pre = nullptr;  // [N, F] before GELU
+  T* pre = nullptr;  // [N, F] before GELU (null: not kept, forward only)
   T* act = nullptr;  // [N, F] after GELU
 };
 

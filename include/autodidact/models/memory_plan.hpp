@@ -132,11 +132,11 @@ constexpr parameter_layout<C> make_parameter_layout() {
 struct block_activations {
   std::size_t ln1, ln1_mean, ln1_rstd;  // [N, C], [N], [N]
   std::size_t qkv;                      // [N, 3C]
-  std::size_t probs;                    // [B, H, T, T] attention probabilities
+  std::size_t probs;                    // [B, H, T, T] attention probabilities (inference: [B, H, T] logsumexp)
   std::size_t context;                  // [N, C] heads concatenated
   std::size_t residual1;                // [N, C] input + attention projection
   std::size_t ln2, ln2_mean, ln2_rstd;  // [N, C], [N], [N]
-  std::size_t ff_pre, ff_act;           // [N, F] before / after GELU
+  std::size_t ff_pre, ff_act;           // [N, F] before (training only) / after GELU
   std::size_t residual2;                // [N, C]
   std::size_t size;                     // elements of one block
 };
@@ -189,13 +189,15 @@ constexpr activation_layout make_activation_layout(int batch, int seq, bool head
     a.block.ln1_mean = btake(n);
     a.block.ln1_rstd = btake(n);
     a.block.qkv = btake(3 * n * c);
-    a.block.probs = btake(tt);
+    // Training may turn attention dropout on, which keeps P [B, H, T, T];
+    // inference runs the blocked kernel, which keeps a logsumexp per row.
+    a.block.probs = btake(train ? tt : static_cast<std::size_t>(batch) * h * static_cast<std::size_t>(seq));
     a.block.context = btake(n * c);
     a.block.residual1 = btake(n * c);
     a.block.ln2 = btake(n * c);
     a.block.ln2_mean = btake(n);
     a.block.ln2_rstd = btake(n);
-    a.block.ff_pre = btake(n * f);
+    a.block.ff_pre = btake(train ? n * f : 0);  // only backward needs GELU's input
     a.block.ff_act = btake(n * f);
     a.block.residual2 = btake(n * c);
     a.block.size = b;

@@ -133,7 +133,8 @@ class body {
     dropout_ = o;
     rng_ = philox_rng(o.seed, rng_stream::dropout);
   }
-  // Dropout applies only in training mode, with the current step as counter.
+  // Dropout applies only in training mode, with the current step as counter
+  // (and never to an inference-only model).
   void set_training(bool on) noexcept { training_ = on; }
   void set_step(std::uint32_t step) noexcept { step_ = step; }
 
@@ -176,7 +177,8 @@ class body {
     c.ln2 = base + o.ln2;
     c.ln2_mean = base + o.ln2_mean;
     c.ln2_rstd = base + o.ln2_rstd;
-    c.ff = {base + o.ff_pre, base + o.ff_act};
+    // Inference keeps no GELU input (only backward reads it).
+    c.ff = {Policy.trainable ? base + o.ff_pre : nullptr, base + o.ff_act};
     c.residual2 = base + o.residual2;
     return c;
   }
@@ -298,7 +300,9 @@ AUTODIDACT_OMP_FOR(true)
   }
 
   layers::dropout_site dropout_site_for(std::uint32_t site, float rate) const {
-    if (!training_ || rate <= 0.0f) return {};
+    // An inference-only model never drops (its plan has no room for the
+    // attention probabilities dropout needs).
+    if (!Policy.trainable || !training_ || rate <= 0.0f) return {};
     return {&rng_, step_, site, rate};
   }
   layers::block_dropout block_dropout_of(int l) const {
