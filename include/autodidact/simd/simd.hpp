@@ -118,13 +118,19 @@ inline gather_index<T> strided_index(std::ptrdiff_t stride) {
 // instructions are issued directly here.
 template <class T>
 inline batch<T> gather(const T* p, const gather_index<T>& index) {
+  // (The masked forms with a zero source: the plain ones start from an
+  // "undefined" register, which GCC 12 reports as maybe-uninitialized.)
 #if XSIMD_WITH_AVX512F
-  if constexpr (std::is_same_v<T, float> && batch<T>::size == 16) return _mm512_i32gather_ps(index, p, 4);
-  if constexpr (std::is_same_v<T, double> && batch<T>::size == 8) return _mm512_i64gather_pd(index, p, 8);
+  if constexpr (std::is_same_v<T, float> && batch<T>::size == 16)
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), __mmask16(0xFFFF), index, p, 4);
+  if constexpr (std::is_same_v<T, double> && batch<T>::size == 8)
+    return _mm512_mask_i64gather_pd(_mm512_setzero_pd(), __mmask8(0xFF), index, p, 8);
 #endif
 #if XSIMD_WITH_AVX2
-  if constexpr (std::is_same_v<T, float> && batch<T>::size == 8) return _mm256_i32gather_ps(p, index, 4);
-  if constexpr (std::is_same_v<T, double> && batch<T>::size == 4) return _mm256_i64gather_pd(p, index, 8);
+  if constexpr (std::is_same_v<T, float> && batch<T>::size == 8)
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(_mm256_set1_epi32(-1)), 4);
+  if constexpr (std::is_same_v<T, double> && batch<T>::size == 4)
+    return _mm256_mask_i64gather_pd(_mm256_setzero_pd(), p, index, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
 #endif
   return batch<T>::gather(p, index);
 }
