@@ -403,12 +403,12 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
 // from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
 enum class gemm_a_layout { packed, rows, cols };
 
+// How many steps of K ahead the micro-kernel prefetches B (32 x NR values,
+// 6 KB ahead for floats on AVX-512). Weights that come from L3 (a model's
+// next layer) need the distance: 32 was 2-6% faster than 8 on a
+// 128 x 1152 x 384 product with cold packed weights, and equal with hot ones.
 #ifndef AUTODIDACT_GEMM_PREFETCH_K
-#define AUTODIDACT_GEMM_PREFETCH_K 8
-#endif
-// How many steps of K ahead the micro-kernel prefetches B.
-#ifndef AUTODIDACT_GEMM_PREFETCH_K
-#define AUTODIDACT_GEMM_PREFETCH_K 8
+#define AUTODIDACT_GEMM_PREFETCH_K 32
 #endif
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed>
 inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
@@ -424,7 +424,7 @@ inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const
   for (int p = 0; p < kc; ++p) {
     B bv[NV];
 #ifndef AUTODIDACT_GEMM_NO_PREFETCH
-    // B panels stream from L2: ask for the lines 8 steps of K ahead.
+    // B panels stream from L2 (or L3): ask for the lines some steps of K ahead.
 #pragma GCC unroll 4
     for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
       __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_K * nr) + v);
