@@ -410,9 +410,12 @@ enum class gemm_a_layout { packed, rows, cols };
 #ifndef AUTODIDACT_GEMM_PREFETCH_K
 #define AUTODIDACT_GEMM_PREFETCH_K 32
 #endif
+// The tile is written to out (row stride ldo): stored, or, with add,
+// out = alpha * tile + out (one fma per element, the same rounding as the
+// write-back it replaces).
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed>
 inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
-                       T* __restrict tile) {
+                       T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1)) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   constexpr int nr = NV * w;
@@ -440,10 +443,21 @@ inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const
     ap += L == gemm_a_layout::packed ? MR : L == gemm_a_layout::rows ? 1 : lda;
     bp += nr;
   }
+  if (add) {
+    const B va(alpha);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        T* o = out + r * ldo + v * w;
+        simd::store(o, simd::fma(va, acc[r][v], simd::load(o)));
+      }
+    return;
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) simd::store(tile + r * nr + v * w, acc[r][v]);
+    for (int v = 0; v < NV; ++v) simd::store(out + r * ldo + v * w, acc[r][v]);
 }
 
 // Which K slice a write-back finishes.
@@ -549,13 +563,34 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
                   (pre_raw ? ep.pre_activation : c) + std::ptrdiff_t(ic + ir + r) * ldc + jc + jr);
               for (int off = 0; off < cols * int(sizeof(T)); off += 64) __builtin_prefetch(crow + off, 1, 3);
             }
-            if (ir >= full)
-              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir - full) * kc, 0, bpanel, tile);
-            else if (ta == transpose::no)
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda, bpanel, tile);
-            else
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda, bpanel, tile);
             const int j = jc + jr;
+            // A whole tile whose write-back is a plain store or add (C +=
+            // alpha AB; the first or a middle K slice of raw sums) is
+            // written by the micro-kernel itself, without the tile buffer.
+            const bool direct = rows == mr && cols == nr &&
+                                (mode == write_mode::accumulate || slice == gemm_slice::first ||
+                                 slice == gemm_slice::middle);
+            T* out = tile;
+            std::ptrdiff_t ldo = nr;
+            bool add = false;
+            T out_alpha = T(1);
+            if (direct) {
+              const std::ptrdiff_t i0 = ic + ir;
+              out = (mode == write_mode::overwrite && pre_raw ? ep.pre_activation : c) + i0 * ldc + j;
+              ldo = ldc;
+              add = mode == write_mode::accumulate || slice == gemm_slice::middle;
+              out_alpha = mode == write_mode::accumulate ? alpha : T(1);
+            }
+            if (ir >= full)
+              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir - full) * kc, 0, bpanel, out, ldo, add,
+                                         out_alpha);
+            else if (ta == transpose::no)
+              gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
+                                                              bpanel, out, ldo, add, out_alpha);
+            else
+              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
+                                                              bpanel, out, ldo, add, out_alpha);
+            if (direct) continue;
             for (int r = 0; r < rows; ++r) {
               const std::ptrdiff_t i = ic + ir + r;
               T* crow = c + i * ldc + j;
