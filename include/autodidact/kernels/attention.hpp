@@ -85,17 +85,6 @@ inline void attention_scale_row(int n, T* x, T f) {
   for (; j < n; ++j) x[j] *= f;
 }
 
-template <class T>
-inline T attention_dot_row(int n, const T* a, const T* b) {
-  using B = simd::batch<T>;
-  constexpr int w = simd::width<T>;
-  B acc(T(0));
-  int j = 0;
-  for (; j + w <= n; j += w) acc = simd::fma(simd::load(a + j), simd::load(b + j), acc);
-  T s = simd::reduce_sum(acc);
-  for (; j < n; ++j) s += a[j] * b[j];
-  return s;
-}
 
 }  // namespace detail
 
@@ -168,7 +157,7 @@ void attention_blocked_backward(int t, int d, T scale, const T* q, const T* k, c
   for (int i0 = 0; i0 < t; i0 += bs) {
     const int rows = t - i0 < bs ? t - i0 : bs;
     for (int r = 0; r < rows; ++r)
-      drow[r] = detail::attention_dot_row(d, dout + std::ptrdiff_t(i0 + r) * ldo, o + std::ptrdiff_t(i0 + r) * ldo);
+      drow[r] = simd::dot(d, dout + std::ptrdiff_t(i0 + r) * ldo, o + std::ptrdiff_t(i0 + r) * ldo);
     const int kv_end = mask.limit(i0 + rows - 1, t);
     const T* qb = q + std::ptrdiff_t(i0) * ld;
     const T* dob = dout + std::ptrdiff_t(i0) * ldo;

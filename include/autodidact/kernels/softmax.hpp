@@ -70,13 +70,10 @@ template <class T>
 inline void softmax_backward_row(int n, int cols, T scale, const T* y, const T* dy, T* dx) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-  B vdot(T(0));
-  int j = 0;
-  for (; j + w <= n; j += w) vdot = simd::fma(simd::load(y + j), simd::load(dy + j), vdot);
-  T dot = simd::reduce_sum(vdot);
-  for (; j < n; ++j) dot += y[j] * dy[j];
+  const T dot = simd::dot(n, y, dy);
   const B vs(scale), vdotb(dot);
-  for (j = 0; j + w <= n; j += w)
+  int j = 0;
+  for (; j + w <= n; j += w)
     simd::store(dx + j, vs * simd::load(y + j) * (simd::load(dy + j) - vdotb));
   for (; j < n; ++j) dx[j] = scale * y[j] * (dy[j] - dot);
   for (j = n; j < cols; ++j) dx[j] = T(0);

@@ -141,6 +141,18 @@ inline batch<T> gather(const T* p, const gather_index<T>& index) {
 template <class T>
 inline constexpr int width = int(batch<T>::size);
 
+// Σ a[j]·b[j] for j < n: vector FMA over full batches, one lane sum, then
+// the scalar tail (a fixed order, so the same result on every call).
+template <class T>
+inline T dot(int n, const T* a, const T* b) {
+  batch<T> acc(T(0));
+  int j = 0;
+  for (; j + width<T> <= n; j += width<T>) acc = simd::fma(simd::load(a + j), simd::load(b + j), acc);
+  T s = simd::reduce_sum(acc);
+  for (; j < n; ++j) s += a[j] * b[j];
+  return s;
+}
+
 // Broadcast of a scalar to every lane.
 template <class T>
 inline batch<T> broadcast(T v) { return batch<T>(v); }
