@@ -29,6 +29,7 @@
 
 #include <cstddef>  // for std::ptrdiff_t, std::size_t
 #include <cstdint>  // for std::uintptr_t, std::int64_t
+#include <cstring>  // for std::memcpy (A panels packed on the fly)
 #include <memory>   // for std::unique_ptr (per-thread packing buffers)
 #include <vector>   // for std::vector (the unpacked (yes, yes) fallback)
 
@@ -401,7 +402,12 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
 // The micro-kernel: tile[MR][NR] = A panel (kc x MR) . B panel (kc x NR).
 // How the micro-kernel reads op(A): a packed MR-high panel, or straight
 // from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
-enum class gemm_a_layout { packed, rows, cols };
+// cols_pack reads like cols and also stores the MR values of each step to
+// apack (MR-high panel layout), so the next tiles of the same rows read a
+// packed panel: op(A) = Aᵀ (dW += dYᵀX) would otherwise take each step from
+// another line of A (strides of a whole row, often a multiple of 1 KB, so
+// the panel's lines share a few L1 sets and evict each other).
+enum class gemm_a_layout { packed, rows, cols, cols_pack };
 
 // How many steps of K ahead the micro-kernel prefetches B (32 x NR values,
 // 6 KB ahead for floats on AVX-512). Weights that come from L3 (a model's
@@ -422,7 +428,8 @@ enum class gemm_a_layout { packed, rows, cols };
 #endif
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
 inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
-                       T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1)) {
+                       T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
+                       T* __restrict apack = nullptr) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   constexpr int nr = NV * w;
@@ -446,6 +453,10 @@ inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const
 #endif
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);
+    if constexpr (L == gemm_a_layout::cols_pack) {
+      std::memcpy(apack, ap, MR * sizeof(T));
+      apack += MR;
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const B av(L == gemm_a_layout::packed ? ap[r] : L == gemm_a_layout::rows ? ap[r * lda] : ap[r]);
@@ -541,7 +552,11 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
   // same for any split over threads.
   const int k_slices = (k + blk::kc - 1) / blk::kc;
   const int kc_step = (k + k_slices - 1) / k_slices;
-  const int n_blocks = (n1 - n0 + blk::nc - 1) / blk::nc;
+  // Column blocks fill the B buffer (about 1 MB, in L2) at this slice depth:
+  // a shallow K (a weight gradient over few tokens) gets wider blocks, so
+  // A is streamed fewer times.
+  const int nc_max = int(gemm_buffers<T>::b_size / std::size_t(kc_step)) / nr * nr;
+  const int n_blocks = (n1 - n0 + nc_max - 1) / nc_max;
   const int nc_step = ((n1 - n0 + n_blocks - 1) / n_blocks + nr - 1) / nr * nr;
   for (int jc = n0; jc < n1; jc += nc_step) {
     const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
@@ -559,10 +574,18 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
       if (!b_packed) gemm_pack_b(tb, b, ldb, pc, kc, jc, nc, buf.b);
       for (int ic = m0; ic < m1; ic += blk::mc) {
         const int mc = m1 - ic < blk::mc ? m1 - ic : blk::mc;
-        // Full MR panels are read straight from A (no packing); a last,
+        // Full MR panels are read straight from A (no packing pass); a last,
         // partial panel is packed (zero-padded). Same arithmetic either way.
+        // op(A) = Aᵀ takes each step of K from another line of A, and row
+        // strides that are multiples of 512 B put a panel's lines in a few
+        // L1 sets: there the first tile of a panel also stores it packed
+        // (cols_pack) and the other tiles read that copy. Measured on the
+        // dW shapes of compare/gemm: 1-4 % faster; not at row strides past
+        // 64 KB (a 50304-row dW: each step is a new page), where it was 5 %
+        // slower.
         const int full = mc / mr * mr;
-        if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a);
+        const bool pack_at = ta == transpose::yes && nc > nr && std::size_t(lda) * sizeof(T) <= 65536;
+        if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a + std::ptrdiff_t(full) * kc);
         for (int ir = 0; ir < mc; ir += mr) {
           const int rows = mc - ir < mr ? mc - ir : mr;
           for (int jr = 0; jr < nc; jr += nr) {
@@ -593,15 +616,20 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
               add = mode == write_mode::accumulate || slice == gemm_slice::middle;
               out_alpha = mode == write_mode::accumulate ? alpha : T(1);
             }
-            if (ir >= full)
-              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir - full) * kc, 0, bpanel, out, ldo, add,
-                                         out_alpha);
+            // The partial panel (packed above), or the panel of these rows
+            // packed on the fly by the first tile (op(A) = Aᵀ, see below).
+            T* apanel = ir >= full ? buf.a + std::ptrdiff_t(full) * kc : buf.a;
+            if (ir >= full || (pack_at && jr > 0))
+              gemm_micro<T, mr, blk::nv>(kc, apanel, 0, bpanel, out, ldo, add, out_alpha);
             else if (ta == transpose::no && b_packed)
               gemm_micro<T, mr, blk::nv, gemm_a_layout::rows, true>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
                                                                     bpanel, out, ldo, add, out_alpha);
             else if (ta == transpose::no)
               gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
                                                               bpanel, out, ldo, add, out_alpha);
+            else if (pack_at)
+              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols_pack>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
+                                                                   bpanel, out, ldo, add, out_alpha, apanel);
             else
               gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
                                                               bpanel, out, ldo, add, out_alpha);
