@@ -426,8 +426,12 @@ enum class gemm_a_layout { packed, rows, cols, cols_pack };
 #ifndef AUTODIDACT_GEMM_PREFETCH_FAR_K
 #define AUTODIDACT_GEMM_PREFETCH_FAR_K 96
 #endif
+// Never inlined: inside gemm_packed_range, GCC ran short of registers for
+// the rows layout's eight row offsets and spilled them to the stack (one
+// more instantiation, cols_pack, was enough to tip it): MiniLM batch 8 was
+// 4-5 % slower. A call per tile (kc FMA steps) costs nothing measurable.
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
-inline void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
+[[gnu::noinline]] void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
                        T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
                        T* __restrict apack = nullptr) {
   using B = simd::batch<T>;
