@@ -1,6 +1,6 @@
 # Shared by benchmarks/compare/models and benchmarks/compare/training:
 # runs one case on both sides, each in its own process, and prints the
-# Contracts lines. Source it; then call `compare_case <area> <case> <threads> <reps>`.
+# Contracts lines. Source it; then call `compare_case <area> <case> <threads> <reps> [label] [rounds]`.
 set -euo pipefail
 build="${AUTODIDACT_BUILD_DIR:-build/release}"
 venv_python="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/venv/bin/python"
@@ -30,22 +30,38 @@ field() {  # field <name> <line>
   sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"
 }
 
-compare_case() {  # compare_case <area> <case> <threads> <reps> [label]
-  local area="$1" case="$2" threads="$3" reps="$4" label="${5:-$2}"
-  local ours peer
-  ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$reps")"
-  peer="$(env "${peer_env[@]}" OMP_WAIT_POLICY=passive OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
-          "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$reps" 2>/dev/null)"
+median_of() {  # median_of <comma-separated samples>
+  tr ',' '\n' <<<"$1" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+compare_case() {  # compare_case <area> <case> <threads> <reps> [label] [rounds]
+  # Ours and the peer take turns, `rounds` times (each round a fresh process
+  # per side, reps/rounds timed runs after its warm-up); the figure is the
+  # median of all samples of a side. A busy minute on this shared host then
+  # hits both sides instead of one.
+  local area="$1" case="$2" threads="$3" reps="$4" label="${5:-$2}" rounds="${6:-1}"
+  local per_round=$(((reps + rounds - 1) / rounds))
+  local ours peer ours_samples="" peer_samples="" mem_ours=0 mem_peer=0 impls="" r
+  for ((r = 0; r < rounds; ++r)); do
+    ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$per_round")"
+    peer="$(env "${peer_env[@]}" OMP_WAIT_POLICY=passive OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
+            "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$per_round" 2>/dev/null)"
+    ours_samples="${ours_samples:+$ours_samples,}$(field samples_ms "$ours")"
+    peer_samples="${peer_samples:+$peer_samples,}$(field samples_ms "$peer")"
+    mem_ours="$(awk -v a="$mem_ours" -v b="$(field peak_rss_mb "$ours")" 'BEGIN { print (b > a ? b : a) }')"
+    mem_peer="$(awk -v a="$mem_peer" -v b="$(field peak_rss_mb "$peer")" 'BEGIN { print (b > a ? b : a) }')"
+    case ",$impls," in *",$(field impl "$peer"),"*) ;; *) impls="${impls:+$impls,}$(field impl "$peer")" ;; esac
+  done
   local o p g
-  o="$(field median_ms "$ours")"
-  p="$(field median_ms "$peer")"
+  o="$(median_of "$ours_samples")"
+  p="$(median_of "$peer_samples")"
   g="$(field gflop "$ours")"
   local ratio pct
   ratio="$(awk -v o="$o" -v p="$p" 'BEGIN { printf "%.3f", p / o }')"
   pct="$(awk -v g="$g" -v o="$o" -v c="$ceiling_gflops" -v t="$threads" 'BEGIN { printf "%.1f", 100 * g / (o / 1000) / (c * t) }')"
   echo "$area/$label/t$threads/pytorch ours=$o peer=$p unit=ms ratio=$ratio"
   echo "$area/$label/t$threads/ours pct_peak=$pct gflops=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.1f", g / (o / 1000) }') ceiling=${ceiling_gflops}x$threads"
-  echo "$area/$label/t$threads/pytorch mem_ours=$(field peak_rss_mb "$ours") mem_peer=$(field peak_rss_mb "$peer") unit=MB impl=$(field impl "$peer")"
+  echo "$area/$label/t$threads/pytorch mem_ours=$mem_ours mem_peer=$mem_peer unit=MB impl=$impls"
 }
 
 compile_cost() {  # compile_cost <label> <case-source-define>: time and memory of one TU

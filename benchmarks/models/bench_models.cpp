@@ -1,5 +1,5 @@
 // Times one whole-model case and prints one line the comparison scripts read:
-//   case=<name> threads=<n> median_ms=<v> min_ms=<v> reps=<n> gflop=<v> peak_rss_mb=<v>
+//   case=<name> threads=<n> median_ms=<v> min_ms=<v> reps=<n> gflop=<v> peak_rss_mb=<v> samples_ms=<v,...>
 //
 //   bench_models <case> [--threads n] [--reps n]
 // cases:
@@ -148,8 +148,10 @@ int main(int argc, char** argv) {
   std::sort(r.ms.begin(), r.ms.end());
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("case=%s threads=%d median_ms=%.3f min_ms=%.3f reps=%d gflop=%.3f peak_rss_mb=%.1f\n",
+  std::string samples;
+  for (const double ms : r.ms) samples += (samples.empty() ? "" : ",") + std::to_string(ms);
+  std::printf("case=%s threads=%d median_ms=%.3f min_ms=%.3f reps=%d gflop=%.3f peak_rss_mb=%.1f samples_ms=%s\n",
               name.c_str(), threads, r.ms[r.ms.size() / 2], r.ms.front(), reps, r.gflop,
-              static_cast<double>(usage.ru_maxrss) / 1024.0);
+              static_cast<double>(usage.ru_maxrss) / 1024.0, samples.c_str());
   return 0;
 }

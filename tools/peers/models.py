@@ -2,7 +2,8 @@
 """PyTorch peer for benchmarks/compare/models and benchmarks/compare/training.
 
 Runs one case in this process and prints the line the comparison scripts read:
-  case=<name> threads=<n> median_ms=<v> min_ms=<v> reps=<n> peak_rss_mb=<v> impl=<what ran>
+  case=<name> threads=<n> median_ms=<v> min_ms=<v> reps=<n> peak_rss_mb=<v> impl=<what ran> ...
+  samples_ms=<v,...>
 
   models.py encoder_b1|encoder_b8|clm_small|clm_gpt2 [--threads n] [--reps n]
 
@@ -28,7 +29,7 @@ def median_and_min(run, reps):
         t0 = time.perf_counter()
         run()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), min(times)
+    return statistics.median(times), min(times), times
 
 
 def encoder_case(batch, reps):
@@ -81,13 +82,14 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     if args.case.startswith("encoder"):
-        med, mn, impl = encoder_case(1 if args.case == "encoder_b1" else 8, args.reps)
+        med, mn, times, impl = encoder_case(1 if args.case == "encoder_b1" else 8, args.reps)
     else:
-        med, mn, impl = clm_case(args.case, args.reps)
+        med, mn, times, impl = clm_case(args.case, args.reps)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     blas = os.environ.get("LD_LIBRARY_PATH", "default")
     print(f"case={args.case} threads={args.threads} median_ms={med:.3f} min_ms={mn:.3f} reps={args.reps} "
-          f"peak_rss_mb={rss:.1f} impl={impl} torch={torch.__version__} blas_path={blas}")
+          f"peak_rss_mb={rss:.1f} impl={impl} torch={torch.__version__} blas_path={blas} "
+          f"samples_ms={','.join(f'{t:.3f}' for t in times)}")
 
 
 if __name__ == "__main__":
