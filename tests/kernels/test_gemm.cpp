@@ -155,6 +155,35 @@ TEMPLATE_TEST_CASE("kernels: gemm_prepacked is bitwise gemm on the unpacked B", 
         }
 }
 
+TEMPLATE_TEST_CASE("kernels: op(A) = A-transposed gives the same bits at any row stride of A", "[kernels][gemm]",
+                   float, double) {
+  // Row strides up to 64 KB take the panel-packed-on-the-fly path (the first
+  // tile of each row panel stores it packed), longer ones read A directly;
+  // both must give the reference's result and the same bits as each other.
+  using T = TestType;
+  unsigned seed = 1300;
+  const std::vector<std::tuple<int, int, int>> cases = {{37, 200, 50}, {64, 96, 500}, {16, 1400, 9}};
+  for (auto [m, n, kk] : cases)
+    for (write_mode mode : {write_mode::overwrite, write_mode::accumulate}) {
+      gemm_case<T> g(transpose::yes, transpose::no, m, n, kk, seed++);
+      const int wide_lda = 20000;  // 78 KB (float) / 156 KB (double) per row of A
+      std::vector<T> wide(std::size_t(kk) * wide_lda);
+      for (int p = 0; p < kk; ++p)
+        for (int i = 0; i < m; ++i) wide[std::size_t(p) * wide_lda + i] = g.a[std::size_t(p) * g.lda + i];
+      std::vector<T> c = g.c0, cw = g.c0, cr = g.c0;
+      const T alpha = T(0.75);
+      k::gemm(transpose::yes, transpose::no, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, c.data(),
+              g.ldc);
+      k::gemm(transpose::yes, transpose::no, m, n, kk, alpha, wide.data(), wide_lda, g.b.data(), g.ldb, mode,
+              cw.data(), g.ldc);
+      ref::gemm(transpose::yes, transpose::no, m, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode,
+                cr.data(), g.ldc);
+      INFO("m=" << m << " n=" << n << " k=" << kk << " mode=" << int(mode));
+      CHECK(c == cw);
+      CHECK(relative_error(c, cr) <= g.bound());
+    }
+}
+
 TEMPLATE_TEST_CASE("kernels: gemm_prepacked rejects what it cannot do", "[kernels][gemm]", float, double) {
   using T = TestType;
   using E = autodidact::invalid_argument;
