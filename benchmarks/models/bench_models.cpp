@@ -149,7 +149,10 @@ int main(int argc, char** argv) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   std::string samples;
-  for (const double ms : r.ms) samples += (samples.empty() ? "" : ",") + std::to_string(ms);
+  for (const double ms : r.ms) {
+    if (!samples.empty()) samples += ',';
+    samples += std::to_string(ms);
+  }
   std::printf("case=%s threads=%d median_ms=%.3f min_ms=%.3f reps=%d gflop=%.3f peak_rss_mb=%.1f samples_ms=%s\n",
               name.c_str(), threads, r.ms[r.ms.size() / 2], r.ms.front(), reps, r.gflop,
               static_cast<double>(usage.ru_maxrss) / 1024.0, samples.c_str());
