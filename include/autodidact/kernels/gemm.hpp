@@ -432,8 +432,8 @@ enum class gemm_a_layout { packed, rows, cols, cols_pack };
 // 4-5 % slower. A call per tile (kc FMA steps) costs nothing measurable.
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
 [[gnu::noinline]] void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
-                       T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
-                       T* __restrict apack = nullptr) {
+                                  T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
+                                  T* __restrict apack = nullptr) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   constexpr int nr = NV * w;
