@@ -1,7 +1,9 @@
 // Golden test: encoder<> against Hugging Face BertForPreTraining (fixtures
 // from tools/make_golden.py; protocol in tests/golden/README.md). Forward
 // (every hidden state, pooler, both heads' logits, losses), every parameter
-// gradient, and parameters after AdamW steps, in double and float.
+// gradient, the gradient w.r.t. every hidden state, and parameters after
+// AdamW steps, in double and float. Every tensor of a fixture must be
+// compared or used (golden::checklist).
 #include "golden_common.hpp"
 
 #include <autodidact/models/encoder.hpp>
@@ -37,8 +39,11 @@ void run_bert_fixture(const std::string& fixture) {
   REQUIRE(std::stoi(f.metadata().at("d_ff")) == C.d_ff);
 
   auto model = std::make_unique<model_t>(batch, seq);
-  io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(),
-                            "param.");
+  golden::checklist list(f);
+  golden::load_parameters<C>(list, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(),
+                             "param.");
+  for (const char* input : {"input_ids", "token_type_ids", "labels", "next_sentence_label", "attention_mask"})
+    list.use(input);
   const auto ids = golden::read_ids<T>(f, "input_ids");
   const auto segments = golden::read_ids<T>(f, "token_type_ids");
   const auto labels = golden::read_ids<T>(f, "labels");
@@ -48,31 +53,44 @@ void run_bert_fixture(const std::string& fixture) {
 
   const double fwd_max = golden::kind_scale(
       f, {"hidden.", "pooler_output", "prediction_logits", "seq_relationship_logits", "loss", "train.loss."});
-  const double grad_max = golden::kind_scale(f, {"grad."});
+  const double grad_max = golden::kind_scale(f, {"grad.", "grad_hidden."});
   const double after_max = golden::kind_scale(f, {"after1.", "after3."});
+  const std::size_t btc = static_cast<std::size_t>(batch) * seq * C.d_model;
 
   model->zero_gradients();
   model->forward(in);
   for (int i = 0; i <= C.layers; ++i) {
-    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward,
-                           fwd_max);
+    list.compare("hidden." + std::to_string(i), model->hidden_state(i).data(), btc, tol.forward, fwd_max);
   }
-  golden::compare_tensor(f, "pooler_output", model->pooled().data(), tol.forward, fwd_max);
+  list.compare("pooler_output", model->pooled().data(), model->pooled().size(), tol.forward, fwd_max);
   const T loss = model->pretraining_loss(labels, nsp);
-  golden::compare_tensor(f, "prediction_logits", model->mlm_logits().data(), tol.forward, fwd_max);
-  golden::compare_tensor(f, "seq_relationship_logits", model->nsp_logits().data(), tol.forward, fwd_max);
+  list.compare("prediction_logits", model->mlm_logits().data(), model->mlm_logits().size(), tol.forward,
+               fwd_max);
+  list.compare("seq_relationship_logits", model->nsp_logits().data(), model->nsp_logits().size(),
+               tol.forward, fwd_max);
   const T mlm = model->mlm_loss(), nsp_loss = model->nsp_loss();
-  golden::compare_tensor(f, "loss", &loss, tol.forward, fwd_max);
-  golden::compare_tensor(f, "loss_mlm", &mlm, tol.forward, fwd_max);
-  golden::compare_tensor(f, "loss_nsp", &nsp_loss, tol.forward, fwd_max);
+  list.compare("loss", &loss, 1, tol.forward, fwd_max);
+  list.compare("train.loss.1", &loss, 1, tol.forward, fwd_max);
+  list.compare("loss_mlm", &mlm, 1, tol.forward, fwd_max);
+  list.compare("loss_nsp", &nsp_loss, 1, tol.forward, fwd_max);
 
+  // d loss / d hidden.<i>, i = 0..L, recorded as backward passes them.
+  golden::hidden_gradients dh{btc, {}};
+  model->observe_hidden_gradients(&golden::hidden_gradients::observe<T>, &dh);
   model->backward();
-  golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::bert_pretraining, "grad.",
+  model->observe_hidden_gradients(nullptr);
+  for (int i = 0; i <= C.layers; ++i) {
+    INFO("d loss / d hidden." << i);
+    REQUIRE(dh.by_index.count(i) == 1);
+    list.compare("grad_hidden." + std::to_string(i), dh.by_index[i].data(), btc, tol.gradient, grad_max);
+  }
+  REQUIRE(dh.by_index.size() == static_cast<std::size_t>(C.layers + 1));
+  golden::compare_parameters<C>(list, model_t::layout, io::hf_naming::bert_pretraining, "grad.",
                                 model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
                                 grad_max);
 
   golden::check_adamw_steps<C>(
-      f, *model, io::hf_naming::bert_pretraining,
+      list, *model, io::hf_naming::bert_pretraining,
       [&] {
         model->zero_gradients();
         model->forward(in);
@@ -81,6 +99,7 @@ void run_bert_fixture(const std::string& fixture) {
         return l;
       },
       tol, fwd_max, after_max);
+  list.finish();
 }
 
 }  // namespace

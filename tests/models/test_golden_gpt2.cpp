@@ -1,7 +1,9 @@
 // Golden test: decoder<> against Hugging Face GPT2LMHeadModel (fixtures from
 // tools/make_golden.py; protocol in tests/golden/README.md). Forward (every
-// hidden state, logits, loss), every parameter gradient, and parameters
-// after AdamW steps, in double and float.
+// hidden state, logits, loss), every parameter gradient, the gradient w.r.t.
+// every hidden state, and parameters after AdamW steps, in double and
+// float. Every tensor of a fixture must be compared or used
+// (golden::checklist).
 #include "golden_common.hpp"
 
 #include <autodidact/models/decoder.hpp>
@@ -48,36 +50,51 @@ void run_gpt2_fixture(const std::string& fixture) {
   REQUIRE(std::stoi(f.metadata().at("d_ff")) == C.d_ff);
 
   auto model = std::make_unique<model_t>(batch, seq);
-  io::load_hf_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
+  golden::checklist list(f);
+  golden::load_parameters<C>(list, model_t::layout, io::hf_naming::gpt2_lm, model->parameters(), "param.");
+  for (const char* input : {"input_ids", "labels", "attention_mask"}) list.use(input);
   const auto ids = golden::read_ids<T>(f, "input_ids");
   const auto labels = golden::read_ids<T>(f, "labels");
   const auto lengths = golden::lengths_from_mask(f, batch, seq);
   const models::batch_input in{ids, {}, lengths, batch, seq};
 
   const double fwd_max = golden::kind_scale(f, {"hidden.", "logits", "loss", "train.loss."});
-  const double grad_max = golden::kind_scale(f, {"grad."});
+  const double grad_max = golden::kind_scale(f, {"grad.", "grad_hidden."});
   const double after_max = golden::kind_scale(f, {"after1.", "after3."});
+  const std::size_t btc = static_cast<std::size_t>(batch) * seq * C.d_model;
 
   model->zero_gradients();
   model->forward(in);
   for (int i = 0; i < C.layers; ++i) {
-    golden::compare_tensor(f, "hidden." + std::to_string(i), model->hidden_state(i).data(), tol.forward,
-                           fwd_max);
+    list.compare("hidden." + std::to_string(i), model->hidden_state(i).data(), btc, tol.forward, fwd_max);
   }
-  golden::compare_tensor(f, "hidden.last_block", model->hidden_state(C.layers).data(), tol.forward, fwd_max);
-  golden::compare_tensor(f, "hidden." + std::to_string(C.layers), model->hidden().data(), tol.forward,
-                         fwd_max);
-  golden::compare_tensor(f, "logits", model->logits().data(), tol.forward, fwd_max);
+  list.compare("hidden.last_block", model->hidden_state(C.layers).data(), btc, tol.forward, fwd_max);
+  list.compare("hidden." + std::to_string(C.layers), model->hidden().data(), btc, tol.forward, fwd_max);
+  list.compare("logits", model->logits().data(), model->logits().size(), tol.forward, fwd_max);
   const T loss = model->clm_loss(labels);
-  golden::compare_tensor(f, "loss", &loss, tol.forward, fwd_max);
+  list.compare("loss", &loss, 1, tol.forward, fwd_max);
+  list.compare("train.loss.1", &loss, 1, tol.forward, fwd_max);
 
+  // d loss / d hidden.<i>: backward passes index i < L for block i's input,
+  // L for the last block's output (hidden.last_block) and L + 1 for the
+  // final LayerNorm's output (HF's hidden.<L>).
+  golden::hidden_gradients dh{btc, {}};
+  model->observe_hidden_gradients(&golden::hidden_gradients::observe<T>, &dh);
   model->backward();
-  golden::compare_parameters<C>(f, model_t::layout, io::hf_naming::gpt2_lm, "grad.",
+  model->observe_hidden_gradients(nullptr);
+  REQUIRE(dh.by_index.size() == static_cast<std::size_t>(C.layers + 2));
+  for (int i = 0; i <= C.layers + 1; ++i) {
+    const std::string name = i < C.layers    ? "grad_hidden." + std::to_string(i)
+                             : i == C.layers ? std::string("grad_hidden.last_block")
+                                             : "grad_hidden." + std::to_string(C.layers);
+    list.compare(name, dh.by_index[i].data(), btc, tol.gradient, grad_max);
+  }
+  golden::compare_parameters<C>(list, model_t::layout, io::hf_naming::gpt2_lm, "grad.",
                                 model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
                                 grad_max);
 
   golden::check_adamw_steps<C>(
-      f, *model, io::hf_naming::gpt2_lm,
+      list, *model, io::hf_naming::gpt2_lm,
       [&] {
         model->zero_gradients();
         model->forward(in);
@@ -86,6 +103,7 @@ void run_gpt2_fixture(const std::string& fixture) {
         return l;
       },
       tol, fwd_max, after_max);
+  list.finish();
 }
 
 }  // namespace

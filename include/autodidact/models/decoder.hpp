@@ -103,6 +103,7 @@ class decoder : public detail::body<C, P, Policy> {
   }
   void backward_from_final(const T* d_final) {
     const int n = this->batch_ * this->seq_;
+    this->notify_hidden_gradient(C.layers + 1, d_final);
     T* d_top = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * C.d_model, d_top);
     auto sc = this->scratch();

@@ -149,7 +149,23 @@ class body {
     return {hidden_ptr(index), {batch_, seq_, C.d_model}};
   }
 
+  // Test hook (the golden tests compare d loss / d hidden state, which
+  // backward overwrites as it goes down the stack): when set, backward
+  // calls observer(context, i, d) with d = d loss / d hidden_state(i)
+  // [B, T, C] for i = C.layers down to 0; the decoder also passes
+  // i = C.layers + 1 for d loss / d hidden() (the final LayerNorm's output).
+  // Null (the default) turns it off.
+  using hidden_gradient_observer = void (*)(void* context, int index, const T* gradient);
+  void observe_hidden_gradients(hidden_gradient_observer observer, void* context = nullptr) noexcept {
+    grad_observer_ = observer;
+    grad_observer_context_ = context;
+  }
+
  protected:
+  void notify_hidden_gradient(int index, const T* gradient) const {
+    if (grad_observer_) grad_observer_(grad_observer_context_, index, gradient);
+  }
+
   static std::size_t checked_activation_elements(int max_batch, int max_seq) {
     require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
     require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
@@ -438,6 +454,7 @@ AUTODIDACT_OMP_FOR(true)
     const std::ptrdiff_t nc = std::ptrdiff_t(n) * C.d_model;
     T* dy = act(al_.grad_a);
     T* dx = act(al_.grad_b);
+    notify_hidden_gradient(C.layers, dy);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
       const T* x = l == 0 ? (post_ln ? act(al_.embedding_ln) : act(al_.embeddings))
@@ -445,6 +462,7 @@ AUTODIDACT_OMP_FOR(true)
       layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx,
                              scratch(), block_dropout_of(l));
       std::swap(dx, dy);
+      notify_hidden_gradient(l, dy);
     }
     // dy now holds d(embedding output).
     layers::dropout_backward(dropout_site_for(1, dropout_.hidden), nc, dy);
@@ -475,6 +493,8 @@ AUTODIDACT_OMP_FOR(true)
   philox_rng rng_{0, rng_stream::dropout};
   bool training_ = false;
   std::uint32_t step_ = 0;
+  hidden_gradient_observer grad_observer_ = nullptr;  // observe_hidden_gradients()
+  void* grad_observer_context_ = nullptr;
 };
 
 }  // namespace detail
