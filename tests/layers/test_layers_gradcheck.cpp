@@ -103,11 +103,12 @@ void check_attention(bool causal, bool padded, float attn_dropout) {
   loss();
   layers::attention_backward(p, {{dwqkv.data(), dbqkv.data()}, {dwp.data(), dbp.data()}}, shape, x.data(),
                              cache, r.data(), dx.data(), s_ctx.data(), s_qkv.data(), s_probs.data(), drop);
-  gradcheck::check("dWqkv", wqkv.data(), wqkv.size(), dwqkv.data(), loss, 200);
-  gradcheck::check("dbqkv", bqkv.data(), bqkv.size(), dbqkv.data(), loss, 200);
-  gradcheck::check("dWproj", wp.data(), wp.size(), dwp.data(), loss, 200);
-  gradcheck::check("dbproj", bp.data(), bp.size(), dbp.data(), loss, 200);
-  gradcheck::check("dx", x.data(), x.size(), dx.data(), loss, 400);
+  // Every element of every tensor (the largest, Wqkv, has 432).
+  gradcheck::check("dWqkv", wqkv.data(), wqkv.size(), dwqkv.data(), loss, wqkv.size());
+  gradcheck::check("dbqkv", bqkv.data(), bqkv.size(), dbqkv.data(), loss, bqkv.size());
+  gradcheck::check("dWproj", wp.data(), wp.size(), dwp.data(), loss, wp.size());
+  gradcheck::check("dbproj", bp.data(), bp.size(), dbp.data(), loss, bp.size());
+  gradcheck::check("dx", x.data(), x.size(), dx.data(), loss, x.size());
 }
 }  // namespace
 

@@ -1,24 +1,29 @@
 // Finite-difference gradient checks (double) of whole models: the encoder
 // with BERT's pretraining loss (MLM + NSP) and the decoder with the causal-LM
 // loss, over a padded batch; also with dropout on (a fixed step fixes the
-// masks) and with a frozen prefix (training_policy).
+// masks) and with a frozen prefix (training_policy). Every parameter tensor
+// is checked at elements spread over it, and named when it fails.
 #include "../layers/gradcheck.hpp"
 
+#include <autodidact/io/hf_names.hpp>
 #include <autodidact/models/decoder.hpp>
 #include <autodidact/models/encoder.hpp>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 using namespace autodidact;
 
 namespace {
 
-// Sampled parameters per model: every parameter tensor is hit many times in
-// release; the sanitizer build (about 10x slower) checks a smaller sample.
+// Checked elements per parameter tensor (all of a tensor that has fewer),
+// spread over the whole tensor: every tensor of a model is checked, by name.
+// The sanitizer build (about 10x slower) checks fewer per tensor.
 #if defined(__SANITIZE_ADDRESS__)
-constexpr std::size_t model_samples = 250;
+constexpr std::size_t per_tensor_samples = 4;
 #else
-constexpr std::size_t model_samples = 1500;
+constexpr std::size_t per_tensor_samples = 16;
 #endif
 
 constexpr model_config enc_cfg{.vocab = 23,
@@ -59,19 +64,55 @@ void gains_near_one(Model& m, std::initializer_list<Offsets> offsets) {
     for (int j = 0; j < Model::config.d_model; ++j) m.parameters()[o + static_cast<std::size_t>(j)] += 1.0;
 }
 
+// One entry per parameter tensor: its Hugging Face name, arena offset and
+// element count. Together they cover every real parameter of the model.
+struct tensor_entry {
+  std::string name;
+  std::size_t offset = 0, count = 0;
+};
 template <class Model>
-void check_model_gradients(Model& m, const std::function<double()>& loss, const char* what) {
+std::vector<tensor_entry> parameter_tensors(io::hf_naming naming) {
+  std::vector<tensor_entry> out;
+  std::size_t total = 0;
+  for (const auto& e : io::hf_parameter_map<Model::config>(Model::layout, naming)) {
+    std::size_t count = 1;
+    for (auto d : e.shape) count *= static_cast<std::size_t>(d);
+    out.push_back({e.name, e.offset, count});
+    total += count;
+  }
+  REQUIRE(total == Model::layout.real_parameters);  // no tensor left out
+  return out;
+}
+
+// max |analytic| over the whole model: 1e-3 of it is the scale floor of a
+// tensor whose gradient is zero in exact arithmetic (BERT's key bias).
+inline double largest(const std::vector<double>& g) {
+  double m = 0;
+  for (double x : g) m = std::max(m, std::abs(x));
+  return m;
+}
+
+// Finite differences at per_tensor_samples elements of every trainable
+// parameter tensor of `m` (the frozen prefix has no gradient; the policy
+// test checks it separately).
+template <class Model>
+void check_model_gradients(Model& m, const std::function<double()>& loss, io::hf_naming naming,
+                           const std::string& what) {
   m.zero_gradients();
   loss();
   m.backward();
   std::vector<double> analytic(m.parameters().size(), 0.0);
   std::copy(m.gradients().begin(), m.gradients().end(),
             analytic.begin() + static_cast<std::ptrdiff_t>(Model::plan::first_trainable));
-  // Frozen parameters have no gradient; the check then also proves the loss
-  // does depend on them (otherwise a zero analytic gradient would pass).
-  gradcheck::check(what, m.parameters().data() + Model::plan::first_trainable,
-                   m.parameters().size() - Model::plan::first_trainable,
-                   analytic.data() + Model::plan::first_trainable, loss, model_samples, 1e-5, 2e-6);
+  const double floor = 1e-3 * largest(analytic);
+  int checked = 0;
+  for (const tensor_entry& t : parameter_tensors<Model>(naming)) {
+    if (t.offset < Model::plan::first_trainable) continue;
+    gradcheck::check(what + ": " + t.name, m.parameters().data() + t.offset, t.count,
+                     analytic.data() + t.offset, loss, per_tensor_samples, 1e-5, 2e-6, floor);
+    ++checked;
+  }
+  CHECK(checked > 0);
 }
 
 }  // namespace
@@ -104,7 +145,7 @@ TEST_CASE("encoder: BERT pretraining loss gradient, padded batch", "[gradcheck][
           m->forward(in);
           return static_cast<double>(m->pretraining_loss(labels, nsp));
         },
-        dropout > 0 ? "encoder with dropout" : "encoder");
+        io::hf_naming::bert_pretraining, dropout > 0 ? "encoder with dropout" : "encoder");
   }
 }
 
@@ -130,7 +171,7 @@ TEST_CASE("decoder: causal LM loss gradient, padded batch", "[gradcheck][decoder
           m->forward(in);
           return static_cast<double>(m->clm_loss(labels));
         },
-        dropout > 0 ? "decoder with dropout" : "decoder");
+        io::hf_naming::gpt2_lm, dropout > 0 ? "decoder with dropout" : "decoder");
   }
 }
 
@@ -142,24 +183,84 @@ TEST_CASE("a frozen prefix gets no gradient and the rest stays exact", "[gradche
   auto m = std::make_unique<model_t>(2, 6);
   auto full = std::make_unique<full_t>(2, 6);
   randomize(*m, 42);
+  const auto& L = model_t::layout;
+  gains_near_one(*m, {L.embedding_ln_gain, L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
+                      L.blocks[1].ln2_gain, L.mlm_ln_gain});
   std::copy(m->parameters().begin(), m->parameters().end(), full->parameters().begin());
   std::vector<std::int32_t> ids{2, 5, 9, 3, 7, 3, 2, 6, 3, 14, 3, 0}, labels(12, -100), nsp{1, 0};
   labels[2] = 4;
   labels[7] = 8;
   const models::batch_input in{ids, {}, {}, 2, 6};
+  auto frozen_loss = [&] {
+    m->forward(in);
+    return static_cast<double>(m->pretraining_loss(labels, nsp));
+  };
   m->zero_gradients();
-  m->forward(in);
-  m->pretraining_loss(labels, nsp);
+  frozen_loss();
   m->backward();
   full->zero_gradients();
   full->forward(in);
   full->pretraining_loss(labels, nsp);
   full->backward();
-  // The trainable suffix of the full model's gradient equals the frozen model's.
+
+  // No gradient storage for the frozen prefix (embeddings and block 0) ...
   const std::size_t offset = model_t::plan::first_trainable;
+  REQUIRE(offset == L.blocks[1].ln1_gain);
   REQUIRE(m->gradients().size() == full->gradients().size() - offset);
+  // ... and the trainable suffix of the full model's gradient equals the
+  // frozen model's.
   double err = 0;
-  for (std::size_t i = 0; i < m->gradients().size(); ++i)
-    err = std::max(err, std::abs(m->gradients()[i] - full->gradients()[offset + i]));
+  for (std::size_t i = 0; i < m->gradients().size(); ++i) {
+    const double d = std::abs(m->gradients()[i] - full->gradients()[offset + i]);
+    err = std::isfinite(d) ? std::max(err, d) : HUGE_VAL;
+  }
+  INFO("max |frozen model's gradient - full model's| " << err);
   CHECK(err < 1e-12);
+
+  // The frozen model's trainable gradient is exact (finite differences of
+  // the frozen model itself, every trainable tensor).
+  std::vector<double> analytic(m->parameters().size(), 0.0);
+  std::copy(m->gradients().begin(), m->gradients().end(), analytic.begin() + static_cast<std::ptrdiff_t>(offset));
+  std::vector<double> full_grad(full->gradients().begin(), full->gradients().end());  // full_t's first_trainable is 0
+  REQUIRE(full_grad.size() == analytic.size());
+  const double floor = 1e-3 * largest(full_grad);
+  int trainable = 0, frozen_tensors = 0;
+  for (const tensor_entry& t : parameter_tensors<model_t>(io::hf_naming::bert_pretraining)) {
+    double* x = m->parameters().data() + t.offset;
+    if (t.offset >= offset) {
+      gradcheck::check("frozen model, trainable " + t.name, x, t.count, analytic.data() + t.offset, frozen_loss,
+                       per_tensor_samples, 1e-5, 2e-6, floor);
+      ++trainable;
+      continue;
+    }
+    // A frozen tensor: the loss does depend on it (the frozen model's finite
+    // differences equal the full model's analytic gradient, at spread
+    // elements and at the element of largest gradient, which is not zero);
+    // only its gradient is not kept.
+    ++frozen_tensors;
+    CHECK(m->gradient_at(t.offset) == nullptr);
+    const double* g = full_grad.data() + t.offset;
+    std::size_t top = 0;
+    for (std::size_t i = 1; i < t.count; ++i)
+      if (std::abs(g[i]) > std::abs(g[top])) top = i;
+    std::vector<std::size_t> at = gradcheck::spread_indices(t.count, per_tensor_samples);
+    at.push_back(top);
+    gradcheck::check_indices("frozen model, frozen " + t.name, x, t.count, g, frozen_loss, at, 1e-5, 2e-6, floor);
+    // BERT's key bias is the one tensor whose gradient is zero in exact
+    // arithmetic (softmax ignores a per-query constant).
+    if (t.name.find("attention.self.key.bias") == std::string::npos) {
+      const double saved = x[top];
+      x[top] = saved + 1e-5;
+      const double up = frozen_loss();
+      x[top] = saved - 1e-5;
+      const double down = frozen_loss();
+      x[top] = saved;
+      const double numeric = (up - down) / 2e-5;
+      INFO("frozen " << t.name << ": finite difference at element " << top << " = " << numeric
+                     << " (full model's gradient " << g[top] << ", largest gradient " << floor * 1e3 << ")");
+      CHECK(std::abs(numeric) > floor);
+    }
+  }
+  CHECK(trainable > 0);
+  CHECK(frozen_tensors == 5 + 16);  // the embeddings' five tensors and block 0's sixteen
 }
