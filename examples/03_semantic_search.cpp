@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>  // for std::isfinite
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -69,10 +70,18 @@ int main(int argc, char** argv) {
     else if (a == "--model" && i + 1 < argc) model_dir = argv[++i];
     else queries.push_back(a);
   }
+  // The built-in queries come with the documents a correct model must rank
+  // first (any one of the listed ones); the program exits with status 1
+  // when it does not. Queries given on the command line are not checked.
+  std::vector<std::vector<std::size_t>> expected_top;
   if (queries.empty()) {
     queries = {"my pet is playing", "how do I make pizza dough?", "the economy is slowing down",
                "why does my C++ program crash?", "what is the weather forecast?", "exploring outer space"};
-    if (smoke) queries.resize(2);
+    expected_top = {{0, 1, 2}, {7}, {3, 4, 5}, {13}, {18}, {15, 16}};
+    if (smoke) {
+      queries.resize(2);
+      expected_top.resize(2);
+    }
   }
   if (model_dir.empty()) {
     std::fprintf(stderr, "03_semantic_search: pass --model <dir with config.json, tokenizer.json, model.safetensors>\n");
@@ -99,6 +108,7 @@ int main(int argc, char** argv) {
   // Step 3: for each query, embed it and rank the documents by cosine
   // similarity (a dot product of unit vectors).
   const std::vector<float> q = encoder.embed(queries);
+  int wrong = 0;
   for (std::size_t i = 0; i < queries.size(); ++i) {
     std::vector<std::pair<float, std::size_t>> scores;
     for (std::size_t d = 0; d < documents.size(); ++d) {
@@ -110,7 +120,19 @@ int main(int argc, char** argv) {
       std::printf("  %.3f  %s\n", scores[static_cast<std::size_t>(k)].first,
                   documents[scores[static_cast<std::size_t>(k)].second].c_str());
     }
+    if (i < expected_top.size()) {
+      const auto& want = expected_top[i];
+      const bool finite = std::isfinite(scores[0].first);
+      if (!finite || std::find(want.begin(), want.end(), scores[0].second) == want.end()) {
+        std::printf("  error: expected the top hit to be \"%s\"\n", documents[want[0]].c_str());
+        ++wrong;
+      }
+    }
     std::printf("\n");
+  }
+  if (wrong > 0) {
+    std::printf("%d of %zu checked queries had a wrong top hit\n", wrong, expected_top.size());
+    return 1;
   }
   return 0;
 }
