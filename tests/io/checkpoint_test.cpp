@@ -5,6 +5,7 @@
 
 #include <filesystem>  // for std::filesystem::path, temp_directory_path
 #include <fstream>     // for std::ofstream
+#include <limits>      // for std::numeric_limits
 #include <map>         // for std::map
 #include <memory>      // for std::make_unique
 #include <string>      // for std::string
@@ -215,4 +216,47 @@ TEST_CASE("bad checkpoints are refused with the file and tensor named", "[io]") 
   std::ofstream(dir / "config.json") << bert_json(autodidact::tiny_encoder).dump();
   std::ofstream(dir / "pytorch_model.bin") << "pickle";
   CHECK(contains(error_of([&] { io::load_pretrained(dir, *e); }), "PyTorch-pickled weights"));
+}
+
+TEST_CASE("a checkpoint with a NaN weight is refused unless allowed", "[io]") {
+  using enc = models::encoder<autodidact::tiny_encoder, f32, models::inference_only>;
+  auto e = std::make_unique<enc>(1, 4);
+  fill(*e);
+  const auto good = scratch("finite.safetensors");
+  io::save_checkpoint(good, *e);
+  // the same file with one NaN in blocks.0.ff1.weight
+  const auto f = io::safetensors_file::open(good);
+  std::vector<io::tensor_entry> entries;
+  for (const auto& name : f.names()) {
+    std::vector<float> v = f.read<float>(name);
+    if (name == "blocks.0.ff1.weight") v[81] = std::numeric_limits<float>::quiet_NaN();  // row 1, column 1
+    entries.push_back(io::tensor_entry::from(name, f.at(name).shape, v));
+  }
+  std::map<std::string, std::string> meta(f.metadata().begin(), f.metadata().end());
+  const auto bad = scratch("nan.safetensors");
+  io::write_safetensors(bad, entries, meta);
+  auto target = std::make_unique<enc>(1, 4);
+  const std::string message = error_of([&] { io::load_checkpoint(bad, *target); });
+  CHECK(contains(message, "nan.safetensors: tensor 'blocks.0.ff1.weight'"));
+  CHECK(contains(message, "element 81 (index [1, 1]) is NaN"));
+  CHECK(contains(message, "load_options::allow_non_finite"));
+  io::load_checkpoint(bad, *target, io::load_options{.allow_non_finite = true});
+  // a file opened by the caller follows its own setting
+  auto file = io::safetensors_file::open(bad);
+  CHECK(contains(error_of([&] { io::load_checkpoint(file, *target); }), "is NaN"));
+  file.set_allow_non_finite(true);
+  io::load_checkpoint(file, *target);
+}
+
+TEST_CASE("config.json: sizes that no model_config can have are refused, naming them", "[io]") {
+  json j = bert_json(autodidact::tiny_encoder);
+  j["num_hidden_layers"] = 0;
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "c.json: the number of layers is 0"));
+  j = bert_json(autodidact::tiny_encoder);
+  j["layer_norm_eps"] = -1e-5;
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "c.json"); }), "layer-norm epsilon"));
+  json g = {{"model_type", "gpt2"}, {"vocab_size", 10}, {"n_positions", 8}, {"n_embd", 999999999},
+            {"n_head", 1}, {"n_layer", 1}, {"n_inner", nullptr}};
+  CHECK(contains(error_of([&] { io::parse_hf_config(g, "g.json"); }), "4 · n_embd"));
+  CHECK(contains(error_of([&] { io::hf_config_from_string("{\"model_type\": ", "mem.json"); }), "mem.json: not valid JSON"));
 }

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>  // for TEST_CASE, REQUIRE, CHECK_THROWS_MATCHES
 
+#include <limits>        // for std::numeric_limits
 #include <cmath>         // for std::isinf, std::ldexp
 #include <cstdint>       // for std::int64_t, std::uint64_t
 #include <cstring>       // for std::memcpy
@@ -134,7 +135,10 @@ TEST_CASE("F64 converts to float and float to double", "[io]") {
   const std::vector<io::tensor_entry> entries = {io::tensor_entry::from("x", {5}, values)};
   const auto path = scratch("convert.safetensors");
   io::write_safetensors(path, entries);
-  const auto file = io::safetensors_file::open(path);
+  auto file = io::safetensors_file::open(path);
+  // 1e300 overflows a float: rejected by default, +inf when allowed
+  CHECK_THROWS_MATCHES(file.read<float>("x"), autodidact::format_error, has({"tensor 'x'", "element 2", "+inf"}));
+  file.set_allow_non_finite(true);
   const std::vector<float> f = file.read<float>("x");
   REQUIRE(f.size() == 5);
   for (std::size_t i = 0; i < 5; ++i) CHECK(f[i] == static_cast<float>(values[i]));
@@ -159,7 +163,9 @@ TEST_CASE("F16 and BF16 convert exactly", "[io]") {
   const std::size_t data = bytes.size() - 16;
   std::memcpy(bytes.data() + data, halves, 10);
   std::memcpy(bytes.data() + data + 10, brains, 6);
-  const auto file = io::safetensors_file::from_bytes(bytes, "halves.safetensors");
+  auto file = io::safetensors_file::from_bytes(bytes, "halves.safetensors");
+  CHECK_THROWS_MATCHES(file.read<double>("h"), autodidact::format_error, has({"halves.safetensors", "tensor 'h'", "element 4", "+inf"}));
+  file.set_allow_non_finite(true);
   const std::vector<double> h = file.read<double>("h");
   CHECK(h[0] == 1.0);
   CHECK(h[1] == -2.0);
@@ -463,4 +469,35 @@ TEST_CASE("tensor_ref writes borrowed bytes; the output is deterministic", "[io]
   const std::vector<io::tensor_ref> dup = {refs[0], refs[0]};
   CHECK_THROWS_MATCHES(io::write_safetensors(scratch("dup.safetensors"), dup), autodidact::invalid_argument,
                        has({"tensor 'z.a': the name is reserved or used twice"}));
+}
+
+TEST_CASE("NaN and infinite values are rejected with the file, tensor and index named, unless allowed", "[io]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> values = {1.0f, 2.0f, 3.0f, 4.0f, nan, -std::numeric_limits<float>::infinity()};
+  const auto path = scratch("nonfinite.safetensors");
+  io::write_safetensors(path, std::vector<io::tensor_entry>{io::tensor_entry::from("w", {2, 3}, values),
+                                                            io::tensor_entry::from("ok", {2}, std::vector<float>{1, 2})});
+  auto file = io::safetensors_file::open(path);
+  CHECK_FALSE(file.allows_non_finite());
+  const std::vector<std::string> parts = {"nonfinite.safetensors", "tensor 'w'", "element 4", "index [1, 1]", "NaN",
+                                          "set_allow_non_finite"};
+  CHECK_THROWS_MATCHES(file.read<float>("w"), autodidact::format_error, has(parts));
+  CHECK_THROWS_MATCHES(file.read<double>("w"), autodidact::format_error, has(parts));
+  CHECK_THROWS_MATCHES(file.view<float>("w"), autodidact::format_error, has(parts));
+  CHECK_THROWS_MATCHES(file.try_view<float>("w"), autodidact::format_error, has(parts));
+  std::vector<float> out(6);
+  CHECK_THROWS_MATCHES(file.read_into<float>("w", out), autodidact::format_error, has(parts));
+  CHECK(file.read<float>("ok") == std::vector<float>{1, 2});  // other tensors are fine
+  CHECK(file.raw("w").size() == 24);                           // raw bytes are not checked
+  file.set_allow_non_finite(true);
+  const std::vector<float> got = file.read<float>("w");
+  CHECK(std::isnan(got[4]));
+  CHECK(std::isinf(got[5]));
+  CHECK(file.view<float>("w").size() == 6);
+}
+
+TEST_CASE("a shape with a zero extent and huge others holds no element", "[io]") {
+  const auto file = parse(R"({"z":{"dtype":"F32","shape":[1099511627776,1099511627776,0],"data_offsets":[0,0]}})", 0);
+  CHECK(file.at("z").numel() == 0);
+  CHECK(file.read<float>("z").empty());
 }

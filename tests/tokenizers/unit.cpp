@@ -133,3 +133,85 @@ TEST_CASE("tokenizers_unit: trainers on a tiny text", "[unit]") {
   const auto again = tk::load_byte_level_bpe(dir + "vocab.json", dir + "merges.txt");
   CHECK(again.encode("lowest").ids == tok.encode("lowest").ids);
 }
+
+namespace {
+// A small BERT tokenizer.json: vocabulary `vocab` (ids in order), the
+// TemplateProcessing post-processor naming [CLS] = cls_id and [SEP] = sep_id.
+std::string small_wordpiece_json(const std::vector<std::string>& vocab, int cls_id, int sep_id) {
+  std::string v;
+  for (std::size_t i = 0; i < vocab.size(); ++i) v += (i ? ", \"" : "\"") + vocab[i] + "\": " + std::to_string(i);
+  return R"({"normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"},
+    "post_processor": {"type": "TemplateProcessing",
+      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
+      "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+      "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [)" +
+         std::to_string(cls_id) + R"(], "tokens": ["[CLS]"]},
+                         "[SEP]": {"id": "[SEP]", "ids": [)" +
+         std::to_string(sep_id) + R"(], "tokens": ["[SEP]"]}}},
+    "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {)" +
+         v + "}}}";
+}
+}  // namespace
+
+TEST_CASE("tokenizers_unit: a tokenizer.json whose vocabulary lacks a special token the post-processor emits is an error", "[unit]") {
+  const std::vector<std::string> full = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"};
+  const auto ok = tk::wordpiece_tokenizer_json_from_string(small_wordpiece_json(full, 2, 3), "ok/tokenizer.json");
+  CHECK(ok.encode("hello").ids == std::vector<tk::token_id>{2, 4, 3});
+  // [CLS] missing from the vocabulary, but the post-processor says id 101 (MiniLM's): before, every
+  // encoding started with id 101
+  const std::vector<std::string> no_cls = {"[PAD]", "[UNK]", "[SEP]", "hello"};
+  const std::string path = write_temp("no_cls_tokenizer.json", small_wordpiece_json(no_cls, 101, 2));
+  CHECK_THROWS_AS(tk::load_wordpiece_tokenizer_json(path), autodidact::format_error);
+  CHECK_THROWS_WITH(tk::load_wordpiece_tokenizer_json(path),
+                    Contains(path) && Contains("the special token [CLS] has id 101") &&
+                        Contains("has no token with that id and no token [CLS]"));
+  // the id names another token
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(small_wordpiece_json(full, 4, 3), "x.json"),
+                    Contains("x.json: post_processor.single: the special token [CLS] has id 4") &&
+                        Contains("gives that id to 'hello'"));
+  // BertProcessing is checked the same way
+  std::string bert = small_wordpiece_json(full, 2, 3);
+  const auto at = bert.find("\"post_processor\"");
+  const auto end = bert.find("\"model\"");
+  bert.replace(at, end - at, R"("post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 7]}, )");
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(bert, "b.json"),
+                    Contains("b.json: post_processor.cls: the special token [CLS] has id 7"));
+}
+
+TEST_CASE("tokenizers_unit: tokenizer.json fields of the wrong JSON type are format errors naming the field", "[unit]") {
+  const std::vector<std::string> full = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"};
+  std::string j = small_wordpiece_json(full, 2, 3);
+  const std::string with_added = j.substr(0, j.size() - 1) + R"(, "added_tokens": {"content": "[CLS]", "id": 2}})";
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(with_added, "t.json"),
+                    Contains("t.json: added_tokens: expected an array"));
+  const std::string padded = j.substr(0, j.size() - 1) + R"(, "padding": {"strategy": {"Fixed": "16"}}})";
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(padded, "t.json"),
+                    Contains("t.json: padding.strategy.Fixed: expected an integer"));
+  const std::string pad_id = j.substr(0, j.size() - 1) +
+                             R"(, "padding": {"strategy": "BatchLongest", "pad_id": 4, "pad_token": "[PAD]"}})";
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(pad_id, "t.json"),
+                    Contains("padding.pad_id: the special token [PAD] has id 4"));
+  const std::string sparse = small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 3);
+  std::string far = sparse;
+  far.replace(far.find("\"hello\": 4"), 10, "\"hello\": 536870912");
+  CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(far, "t.json"), Contains("the id of token 'hello' must be in [0, 266)"));
+}
+
+TEST_CASE("tokenizers_unit: a repeated vocab.txt token keeps its last id, as Hugging Face does, and is reported", "[unit]") {
+  const std::string text = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\nworld\nhello\n";
+  const auto v = tk::vocab_txt_from_string(text, "dup/vocab.txt");
+  CHECK(v.id("hello") == 6);        // HF's load_vocab: vocab[token] = index, the last line wins
+  CHECK_FALSE(v.has_id(4));         // and id 4 names no token (HF's ids_to_tokens has no 4)
+  CHECK(v.size() == 6);             // HF: len(vocab) == 6 unique tokens
+  CHECK(v.id_bound() == 7);
+  REQUIRE(v.duplicates().size() == 1);
+  CHECK(v.duplicates()[0].token == "hello");
+  CHECK(v.duplicates()[0].dropped == 4);
+  CHECK(v.duplicates()[0].kept == 6);
+  const auto tok = tk::load_wordpiece_vocab(write_temp("dup_vocab.txt", text));
+  CHECK(tok.vocab().duplicates().size() == 1);
+  CHECK(tok.encode("hello world").ids == std::vector<tk::token_id>{2, 6, 5, 3});
+  CHECK_THROWS_AS(tok.decode(std::vector<tk::token_id>{4}), autodidact::invalid_argument);
+  CHECK(tk::vocab_txt_from_string("a\nb\n", "x").duplicates().empty());
+}

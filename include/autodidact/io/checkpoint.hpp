@@ -18,7 +18,11 @@
 // Loading checks the config first: when the file's config differs from the
 // model type's, config_mismatch lists every differing field (expected = the
 // type, got = the file). Then each tensor's presence, dtype class and shape
-// (format_error / shape_error naming the file and tensor).
+// (format_error / shape_error naming the file and tensor), and that its
+// values are finite: a NaN or infinity is a format_error naming the file,
+// the tensor and the first bad element, unless load_options::
+// allow_non_finite is set (loading from a safetensors_file follows that
+// file's set_allow_non_finite instead).
 
 #include <cstddef>      // for std::size_t
 #include <cstdint>      // for std::int64_t
@@ -203,7 +207,13 @@ void load_mapped(const safetensors_file& file, const std::vector<hf_tensor>& map
 }
 }  // namespace detail
 
+// How checkpoints are loaded.
+struct load_options {
+  bool allow_non_finite = false;  // accept NaN and infinite weights (rejected by default)
+};
+
 // Loads an autodidact checkpoint into `model` after checking its config.
+// Non-finite values are rejected unless file.allows_non_finite().
 template <class Model>
 void load_checkpoint(const safetensors_file& file, Model& model) {
   constexpr model_config C = Model::config;
@@ -216,8 +226,10 @@ void load_checkpoint(const safetensors_file& file, Model& model) {
   detail::load_mapped<C>(file, map, model.parameters());
 }
 template <class Model>
-void load_checkpoint(const std::filesystem::path& path, Model& model) {
-  load_checkpoint(safetensors_file::open(path), model);
+void load_checkpoint(const std::filesystem::path& path, Model& model, const load_options& options = {}) {
+  safetensors_file file = safetensors_file::open(path);
+  file.set_allow_non_finite(options.allow_non_finite);
+  load_checkpoint(file, model);
 }
 
 // What load_pretrained did.
@@ -249,7 +261,7 @@ hf_naming detect_hf_naming(const safetensors_file& file) {
 // GPT2LMHeadModel) and every parameter of that map must be present. With
 // BertModel / GPT2Model names the pretraining heads are left as they are.
 template <class Model>
-pretrained_report load_pretrained(const std::filesystem::path& dir, Model& model) {
+pretrained_report load_pretrained(const std::filesystem::path& dir, Model& model, const load_options& options = {}) {
   constexpr model_config C = Model::config;
   const std::filesystem::path config_path = dir / "config.json";
   const std::filesystem::path weights_path = dir / "model.safetensors";
@@ -266,7 +278,8 @@ pretrained_report load_pretrained(const std::filesystem::path& dir, Model& model
     raise<io_error>(weights_path.string(), ": cannot open: the file does not exist", hint);
   }
   check_config_matches(C, load_hf_config(config_path), config_path.string());
-  const safetensors_file file = safetensors_file::open(weights_path);
+  safetensors_file file = safetensors_file::open(weights_path);
+  file.set_allow_non_finite(options.allow_non_finite);
   pretrained_report report;
   report.naming = detect_hf_naming<C>(file);
   const std::vector<hf_tensor> map = hf_parameter_map<C>(Model::layout, report.naming);

@@ -20,14 +20,17 @@
 // range, pad_token_id, transformers_version, ...) are ignored.
 
 #include <charconv>     // for std::to_chars, std::from_chars
+#include <cmath>        // for std::isfinite
 #include <cstddef>      // for std::size_t
 #include <filesystem>   // for std::filesystem::path
 #include <fstream>      // for std::ifstream
 #include <functional>   // for std::less
 #include <map>          // for std::map
+#include <sstream>      // for std::ostringstream
 #include <string>       // for std::string
 #include <string_view>  // for std::string_view
 #include <system_error> // for std::errc
+#include <utility>      // for std::pair
 #include <vector>       // for std::vector
 
 #include <nlohmann/json.hpp>  // for nlohmann::json
@@ -148,7 +151,15 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
     c.max_positions = detail::hf_int(j, "n_positions", source);
     c.d_model = detail::hf_int(j, "n_embd", source);
     c.heads = detail::hf_int(j, "n_head", source);
-    c.d_ff = j.contains("n_inner") && !j["n_inner"].is_null() ? detail::hf_int(j, "n_inner", source) : 4 * c.d_model;
+    if (j.contains("n_inner") && !j["n_inner"].is_null()) {
+      c.d_ff = detail::hf_int(j, "n_inner", source);
+    } else {  // 4 · n_embd, which must fit the same bound as a given field
+      if (c.d_model > 250'000'000) {
+        raise<format_error>(source, ": n_inner is null, so the feed-forward size is 4 · n_embd = 4 · ", c.d_model,
+                            ", which exceeds 1000000000");
+      }
+      c.d_ff = 4 * c.d_model;
+    }
     c.layers = detail::hf_int(j, "n_layer", source);
     c.type_vocab = 0;
     c.layer_norm_eps = detail::hf_double(j, "layer_norm_epsilon", source, 1e-5);
@@ -162,24 +173,43 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
                         "\" is not supported (supported: \"bert\" — BERT, MiniLM, all-MiniLM sentence "
                         "encoders — and \"gpt2\")");
   }
-  if (c.heads > 0 && c.d_model % c.heads != 0) {
+  // The rules a model_config must satisfy (config.hpp's valid_config), so a
+  // config that no model type can have is rejected here, naming the field.
+  for (const auto& [value, name] : {std::pair{c.vocab, "vocabulary size"}, std::pair{c.max_positions, "number of positions"},
+                                    std::pair{c.d_model, "hidden size"}, std::pair{c.heads, "number of attention heads"},
+                                    std::pair{c.d_ff, "feed-forward size"}, std::pair{c.layers, "number of layers"}}) {
+    if (value <= 0) raise<format_error>(source, ": the ", name, " is ", value, ", expected a positive integer");
+  }
+  if (!(c.layer_norm_eps > 0.0) || !std::isfinite(c.layer_norm_eps)) {
+    raise<format_error>(source, ": the layer-norm epsilon is ", c.layer_norm_eps, ", expected a positive finite number");
+  }
+  if (c.d_model % c.heads != 0) {
     raise<format_error>(source, ": the hidden size ", c.d_model, " is not a multiple of the ", c.heads,
                         " attention heads");
   }
   return c;
 }
 
-// Reads and parses a config.json file.
-inline model_config load_hf_config(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) raise<io_error>(path.string(), ": cannot open the file for reading");
+// Parses the text of a config.json held in memory; `source` names it in
+// errors.
+inline model_config hf_config_from_string(std::string_view text, std::string_view source) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
-    raise<format_error>(path.string(), ": not valid JSON: ", e.what());
+    raise<format_error>(source, ": not valid JSON: ", e.what());
   }
-  return parse_hf_config(j, path.string());
+  return parse_hf_config(j, source);
+}
+
+// Reads and parses a config.json file.
+inline model_config load_hf_config(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) raise<io_error>(path.string(), ": cannot open the file for reading");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) raise<io_error>(path.string(), ": read error");
+  return hf_config_from_string(text.str(), path.string());
 }
 
 // "field: expected <a>, got <b>" for each field where `expected` and

@@ -30,10 +30,16 @@
 // The data section must be covered exactly: the non-empty tensors' byte
 // ranges may not overlap, and may leave no gap between them nor after the
 // last one (what the format's reference implementation requires too).
+//
+// Floating-point values are checked when they are handed out (view,
+// try_view, read, read_into): a NaN or an infinity raises format_error
+// naming the file, the tensor and the first bad element, unless the caller
+// allows them with set_allow_non_finite(true). raw() returns the bytes
+// unchecked.
 
 #include <algorithm>     // for std::sort, std::find, std::equal
 #include <bit>           // for std::endian, std::bit_cast
-#include <cmath>         // for std::ldexp
+#include <cmath>         // for std::ldexp, std::isfinite
 #include <concepts>      // for std::floating_point, std::integral
 #include <cstddef>       // for std::byte, std::size_t
 #include <cstdint>       // for std::int64_t, std::uint64_t, std::uint16_t, std::uintptr_t, ...
@@ -186,8 +192,12 @@ struct tensor_info {
   std::size_t end = 0;
 
   std::int64_t numel() const noexcept {
+    // A zero extent first: the other extents may multiply past 2^63 (the
+    // reader accepts [2^40, 2^40, 0], which holds no element).
+    for (std::int64_t d : shape)
+      if (d == 0) return 0;
     std::int64_t n = 1;
-    for (std::int64_t d : shape) n *= d;
+    for (std::int64_t d : shape) n *= d;  // fits: the reader checked the bytes
     return n;
   }
   std::size_t size_bytes() const noexcept { return end - begin; }
@@ -371,6 +381,11 @@ class safetensors_file {
   // True when the bytes are a memory mapping of the file.
   bool is_mapped() const noexcept { return buffer_->mapped(); }
 
+  // Whether floating-point values that are NaN or infinite are handed out
+  // (true) or rejected with format_error (false, the default).
+  void set_allow_non_finite(bool allow) noexcept { allow_non_finite_ = allow; }
+  bool allows_non_finite() const noexcept { return allow_non_finite_; }
+
   // The size of the data section in bytes (what the tensors cover).
   std::size_t data_size() const noexcept { return buffer_->bytes().size() - data_start_; }
 
@@ -417,11 +432,15 @@ class safetensors_file {
     if (info.dtype != dtype_of<T>()) return std::nullopt;
     const std::byte* p = data().data() + info.begin;
     if (reinterpret_cast<std::uintptr_t>(p) % alignof(T) != 0) return std::nullopt;
-    return std::span<const T>(reinterpret_cast<const T*>(p), static_cast<std::size_t>(info.numel()));
+    const std::span<const T> values(reinterpret_cast<const T*>(p), static_cast<std::size_t>(info.numel()));
+    check_finite(info, values);
+    return values;
   }
 
   // As try_view, raising format_error (naming the tensor, the dtype wanted
   // and found, or the misalignment) when a zero-copy view is impossible.
+  // try_view and view raise format_error on a NaN or infinity unless
+  // allowed (set_allow_non_finite).
   template <class T>
   std::span<const T> view(std::string_view name) const {
     if (auto v = try_view<T>(name)) return *v;
@@ -489,29 +508,32 @@ class safetensors_file {
     const std::size_t n = out.size();
     if (maybe_dtype_of<T>() == info.dtype) {  // same representation: one copy
       if (n > 0) std::memcpy(out.data(), p, n * sizeof(T));
+      check_finite(info, std::span<const T>(out));
       return;
     }
     if constexpr (std::floating_point<T>) {
       switch (info.dtype) {
         case dtype::f64:
           for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(detail::load<double>(p + 8 * i));
-          return;
+          break;
         case dtype::f32:
           for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<T>(detail::load<float>(p + 4 * i));
-          return;
+          break;
         case dtype::f16:
           for (std::size_t i = 0; i < n; ++i)
             out[i] = static_cast<T>(detail::half_to_float(detail::load<std::uint16_t>(p + 2 * i)));
-          return;
+          break;
         case dtype::bf16:
           for (std::size_t i = 0; i < n; ++i)
             out[i] = static_cast<T>(detail::bf16_to_float(detail::load<std::uint16_t>(p + 2 * i)));
-          return;
+          break;
         default:
           raise<format_error>(source_, ": tensor '", info.name,
                               "': expected a floating-point dtype (F64, F32, F16 or BF16), the file has ",
                               dtype_name(info.dtype));
       }
+      // (a finite F64 may still overflow a float: the converted values are checked)
+      check_finite(info, std::span<const T>(out));
     } else {
       switch (info.dtype) {
         case dtype::i64:
@@ -543,6 +565,40 @@ class safetensors_file {
                             static_cast<std::int64_t>(v), " does not fit the destination type");
       }
       out[i] = static_cast<T>(v);
+    }
+  }
+
+  // format_error at the first NaN or infinity of `values` (the elements of
+  // tensor `info`), unless allowed.
+  template <class T>
+  void check_finite(const tensor_info& info, std::span<const T> values) const {
+    if constexpr (std::floating_point<T>) {
+      if (allow_non_finite_) return;
+      constexpr std::size_t chunk = 1024;  // a branch-light scan, then the exact element
+      for (std::size_t b = 0; b < values.size(); b += chunk) {
+        const std::size_t e = std::min(values.size(), b + chunk);
+        bool all_finite = true;
+        for (std::size_t i = b; i < e; ++i) all_finite &= std::isfinite(values[i]);
+        if (all_finite) [[likely]]
+          continue;
+        for (std::size_t i = b; i < e; ++i) {
+          if (std::isfinite(values[i])) continue;
+          // the flat index as an index into the shape
+          std::vector<std::int64_t> index(info.shape.size());
+          std::uint64_t rest = i;
+          for (std::size_t d = info.shape.size(); d-- > 0;) {
+            const auto extent = static_cast<std::uint64_t>(info.shape[d]);
+            index[d] = static_cast<std::int64_t>(rest % extent);
+            rest /= extent;
+          }
+          raise<format_error>(source_, ": tensor '", info.name, "' of shape ", detail::shape_string(info.shape),
+                              ": element ", i, " (index ", detail::shape_string(index), ") is ",
+                              std::isnan(values[i]) ? "NaN" : (values[i] > 0 ? "+inf" : "-inf"),
+                              " after conversion to the destination type; non-finite values are rejected "
+                              "(allow them with safetensors_file::set_allow_non_finite(true), or "
+                              "load_options::allow_non_finite when loading a checkpoint)");
+        }
+      }
     }
   }
 
@@ -717,6 +773,7 @@ class safetensors_file {
   std::size_t data_start_ = 0;
   std::map<std::string, tensor_info, std::less<>> tensors_;
   std::map<std::string, std::string, std::less<>> metadata_;
+  bool allow_non_finite_ = false;
 };
 
 // ---------------------------------------------------------------------------

@@ -283,14 +283,28 @@ using byte_level_bpe_tokenizer = tokenizer<byte_level_bpe_model>;
 
 // A GPT-2 style tokenizer from vocab.json + merges.txt; `special` names the
 // added special tokens (default "<|endoftext|>" when the vocabulary has it).
-inline byte_level_bpe_tokenizer load_byte_level_bpe(const std::string& vocab_json, const std::string& merges_txt,
-                                                    std::vector<std::string> special = {"<|endoftext|>"}) {
-  vocabulary v = load_vocab_json(vocab_json);
-  auto merges = load_merges_txt(merges_txt);
+namespace detail {
+inline byte_level_bpe_tokenizer make_byte_level_bpe(vocabulary v, const std::vector<std::pair<std::string, std::string>>& merges,
+                                                    const std::string& merges_source, const std::vector<std::string>& special) {
   std::vector<added_token> added;
   for (auto& s : special)
     if (auto id = v.find(s)) added.push_back(added_token{s, *id, true});
-  return byte_level_bpe_tokenizer(byte_level_bpe_model(std::move(v), merges, merges_txt), std::move(added), post_processor{});
+  return byte_level_bpe_tokenizer(byte_level_bpe_model(std::move(v), merges, merges_source), std::move(added), post_processor{});
+}
+}  // namespace detail
+
+inline byte_level_bpe_tokenizer load_byte_level_bpe(const std::string& vocab_json, const std::string& merges_txt,
+                                                    std::vector<std::string> special = {"<|endoftext|>"}) {
+  return detail::make_byte_level_bpe(load_vocab_json(vocab_json), load_merges_txt(merges_txt), merges_txt, special);
+}
+
+// The same from the two files' text held in memory; the sources name them
+// in errors.
+inline byte_level_bpe_tokenizer byte_level_bpe_from_strings(std::string_view vocab_json_text, const std::string& vocab_source,
+                                                            std::string_view merges_txt_text, const std::string& merges_source,
+                                                            std::vector<std::string> special = {"<|endoftext|>"}) {
+  return detail::make_byte_level_bpe(vocab_json_from_string(vocab_json_text, vocab_source),
+                                     merges_txt_from_string(merges_txt_text, merges_source), merges_source, special);
 }
 
 }  // namespace autodidact::tokenizers

@@ -5,9 +5,17 @@
 // BertProcessing, ByteLevel), and the truncation and padding it enables
 // (they become the tokenizer's default encode_options). Anything else
 // raises format_error naming the file, the field, what is supported and
-// what was found.
+// what was found: a field of the wrong JSON type, an added token or a
+// post-processor special token whose id the vocabulary gives to another
+// token (or to none: the post-processor would emit an id the model has no
+// row for), a padding pad_id that is not pad_token's.
+//
+// Each loader has a twin that parses text held in memory
+// (*_from_string(text, source); `source` names it in errors).
 
+#include <cstdint>      // for std::int64_t
 #include <string>   // for std::string
+#include <string_view>  // for std::string_view
 #include <utility>  // for std::move
 #include <variant>  // for std::variant
 #include <vector>   // for std::vector
@@ -23,14 +31,14 @@
 namespace autodidact::tokenizers {
 
 namespace detail {
-inline nlohmann::json parse_json_file(const std::string& path) {
-  const std::string text = read_file(path);
+inline nlohmann::json parse_json_text(std::string_view text, const std::string& path) {
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
   }
 }
+inline nlohmann::json parse_json_file(const std::string& path) { return parse_json_text(read_file(path), path); }
 
 inline const nlohmann::json& field(const nlohmann::json& j, const char* name, const std::string& where) {
   require<format_error>(j.is_object() && j.contains(name), where, ": the field \"", name, "\" is missing");
@@ -38,6 +46,61 @@ inline const nlohmann::json& field(const nlohmann::json& j, const char* name, co
 }
 
 inline std::string type_of(const nlohmann::json& j) { return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : std::string(j.is_null() ? "null" : j.dump()); }
+
+// Typed reads: format_error naming `where` (file: field) on a wrong JSON type
+// or a value out of range.
+inline std::string as_string(const nlohmann::json& v, const std::string& where) {
+  require<format_error>(v.is_string(), where, ": expected a string, got ", v.dump());
+  return v.get<std::string>();
+}
+inline bool as_bool(const nlohmann::json& v, const std::string& where) {
+  require<format_error>(v.is_boolean(), where, ": expected true or false, got ", v.dump());
+  return v.get<bool>();
+}
+inline std::int64_t as_int(const nlohmann::json& v, const std::string& where, std::int64_t lo, std::int64_t hi) {
+  const bool integer = v.is_number_integer() && (!v.is_number_unsigned() || v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi));
+  require<format_error>(integer && v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi, where,
+                        ": expected an integer in [", lo, ", ", hi, "], got ", v.dump());
+  return v.get<std::int64_t>();
+}
+inline token_id as_id(const nlohmann::json& v, const std::string& where) {
+  return static_cast<token_id>(as_int(v, where, 0, (std::int64_t{1} << 30) - 1));
+}
+// A length that sizes the encodings (padding): at most 2^20.
+inline std::size_t as_length(const nlohmann::json& v, const std::string& where) {
+  return static_cast<std::size_t>(as_int(v, where, 0, std::int64_t{1} << 20));
+}
+// obj[name] if present and not null.
+inline const nlohmann::json* optional_field(const nlohmann::json& obj, const char* name) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(name);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+inline std::string opt_string(const nlohmann::json& obj, const char* name, std::string fallback, const std::string& where) {
+  const nlohmann::json* v = optional_field(obj, name);
+  return v ? as_string(*v, where + "." + name) : fallback;
+}
+inline bool opt_bool(const nlohmann::json& obj, const char* name, bool fallback, const std::string& where) {
+  const nlohmann::json* v = optional_field(obj, name);
+  return v ? as_bool(*v, where + "." + name) : fallback;
+}
+inline void require_object(const nlohmann::json& v, const std::string& where) {
+  require<format_error>(v.is_object(), where, ": expected a JSON object, got ", v.dump());
+}
+
+// `what` (a special token the tokenizer emits) must be `content` at `id` in
+// the vocabulary.
+inline void check_special_id(const vocabulary& v, const std::string& content, token_id id, const std::string& path,
+                             const std::string& what) {
+  if (!v.has_id(id)) {
+    raise<format_error>(path, ": ", what, ": the special token ", content, " has id ", id,
+                        " but the vocabulary (model.vocab, ", v.size(), " tokens) has no token with that id",
+                        v.contains(content) ? " (it has " + content + " at id " + std::to_string(*v.find(content)) + ")"
+                                            : " and no token " + content);
+  }
+  require<format_error>(v.token(id) == content, path, ": ", what, ": the special token ", content, " has id ", id,
+                        " but the vocabulary gives that id to '", v.token(id), "'");
+}
 
 struct json_common {
   std::vector<added_token> added;
@@ -48,145 +111,200 @@ struct json_common {
 inline json_common read_common(const nlohmann::json& j, const std::string& path) {
   json_common c;
   c.defaults.add_special_tokens = true;
-  if (j.contains("added_tokens")) {
-    for (const auto& t : j["added_tokens"]) {
-      const std::string where = path + ": added_tokens";
-      c.added.push_back(added_token{field(t, "content", where).get<std::string>(), field(t, "id", where).get<token_id>(),
-                                    t.value("special", false)});
+  if (const nlohmann::json* added = optional_field(j, "added_tokens")) {
+    require<format_error>(added->is_array(), path, ": added_tokens: expected an array, got ", added->dump());
+    for (std::size_t i = 0; i < added->size(); ++i) {
+      const nlohmann::json& t = (*added)[i];
+      const std::string where = path + ": added_tokens[" + std::to_string(i) + "]";
+      require_object(t, where);
+      std::string content = as_string(field(t, "content", where), where + ".content");
+      require<format_error>(!content.empty(), where, ".content: an added token must not be empty");
+      c.added.push_back(added_token{std::move(content), as_id(field(t, "id", where), where + ".id"),
+                                    opt_bool(t, "special", false, where)});
     }
   }
-  if (j.contains("truncation") && !j["truncation"].is_null()) {
-    const auto& t = j["truncation"];
+  if (const nlohmann::json* t = optional_field(j, "truncation")) {
+    const std::string where = path + ": truncation";
+    require_object(*t, where);
     truncation_options o;
-    o.max_length = t.value("max_length", std::size_t{512});
-    const std::string s = t.value("strategy", std::string("LongestFirst"));
+    if (const nlohmann::json* m = optional_field(*t, "max_length"))
+      o.max_length = static_cast<std::size_t>(as_int(*m, where + ".max_length", 0, std::int64_t{1} << 40));
+    const std::string s = opt_string(*t, "strategy", "LongestFirst", where);
     if (s == "LongestFirst") o.strategy = truncation_strategy::longest_first;
     else if (s == "OnlyFirst") o.strategy = truncation_strategy::only_first;
     else if (s == "OnlySecond") o.strategy = truncation_strategy::only_second;
     else raise<format_error>(path, ": truncation.strategy: expected LongestFirst, OnlyFirst or OnlySecond, got ", s);
-    require<format_error>(t.value("stride", 0) == 0, path, ": truncation.stride: only 0 is supported, got ", t["stride"].dump());
+    if (const nlohmann::json* stride = optional_field(*t, "stride"))
+      require<format_error>(stride->is_number_integer() && stride->get<std::int64_t>() == 0, path,
+                            ": truncation.stride: only 0 is supported, got ", stride->dump());
     c.defaults.truncation = o;
   }
-  if (j.contains("padding") && !j["padding"].is_null()) {
-    const auto& p = j["padding"];
+  if (const nlohmann::json* p = optional_field(j, "padding")) {
+    const std::string where = path + ": padding";
+    require_object(*p, where);
     padding_options o;
-    const auto& st = field(p, "strategy", path + ": padding");
-    if (st.is_object() && st.contains("Fixed")) o.length = st["Fixed"].get<std::size_t>();
+    const auto& st = field(*p, "strategy", where);
+    if (st.is_object() && st.contains("Fixed")) o.length = as_length(st["Fixed"], where + ".strategy.Fixed");
     else if (!(st.is_string() && st.get<std::string>() == "BatchLongest"))
       raise<format_error>(path, ": padding.strategy: expected BatchLongest or {\"Fixed\": n}, got ", st.dump());
-    o.side = p.value("direction", std::string("Right")) == "Left" ? padding_side::left : padding_side::right;
-    if (p.contains("pad_to_multiple_of") && !p["pad_to_multiple_of"].is_null()) o.multiple_of = p["pad_to_multiple_of"].get<std::size_t>();
-    o.pad_id = p.value("pad_id", 0);
-    o.pad_type_id = p.value("pad_type_id", 0);
-    o.pad_token = p.value("pad_token", std::string("[PAD]"));
+    const std::string direction = opt_string(*p, "direction", "Right", where);
+    require<format_error>(direction == "Right" || direction == "Left", path,
+                          ": padding.direction: expected Right or Left, got ", direction);
+    o.side = direction == "Left" ? padding_side::left : padding_side::right;
+    if (const nlohmann::json* m = optional_field(*p, "pad_to_multiple_of"))
+      o.multiple_of = as_length(*m, where + ".pad_to_multiple_of");
+    if (const nlohmann::json* id = optional_field(*p, "pad_id")) o.pad_id = as_id(*id, where + ".pad_id");
+    if (const nlohmann::json* id = optional_field(*p, "pad_type_id"))
+      o.pad_type_id = static_cast<token_id>(as_int(*id, where + ".pad_type_id", 0, 1 << 30));
+    o.pad_token = opt_string(*p, "pad_token", "[PAD]", where);
     c.defaults.padding = o;
   }
   c.post = j.contains("post_processor") ? j["post_processor"] : nlohmann::json();
   return c;
 }
 
+// The padding's pad_id must be pad_token's id.
+inline void check_common(const json_common& c, const vocabulary& v, const std::string& path) {
+  if (c.defaults.padding) check_special_id(v, c.defaults.padding->pad_token, c.defaults.padding->pad_id, path, "padding.pad_id");
+}
+
 inline post_processor read_post_processor(const nlohmann::json& p, const vocabulary& v, const std::string& path) {
   const std::string type = type_of(p);
   if (p.is_null() || type == "ByteLevel") {
-    require<format_error>(p.is_null() || !p.value("trim_offsets", false), path,
+    require<format_error>(p.is_null() || !opt_bool(p, "trim_offsets", false, path + ": post_processor"), path,
                           ": post_processor ByteLevel: only trim_offsets = false is supported, got true");
     return post_processor{};
   }
-  auto id_of = [&](const nlohmann::json& pair, const char* what) {
-    require<format_error>(pair.is_array() && pair.size() == 2, path, ": post_processor.", what, ": expected [token, id]");
-    return pair[1].get<token_id>();
+  const std::string where = path + ": post_processor";
+  auto id_of = [&](const char* what) {
+    const nlohmann::json& pair = field(p, what, where);
+    require<format_error>(pair.is_array() && pair.size() == 2, where, ".", what, ": expected [token, id], got ", pair.dump());
+    const std::string content = as_string(pair[0], where + "." + what + "[0]");
+    const token_id id = as_id(pair[1], where + "." + what + "[1]");
+    check_special_id(v, content, id, path, "post_processor." + std::string(what));
+    return id;
   };
-  if (type == "BertProcessing") return post_processor::bert(id_of(p["cls"], "cls"), id_of(p["sep"], "sep"));
+  if (type == "BertProcessing") {
+    const token_id sep = id_of("sep");  // (HF's field order: sep, cls)
+    return post_processor::bert(id_of("cls"), sep);
+  }
   if (type == "TemplateProcessing") {
+    const auto& st = field(p, "special_tokens", where);
+    require_object(st, where + ".special_tokens");
     auto read = [&](const nlohmann::json& items, const char* which) {
+      const std::string at = where + "." + which;
+      require<format_error>(items.is_array(), at, ": expected an array, got ", items.dump());
       std::vector<template_piece> out;
       for (const auto& it : items) {
-        if (it.contains("SpecialToken")) {
+        if (it.is_object() && it.contains("SpecialToken")) {
           const auto& s = it["SpecialToken"];
-          const std::string name = s.at("id").get<std::string>();
-          const auto& st = field(p, "special_tokens", path + ": post_processor");
-          require<format_error>(st.contains(name), path, ": post_processor.", which, ": special token ", name,
-                                " is not in special_tokens");
-          const auto& ids = st[name].at("ids");
-          require<format_error>(ids.size() == 1, path, ": post_processor: special token ", name, " must have one id, has ",
-                                ids.size());
-          out.push_back({template_piece::kind::special, ids[0].get<token_id>(), s.value("type_id", 0)});
-        } else if (it.contains("Sequence")) {
+          require_object(s, at + ": SpecialToken");
+          const std::string name = as_string(field(s, "id", at + ": SpecialToken"), at + ": SpecialToken.id");
+          require<format_error>(st.contains(name), at, ": special token ", name, " is not in special_tokens");
+          const std::string entry = where + ".special_tokens[" + name + "]";
+          require_object(st[name], entry);
+          const auto& ids = field(st[name], "ids", entry);
+          require<format_error>(ids.is_array() && ids.size() == 1, entry, ".ids: special token ", name,
+                                " must have one id, got ", ids.dump());
+          const token_id id = as_id(ids[0], entry + ".ids[0]");
+          std::string content = name;
+          if (const nlohmann::json* tokens = optional_field(st[name], "tokens")) {
+            require<format_error>(tokens->is_array() && tokens->size() == 1, entry, ".tokens: expected one token, got ",
+                                  tokens->dump());
+            content = as_string((*tokens)[0], entry + ".tokens[0]");
+          }
+          check_special_id(v, content, id, path, std::string("post_processor.") + which);
+          token_id type_id = 0;
+          if (const nlohmann::json* t = optional_field(s, "type_id"))
+            type_id = static_cast<token_id>(as_int(*t, at + ": SpecialToken.type_id", 0, 1 << 30));
+          out.push_back({template_piece::kind::special, id, type_id});
+        } else if (it.is_object() && it.contains("Sequence")) {
           const auto& s = it["Sequence"];
-          const std::string id = s.at("id").get<std::string>();
-          out.push_back({id == "A" ? template_piece::kind::sequence_a : template_piece::kind::sequence_b, 0, s.value("type_id", 0)});
+          require_object(s, at + ": Sequence");
+          const std::string id = as_string(field(s, "id", at + ": Sequence"), at + ": Sequence.id");
+          require<format_error>(id == "A" || id == "B", at, ": Sequence.id: expected A or B, got ", id);
+          token_id type_id = 0;
+          if (const nlohmann::json* t = optional_field(s, "type_id"))
+            type_id = static_cast<token_id>(as_int(*t, at + ": Sequence.type_id", 0, 1 << 30));
+          out.push_back({id == "A" ? template_piece::kind::sequence_a : template_piece::kind::sequence_b, 0, type_id});
         } else {
-          raise<format_error>(path, ": post_processor.", which, ": expected SpecialToken or Sequence items, got ", it.dump());
+          raise<format_error>(at, ": expected SpecialToken or Sequence items, got ", it.dump());
         }
       }
       return out;
     };
     post_processor pp;
-    pp.single = read(field(p, "single", path + ": post_processor"), "single");
-    pp.pair = read(field(p, "pair", path + ": post_processor"), "pair");
-    (void)v;
+    pp.single = read(field(p, "single", where), "single");
+    pp.pair = read(field(p, "pair", where), "pair");
     return pp;
   }
   raise<format_error>(path, ": post_processor: expected TemplateProcessing, BertProcessing, ByteLevel or null, got ", type);
 }
-}  // namespace detail
 
-// A WordPiece tokenizer.json (BERT, MiniLM, ...).
-inline wordpiece_tokenizer load_wordpiece_tokenizer_json(const std::string& path) {
-  const nlohmann::json j = detail::parse_json_file(path);
-  const auto& model = detail::field(j, "model", path);
-  require<format_error>(detail::type_of(model) == "WordPiece", path, ": model.type: expected WordPiece, got ",
-                        detail::type_of(model));
-  wordpiece_options o;
-  o.unk_token = model.value("unk_token", std::string("[UNK]"));
-  o.continuing_subword_prefix = model.value("continuing_subword_prefix", std::string("##"));
-  o.max_input_chars_per_word = model.value("max_input_chars_per_word", std::size_t{100});
-  const auto& norm = j.contains("normalizer") ? j["normalizer"] : nlohmann::json();
-  require<format_error>(detail::type_of(norm) == "BertNormalizer", path, ": normalizer.type: expected BertNormalizer, got ",
-                        detail::type_of(norm));
-  o.normalizer.clean_text = norm.value("clean_text", true);
-  o.normalizer.handle_chinese_chars = norm.value("handle_chinese_chars", true);
-  o.normalizer.lowercase = norm.value("lowercase", true);
-  if (norm.contains("strip_accents") && !norm["strip_accents"].is_null()) o.normalizer.strip_accents = norm["strip_accents"].get<bool>();
-  const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
-  require<format_error>(detail::type_of(pre) == "BertPreTokenizer", path,
-                        ": pre_tokenizer.type: expected BertPreTokenizer, got ", detail::type_of(pre));
-  if (j.contains("decoder") && !j["decoder"].is_null()) {
-    require<format_error>(detail::type_of(j["decoder"]) == "WordPiece", path, ": decoder.type: expected WordPiece, got ",
-                          detail::type_of(j["decoder"]));
-    o.decoder_cleanup = j["decoder"].value("cleanup", true);
-  }
-  vocabulary v = vocabulary_from_json(detail::field(model, "vocab", path + ": model"), path + ": model.vocab");
-  auto common = detail::read_common(j, path);
-  post_processor post = detail::read_post_processor(common.post, v, path);
-  for (const auto& a : common.added)
+// Every added token must be the vocabulary's token at its id.
+inline void check_added(const std::vector<added_token>& added, const vocabulary& v, const std::string& path) {
+  for (const auto& a : added)
     require<format_error>(v.has_id(a.id) && v.token(a.id) == a.content, path, ": added token '", a.content, "' has id ", a.id,
-                          " which the vocabulary gives to another token");
+                          v.has_id(a.id) ? " which the vocabulary gives to another token"
+                                         : " which names no token of the vocabulary");
+}
+
+inline wordpiece_tokenizer wordpiece_from_json(const nlohmann::json& j, const std::string& path) {
+  const auto& model = field(j, "model", path);
+  require<format_error>(type_of(model) == "WordPiece", path, ": model.type: expected WordPiece, got ", type_of(model));
+  const std::string mw = path + ": model";
+  wordpiece_options o;
+  o.unk_token = opt_string(model, "unk_token", "[UNK]", mw);
+  o.continuing_subword_prefix = opt_string(model, "continuing_subword_prefix", "##", mw);
+  if (const nlohmann::json* m = optional_field(model, "max_input_chars_per_word"))
+    o.max_input_chars_per_word = static_cast<std::size_t>(as_int(*m, mw + ".max_input_chars_per_word", 0, std::int64_t{1} << 40));
+  const auto& norm = j.contains("normalizer") ? j["normalizer"] : nlohmann::json();
+  require<format_error>(type_of(norm) == "BertNormalizer", path, ": normalizer.type: expected BertNormalizer, got ",
+                        type_of(norm));
+  const std::string nw = path + ": normalizer";
+  o.normalizer.clean_text = opt_bool(norm, "clean_text", true, nw);
+  o.normalizer.handle_chinese_chars = opt_bool(norm, "handle_chinese_chars", true, nw);
+  o.normalizer.lowercase = opt_bool(norm, "lowercase", true, nw);
+  if (const nlohmann::json* sa = optional_field(norm, "strip_accents")) o.normalizer.strip_accents = as_bool(*sa, nw + ".strip_accents");
+  const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
+  require<format_error>(type_of(pre) == "BertPreTokenizer", path, ": pre_tokenizer.type: expected BertPreTokenizer, got ",
+                        type_of(pre));
+  if (j.contains("decoder") && !j["decoder"].is_null()) {
+    require<format_error>(type_of(j["decoder"]) == "WordPiece", path, ": decoder.type: expected WordPiece, got ",
+                          type_of(j["decoder"]));
+    o.decoder_cleanup = opt_bool(j["decoder"], "cleanup", true, path + ": decoder");
+  }
+  vocabulary v = vocabulary_from_json(field(model, "vocab", mw), path + ": model.vocab");
+  auto common = read_common(j, path);
+  post_processor post = read_post_processor(common.post, v, path);
+  check_added(common.added, v, path);
+  check_common(common, v, path);
+  require<format_error>(v.contains(o.unk_token), path, ": model.unk_token: the unknown token ", o.unk_token,
+                        " is missing from the vocabulary (model.vocab, ", v.size(), " tokens)");
   return wordpiece_tokenizer(wordpiece_model(std::move(v), std::move(o)), std::move(common.added), std::move(post),
                              std::move(common.defaults));
 }
 
-// A byte-level BPE tokenizer.json (GPT-2 style).
-inline byte_level_bpe_tokenizer load_byte_level_bpe_tokenizer_json(const std::string& path) {
-  const nlohmann::json j = detail::parse_json_file(path);
-  const auto& model = detail::field(j, "model", path);
-  require<format_error>(detail::type_of(model) == "BPE", path, ": model.type: expected BPE, got ", detail::type_of(model));
+inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j, const std::string& path) {
+  const auto& model = field(j, "model", path);
+  require<format_error>(type_of(model) == "BPE", path, ": model.type: expected BPE, got ", type_of(model));
   const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
-  require<format_error>(detail::type_of(pre) == "ByteLevel", path, ": pre_tokenizer.type: expected ByteLevel, got ",
-                        detail::type_of(pre));
-  require<format_error>(!pre.value("add_prefix_space", false), path,
+  require<format_error>(type_of(pre) == "ByteLevel", path, ": pre_tokenizer.type: expected ByteLevel, got ", type_of(pre));
+  const std::string pw = path + ": pre_tokenizer";
+  require<format_error>(!opt_bool(pre, "add_prefix_space", false, pw), path,
                         ": pre_tokenizer.add_prefix_space: only false is supported, got true");
-  require<format_error>(pre.value("use_regex", true), path, ": pre_tokenizer.use_regex: only true is supported, got false");
-  require<format_error>(!j.contains("normalizer") || j["normalizer"].is_null(), path,
-                        ": normalizer: expected null for a byte-level BPE, got ", detail::type_of(j["normalizer"]));
+  require<format_error>(opt_bool(pre, "use_regex", true, pw), path, ": pre_tokenizer.use_regex: only true is supported, got false");
+  // (if-raise, not require: the message's arguments may only be built when the check fails)
+  if (const nlohmann::json* n = optional_field(j, "normalizer"))
+    raise<format_error>(path, ": normalizer: expected null for a byte-level BPE, got ", type_of(*n));
   for (const char* unsupported : {"continuing_subword_prefix", "end_of_word_suffix"}) {
-    require<format_error>(!model.contains(unsupported) || model[unsupported].is_null() ||
-                              model[unsupported].get<std::string>().empty(),
-                          path, ": model.", unsupported, ": expected null for a byte-level BPE, got ", model[unsupported].dump());
+    const std::string value = opt_string(model, unsupported, "", path + ": model");
+    if (!value.empty())
+      raise<format_error>(path, ": model.", unsupported, ": expected null or \"\" for a byte-level BPE, got \"", value, "\"");
   }
-  vocabulary v = vocabulary_from_json(detail::field(model, "vocab", path + ": model"), path + ": model.vocab");
+  vocabulary v = vocabulary_from_json(field(model, "vocab", path + ": model"), path + ": model.vocab");
   std::vector<std::pair<std::string, std::string>> merges;
-  const auto& m = detail::field(model, "merges", path + ": model");
+  const auto& m = field(model, "merges", path + ": model");
   require<format_error>(m.is_array(), path, ": model.merges: expected an array, got ", m.type_name());
   for (std::size_t i = 0; i < m.size(); ++i) {
     const auto& x = m[i];
@@ -202,21 +320,48 @@ inline byte_level_bpe_tokenizer load_byte_level_bpe_tokenizer_json(const std::st
       merges.emplace_back(x[0].get<std::string>(), x[1].get<std::string>());
     }
   }
-  auto common = detail::read_common(j, path);
-  post_processor post = detail::read_post_processor(common.post, v, path);
+  auto common = read_common(j, path);
+  post_processor post = read_post_processor(common.post, v, path);
+  check_added(common.added, v, path);
+  check_common(common, v, path);
   return byte_level_bpe_tokenizer(byte_level_bpe_model(std::move(v), merges, path + ": model.merges"), std::move(common.added),
                                   std::move(post), std::move(common.defaults));
+}
+}  // namespace detail
+
+// A WordPiece tokenizer.json (BERT, MiniLM, ...).
+inline wordpiece_tokenizer load_wordpiece_tokenizer_json(const std::string& path) {
+  return detail::wordpiece_from_json(detail::parse_json_file(path), path);
+}
+inline wordpiece_tokenizer wordpiece_tokenizer_json_from_string(std::string_view text, const std::string& source) {
+  return detail::wordpiece_from_json(detail::parse_json_text(text, source), source);
+}
+
+// A byte-level BPE tokenizer.json (GPT-2 style).
+inline byte_level_bpe_tokenizer load_byte_level_bpe_tokenizer_json(const std::string& path) {
+  return detail::byte_level_bpe_from_json(detail::parse_json_file(path), path);
+}
+inline byte_level_bpe_tokenizer byte_level_bpe_tokenizer_json_from_string(std::string_view text, const std::string& source) {
+  return detail::byte_level_bpe_from_json(detail::parse_json_text(text, source), source);
 }
 
 using any_tokenizer = std::variant<wordpiece_tokenizer, byte_level_bpe_tokenizer>;
 
+namespace detail {
+inline any_tokenizer any_from_json(const nlohmann::json& j, const std::string& path) {
+  const std::string type = type_of(field(j, "model", path));
+  if (type == "WordPiece") return wordpiece_from_json(j, path);
+  if (type == "BPE") return byte_level_bpe_from_json(j, path);
+  raise<format_error>(path, ": model.type: expected WordPiece or BPE, got ", type);
+}
+}  // namespace detail
+
 // Either kind, chosen by model.type.
 inline any_tokenizer load_tokenizer_json(const std::string& path) {
-  const nlohmann::json j = detail::parse_json_file(path);
-  const std::string type = detail::type_of(detail::field(j, "model", path));
-  if (type == "WordPiece") return load_wordpiece_tokenizer_json(path);
-  if (type == "BPE") return load_byte_level_bpe_tokenizer_json(path);
-  raise<format_error>(path, ": model.type: expected WordPiece or BPE, got ", type);
+  return detail::any_from_json(detail::parse_json_file(path), path);
+}
+inline any_tokenizer tokenizer_json_from_string(std::string_view text, const std::string& source) {
+  return detail::any_from_json(detail::parse_json_text(text, source), source);
 }
 
 }  // namespace autodidact::tokenizers

@@ -2,7 +2,9 @@
 // A token <-> id table and the loaders of the vocabulary files Hugging Face
 // models ship: vocab.txt (WordPiece), vocab.json + merges.txt (BPE).
 // Malformed files raise format_error naming the file, line or byte offset
-// and what was expected; a missing file raises io_error.
+// and what was expected; a missing file raises io_error. Each loader has a
+// twin that parses text held in memory (*_from_string(text, source);
+// `source` names it in errors).
 
 #include <cstddef>      // for std::size_t
 #include <cstdint>      // for std::int32_t
@@ -54,6 +56,13 @@ inline void check_utf8_line(std::string_view text, const std::string& path, std:
 }
 }  // namespace detail
 
+// A token that a vocab.txt lists more than once (see load_vocab_txt).
+struct duplicate_token {
+  std::string token;
+  token_id dropped;  // an earlier line's id, which now names no token
+  token_id kept;     // the id the token has (its last line)
+};
+
 class vocabulary {
  public:
   vocabulary() = default;
@@ -103,40 +112,63 @@ class vocabulary {
   std::size_t id_bound() const noexcept { return tokens_.size(); }  // 1 + the largest id
   std::size_t max_token_bytes() const noexcept { return max_token_bytes_; }
 
+  // The repeated tokens of the vocab.txt this was loaded from, in file
+  // order (empty for every other source).
+  const std::vector<duplicate_token>& duplicates() const noexcept { return duplicates_; }
+  void add_duplicate(duplicate_token d) { duplicates_.push_back(std::move(d)); }
+
  private:
   std::vector<std::string> tokens_;  // [V] id -> token ("" for an unused id)
   std::vector<bool> present_;        // [V]
   std::unordered_map<std::string, token_id, detail::string_hash, std::equal_to<>> ids_;
   std::size_t max_token_bytes_ = 0;
+  std::vector<duplicate_token> duplicates_;
 };
 
 // vocab.txt: one token per line, id = line number - 1; trailing whitespace
-// of a line is dropped (as Hugging Face does); a repeated token keeps its
-// last id.
-inline vocabulary load_vocab_txt(const std::string& path) {
-  const std::string text = detail::read_file(path);
+// of a line is dropped (as Hugging Face does). A token listed on several
+// lines is handled as Hugging Face's BertTokenizer (load_vocab fills a dict
+// line by line) and its fast tokenizer (WordPiece::read_file fills a map)
+// do: the token gets the id of its LAST line, and the ids of its earlier
+// lines name no token (has_id is false, decoding them is an error). Each
+// such line is reported in vocabulary::duplicates(), so a caller can warn
+// or refuse.
+inline vocabulary vocab_txt_from_string(std::string_view text, const std::string& path) {
   require<format_error>(!text.empty(), path, ": the vocabulary file is empty: expected one token per line");
-  vocabulary v;
-  std::size_t pos = 0, line = 0;
+  std::vector<std::string_view> lines;
+  std::size_t pos = 0;
   while (pos < text.size()) {
     std::size_t eol = text.find('\n', pos);
     if (eol == std::string::npos) eol = text.size();
     std::string_view tok(text.data() + pos, eol - pos);
-    detail::check_utf8_line(tok, path, line + 1, pos);
+    detail::check_utf8_line(tok, path, lines.size() + 1, pos);
     while (!tok.empty() && (tok.back() == ' ' || tok.back() == '\t' || tok.back() == '\r' || tok.back() == '\v' ||
                             tok.back() == '\f'))
       tok.remove_suffix(1);
-    v.add(std::string(tok), static_cast<token_id>(line), true);
-    ++line;
+    lines.push_back(tok);
     pos = eol + 1;
+  }
+  std::unordered_map<std::string_view, token_id> last;  // token -> its last line
+  last.reserve(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) last[lines[i]] = static_cast<token_id>(i);
+  vocabulary v;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const token_id kept = last[lines[i]];
+    if (kept == static_cast<token_id>(i)) v.add(std::string(lines[i]), kept);
+    else v.add_duplicate(duplicate_token{std::string(lines[i]), static_cast<token_id>(i), kept});
   }
   return v;
 }
+inline vocabulary load_vocab_txt(const std::string& path) { return vocab_txt_from_string(detail::read_file(path), path); }
 
 // A vocabulary from a JSON object {"token": id, ...} (vocab.json, or the
 // "vocab" of a tokenizer.json model); `what` names it in errors.
+// Ids may leave gaps, but the largest must be below 2 × (number of tokens)
+// + 256: the tables are dense, so a sparse id would cost memory out of
+// proportion to the file.
 inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::string& what) {
   require<format_error>(j.is_object(), what, ": expected a JSON object mapping tokens to ids, got a JSON ", j.type_name());
+  const std::int64_t id_limit = 2 * static_cast<std::int64_t>(j.size()) + 256;
   vocabulary v;
   std::vector<std::uint8_t> seen;
   std::vector<std::string> by_id;
@@ -144,8 +176,8 @@ inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::strin
     require<format_error>(it.value().is_number_integer(), what, ": the id of token '", it.key(),
                           "' must be a non-negative integer, got ", it.value().dump());
     const auto id = it.value().get<std::int64_t>();
-    require<format_error>(id >= 0 && id < (std::int64_t{1} << 30), what, ": the id of token '", it.key(),
-                          "' must be in [0, 2^30), got ", id);
+    require<format_error>(id >= 0 && id < id_limit, what, ": the id of token '", it.key(), "' must be in [0, ", id_limit,
+                          ") (2 x the ", j.size(), " tokens + 256), got ", id);
     if (static_cast<std::size_t>(id) >= by_id.size()) {
       by_id.resize(static_cast<std::size_t>(id) + 1);
       seen.resize(static_cast<std::size_t>(id) + 1, 0);
@@ -160,21 +192,20 @@ inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::strin
   return v;
 }
 
-inline vocabulary load_vocab_json(const std::string& path) {
-  const std::string text = detail::read_file(path);
+inline vocabulary vocab_json_from_string(std::string_view text, const std::string& path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
   }
   return vocabulary_from_json(j, path);
 }
+inline vocabulary load_vocab_json(const std::string& path) { return vocab_json_from_string(detail::read_file(path), path); }
 
 // merges.txt: an optional "#version" line, then one "left right" pair a
 // line, highest priority first.
-inline std::vector<std::pair<std::string, std::string>> load_merges_txt(const std::string& path) {
-  const std::string text = detail::read_file(path);
+inline std::vector<std::pair<std::string, std::string>> merges_txt_from_string(std::string_view text, const std::string& path) {
   std::vector<std::pair<std::string, std::string>> merges;
   std::size_t pos = 0, line = 0;
   while (pos < text.size()) {
@@ -193,6 +224,10 @@ inline std::vector<std::pair<std::string, std::string>> load_merges_txt(const st
     merges.emplace_back(std::string(l.substr(0, sp)), std::string(l.substr(sp + 1)));
   }
   return merges;
+}
+
+inline std::vector<std::pair<std::string, std::string>> load_merges_txt(const std::string& path) {
+  return merges_txt_from_string(detail::read_file(path), path);
 }
 
 }  // namespace autodidact::tokenizers

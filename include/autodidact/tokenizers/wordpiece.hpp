@@ -310,8 +310,17 @@ inline std::vector<added_token> bert_special_tokens(const vocabulary& v) {
 // A BERT tokenizer from vocab.txt: lower-casing and accent stripping as
 // asked, [CLS] $A [SEP] ($B [SEP]) templates, [PAD] [UNK] [CLS] [SEP]
 // [MASK] as special tokens. Needs [UNK], [CLS] and [SEP] in the file.
+// (Repeated lines: see load_vocab_txt; tokenizer.vocab().duplicates() lists
+// them.)
+inline wordpiece_tokenizer wordpiece_vocab_from_string(std::string_view text, const std::string& vocab_txt,
+                                                       wordpiece_options options = {});
 inline wordpiece_tokenizer load_wordpiece_vocab(const std::string& vocab_txt, wordpiece_options options = {}) {
-  vocabulary v = load_vocab_txt(vocab_txt);
+  return wordpiece_vocab_from_string(detail::read_file(vocab_txt), vocab_txt, std::move(options));
+}
+// The same from the text of a vocab.txt held in memory (`vocab_txt` names it).
+inline wordpiece_tokenizer wordpiece_vocab_from_string(std::string_view text, const std::string& vocab_txt,
+                                                       wordpiece_options options) {
+  vocabulary v = vocab_txt_from_string(text, vocab_txt);
   for (const char* t : {"[CLS]", "[SEP]"})
     require<format_error>(v.contains(t), vocab_txt, ": the BERT special token ", t, " is missing from the vocabulary");
   require<format_error>(v.contains(options.unk_token), vocab_txt, ": the unknown token ", options.unk_token,
