@@ -30,6 +30,7 @@
 // of the AVX-512 intrinsic headers, which must not be included before it.
 #include "autodidact/kernels/gemm.hpp"
 #include "autodidact/simd/simd.hpp"
+#include "fma_ceiling.hpp"  // for compare::fma_ceiling_gflops
 
 #include <Eigen/Core>
 #include <cblas.h>
@@ -45,31 +46,6 @@ using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-// One core's fp32 FMA ceiling: 12 independent chains of simd::batch<float>.
-double fma_ceiling_gflops() {
-  using B = simd::batch<float>;
-  constexpr int chains = 12;
-  std::vector<double> samples;
-  for (int rep = 0; rep < 9; ++rep) {
-    B acc[chains];
-    for (int i = 0; i < chains; ++i) acc[i] = B(float(i) * 1e-3f);
-    const B a(0.9999999f), b(1e-7f);
-    const long iters = 20000000;
-    const auto t0 = clock_type::now();
-    for (long it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-      for (int i = 0; i < chains; ++i) acc[i] = simd::fma(acc[i], a, b);
-    }
-    float s = 0;
-    for (int i = 0; i < chains; ++i) s += simd::reduce_sum(acc[i]);
-    const double sec = seconds_since(t0);
-    if (s == 1234.5f) std::puts("");
-    samples.push_back(2.0 * chains * simd::width<float> * double(iters) / sec / 1e9);
-  }
-  // The best sample: on a shared machine the others lost time slices.
-  return *std::max_element(samples.begin(), samples.end());
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -175,9 +151,16 @@ int main(int argc, char** argv) {
   double ceiling = 0;
   if (const char* env = std::getenv("AUTODIDACT_PEAK_GFLOPS")) ceiling = std::atof(env);
   const bool measured = ceiling <= 0;
-  if (measured) ceiling = fma_ceiling_gflops();
+  if (measured) ceiling = compare::fma_ceiling_gflops();
   std::printf("# single-core fp32 FMA ceiling %.1f GFLOP/s (%s; batch<float> width %d)\n", ceiling,
               measured ? "measured here, 12 FMA chains" : "AUTODIDACT_PEAK_GFLOPS", simd::width<float>);
+  // What each peer ran with (Contracts: setup=): the script passes the
+  // OpenBLAS build and core type it chose in AUTODIDACT_PEER_SETUP.
+  const char* env_setup = std::getenv("AUTODIDACT_PEER_SETUP");
+  const std::string openblas_setup = env_setup ? env_setup : "as-found";
+  const std::string eigen_setup = "eigen-3.4";
+  std::printf("# openblas setup: %s (OPENBLAS_CORETYPE=%s)\n", openblas_setup.c_str(),
+              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(autodetect)");
   std::fflush(stdout);
 
   for (shape s : shapes)
@@ -206,8 +189,9 @@ int main(int argc, char** argv) {
         const double ours = flops / median(times[0]) / 1e9;
         for (std::size_t f = 1; f < fns.size(); ++f) {
           const double peer = flops / median(times[f]) / 1e9;
-          std::printf("gemm/%s/t%d/%s ours=%.2f peer=%.2f unit=GFLOP/s ratio=%.3f\n", name, threads,
-                      peers[f - 1].c_str(), ours, peer, ours / peer);
+          std::printf("gemm/%s/t%d/%s ours=%.2f peer=%.2f unit=GFLOP/s ratio=%.3f setup=%s\n", name, threads,
+                      peers[f - 1].c_str(), ours, peer, ours / peer,
+                      peers[f - 1] == "openblas" ? openblas_setup.c_str() : eigen_setup.c_str());
         }
         if (threads == 1) {
           ours_t1 = ours;

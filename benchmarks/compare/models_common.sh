@@ -4,26 +4,19 @@
 set -euo pipefail
 build="${AUTODIDACT_BUILD_DIR:-build/release}"
 venv_python="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/venv/bin/python"
-# Single-core fp32 FMA ceiling for pct_peak: 92 GFLOP/s on the reference
-# Zen 3 (AVX2, STACK.md); about 152 measured on AVX-512 machines
-# (benchmarks/compare/gemm prints the measured figure). Override with
-# AUTODIDACT_PEAK_GFLOPS.
-if grep -qw avx512f /proc/cpuinfo; then default_ceiling=152; else default_ceiling=92; fi
-ceiling_gflops="${AUTODIDACT_PEAK_GFLOPS:-$default_ceiling}"
+source benchmarks/compare/peer_setup.sh
 
 prepare() {
   bash tools/setup.sh --python
   # Always (re)build: a stale binary would measure old code.
   if [ ! -f "$build/CMakeCache.txt" ]; then cmake --preset release >/dev/null; fi
   cmake --build "$build" -j "$(nproc)" --target bench_models >/dev/null
-  # PyTorch's best thread setup (STACK.md): the OpenMP build of OpenBLAS.
-  peer_env=()
-  if [ -d /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then
-    peer_env+=(LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp)
-  fi
-  # Debian's OpenBLAS 0.3.21 does not recognise some AVX-512 CPUs and falls
-  # back to SSE3 kernels; name the core type so the peer gets its best GEMM.
-  if grep -qw avx512f /proc/cpuinfo; then peer_env+=(OPENBLAS_CORETYPE=SkylakeX); fi
+  # PyTorch's best thread setup (STACK.md): the OpenMP build of OpenBLAS,
+  # with the core type for this CPU (peer_setup.sh); pct_peak= against the
+  # ceiling measured now.
+  peer_environment
+  echo "# peer setup: $peer_setup"
+  measure_ceiling "$build"
 }
 
 field() {  # field <name> <line>
@@ -44,7 +37,7 @@ compare_case() {  # compare_case <area> <case> <threads> <reps> [label] [rounds]
   local ours peer ours_samples="" peer_samples="" mem_ours=0 mem_peer=0 impls="" r
   for ((r = 0; r < rounds; ++r)); do
     ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$per_round")"
-    peer="$(env "${peer_env[@]}" OMP_WAIT_POLICY=passive OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
+    peer="$(env "${peer_env[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
             "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$per_round" 2>/dev/null)"
     ours_samples="${ours_samples:+$ours_samples,}$(field samples_ms "$ours")"
     peer_samples="${peer_samples:+$peer_samples,}$(field samples_ms "$peer")"
@@ -59,7 +52,7 @@ compare_case() {  # compare_case <area> <case> <threads> <reps> [label] [rounds]
   local ratio pct
   ratio="$(awk -v o="$o" -v p="$p" 'BEGIN { printf "%.3f", p / o }')"
   pct="$(awk -v g="$g" -v o="$o" -v c="$ceiling_gflops" -v t="$threads" 'BEGIN { printf "%.1f", 100 * g / (o / 1000) / (c * t) }')"
-  echo "$area/$label/t$threads/pytorch ours=$o peer=$p unit=ms ratio=$ratio"
+  echo "$area/$label/t$threads/pytorch ours=$o peer=$p unit=ms ratio=$ratio setup=$peer_setup,threads=$threads"
   echo "$area/$label/t$threads/ours pct_peak=$pct gflops=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.1f", g / (o / 1000) }') ceiling=${ceiling_gflops}x$threads"
   echo "$area/$label/t$threads/pytorch mem_ours=$mem_ours mem_peer=$mem_peer unit=MB impl=$impls"
 }
