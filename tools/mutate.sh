@@ -12,6 +12,8 @@
 # writes them):
 #   # test: <ctest name>            the test that must fail
 #   # what: <one sentence>          what the mutation breaks
+# and optionally "# target: <build target>" when the test's program is not
+# named like the test (examples are: example_<name> runs <name>).
 # The script copies the working tree (without build/) to
 # ${AUTODIDACT_MUTATE_DIR:-/tmp/autodidact-mutate}/src, applies one patch
 # at a time to the copy, builds only the named test in a release build
@@ -69,10 +71,19 @@ for name in "${names[@]}"; do
   if ! (cd "$work/src" && git apply --unidiff-zero "$patch_file"); then
     echo "   the patch no longer applies: update it"; broken+=("$name"); continue
   fi
-  target="$test_name"
+  # The build target: the test's name, or for an example the program
+  # (example_<name> runs <name>); a "# target:" line overrides both.
+  target="$(field "$patch_file" target)"
+  if [ -z "$target" ]; then
+    target="$test_name"
+    case "$test_name" in example_*) target="${test_name#example_}" ;; esac
+  fi
   if ! cmake --build "$work/build" -j "$jobs" --target "$target" >"$work/build.log" 2>&1; then
+    if grep -q "unknown target" "$work/build.log"; then
+      echo "   no build target '$target': add a '# target:' line"; broken+=("$name"); continue
+    fi
     # A mutation may also be caught at compile time (a static_assert).
-    echo "   caught: the test does not compile"; caught+=("$name"); continue
+    echo "   caught: the test does not compile (see $work/build.log)"; caught+=("$name"); continue
   fi
   if (cd "$work/build" && ctest -R "^${test_name}\$" --output-on-failure >"$work/test.log" 2>&1); then
     echo "   SURVIVED: $test_name passed with the mutation"; survived+=("$name")
