@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Long fuzzing campaigns with libFuzzer (clang), for the harnesses of
 # tests/fuzz/ (docs/reliability.md records the figures).
-#   bash tools/fuzz.sh [--minutes N] [--builds plain|asan|both] [harness...]
+#   bash tools/fuzz.sh [--minutes N] [--builds plain|asan|both] [--timeout S] [harness...]
 # For each harness (default: all) and each build it runs the harness for N
 # minutes (default 10) under `nice -n 19`, with -rss_limit_mb=512 and
-# -timeout=1 (an input slower than 1 s or a process above 512 MB is a
-# finding). Builds: build/fuzz-plain (no sanitizer, -O2) and build/fuzz
+# -timeout=S (default 1: an input slower than 1 s or a process above 512 MB
+# is a finding). libFuzzer's timeout is wall-clock time: on a host whose
+# cores are busy a niced fuzzer can wait longer than 1 s for a core, so
+# there raise --timeout and check the CPU time per input afterwards with
+# the replay program (build a g++ tree, then
+# `<build>/tests/fuzz/fuzz_replay build/fuzz-corpus` prints each harness's
+# slowest input in CPU milliseconds). Builds: build/fuzz-plain (no sanitizer, -O2) and build/fuzz
 # (ASan + UBSan, the build tools/test.sh's fuzz phase uses).
 # The working corpus grows in build/fuzz-corpus/<harness>/ (seeded from
 # tests/fuzz/corpus/<harness>/); crashing, slow or memory-hungry inputs go
@@ -19,12 +24,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 minutes=10
 builds=both
+timeout=1
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
     --builds) builds="$2"; shift 2 ;;
-    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+    --timeout) timeout="$2"; shift 2 ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac
@@ -73,7 +80,7 @@ for b in "${build_list[@]}"; do
     mkdir -p "$work" "$findings"
     out="build/fuzz-findings/$b/$h.last.log"
     set +e
-    nice -n 19 "$(build_dir "$b")/tests/fuzz/fuzz_$h" -max_total_time=$((minutes * 60)) -rss_limit_mb=512 -timeout=1 \
+    nice -n 19 "$(build_dir "$b")/tests/fuzz/fuzz_$h" -max_total_time=$((minutes * 60)) -rss_limit_mb=512 -timeout="$timeout" \
       -print_final_stats=1 -artifact_prefix="$findings/" "$work" "tests/fuzz/corpus/$h" >"$out" 2>&1
     rc=$?
     set -e
@@ -82,7 +89,7 @@ for b in "${build_list[@]}"; do
     rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$out" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out" | tail -1)
     if [ "$rc" -eq 0 ]; then result=ok; else result=FINDING; status=1; fi
-    line="$(date -u +%Y-%m-%dT%H:%MZ) $h $b runs=${runs:-?} seconds=${secs:-?} exec/s=${rate:-?} peak_rss_mb=${rss:-?} status=$result"
+    line="$(date -u +%Y-%m-%dT%H:%MZ) $h $b runs=${runs:-?} seconds=${secs:-?} exec/s=${rate:-?} peak_rss_mb=${rss:-?} timeout=${timeout}s status=$result"
     echo "$line" | tee -a "$log"
     if [ "$result" != ok ]; then
       echo "  see $out; the input is in $findings/" >&2

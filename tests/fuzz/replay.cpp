@@ -2,12 +2,15 @@
 // harness compiled into this one program, each fed the files of
 // <corpus>/<harness>/ (the harness name without "fuzz_") once. A clean
 // rejection (autodidact::error) is expected; anything else ends the program
-// (an uncaught exception, a failed invariant, a sanitizer report).
+// (an uncaught exception, a failed invariant, a sanitizer report). Prints
+// per harness the inputs replayed and the slowest one in CPU time (what
+// tools/fuzz.sh's campaigns are checked against: no input over 1 s).
 //   fuzz_replay <corpus folder> [harness]
 #define AUTODIDACT_FUZZ_REPLAY_ALL 1
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -50,12 +53,21 @@ int main(int argc, char** argv) {
       if (e.is_regular_file()) files.push_back(e.path());
     std::sort(files.begin(), files.end());
     h.init();
+    double slowest = 0;
+    std::string slowest_file = "-";
     for (const fs::path& f : files) {
       std::ifstream in(f, std::ios::binary);
       const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::clock_t start = std::clock();
       h.one_input(bytes);
+      const double ms = 1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+      if (ms > slowest) {
+        slowest = ms;
+        slowest_file = f.filename().string();
+      }
     }
-    std::printf("%-18s %3zu inputs replayed\n", name.c_str(), files.size());
+    std::printf("%-16s %6zu inputs replayed, slowest %8.2f ms CPU (%s)\n", name.c_str(), files.size(), slowest,
+                slowest_file.c_str());
   }
   return missing == 0 ? 0 : 1;
 }
