@@ -5,7 +5,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}/new" "${WORK}/artifacts")
 execute_process(
-  COMMAND "${FUZZER}" -runs=${RUNS} -rss_limit_mb=512 -timeout=10 -seed=1 -print_final_stats=1
+  COMMAND "${FUZZER}" -runs=${RUNS} -rss_limit_mb=512 -timeout=30 -seed=1 -print_final_stats=1
           -artifact_prefix=${WORK}/artifacts/ "${WORK}/new" "${CORPUS}"
   RESULT_VARIABLE result)
 if(NOT result EQUAL 0)
