@@ -202,6 +202,10 @@ b2["post_processor"] = {"type": "TemplateProcessing", "single": [{"Sequence": {"
                                                              "tokens": ["<|endoftext|>"]}}}
 b2["model"]["merges"] = [m.split(" ") if isinstance(m, str) else m for m in merges[:50]]
 write("tokenizer_json", "valid_bpe_template_pair_merges", json.dumps(b2, ensure_ascii=False))
+b5 = json.loads(json.dumps(bpe))
+del b5["normalizer"]  # absent, not null: the loader used to index a missing key here
+b5["model"]["merges"] = merges[:20]
+write("tokenizer_json", "valid_bpe_no_normalizer_key", json.dumps(b5, ensure_ascii=False))
 b3 = json.loads(json.dumps(bpe))
 b3["model"]["merges"] = ["Ġ Ġ Ġ"]
 write("tokenizer_json", "broken_bpe_merge_three", json.dumps(b3, ensure_ascii=False))
