@@ -66,6 +66,7 @@ class tokenizer {
       : model_(std::move(model)), added_(std::move(added)), post_(std::move(post)), defaults_(std::move(defaults)) {
     for (const auto& a : added_) {
       require<invalid_argument>(!a.content.empty(), "tokenizer: an added token must not be empty");
+      require<invalid_argument>(a.id >= 0, "tokenizer: the added token '", a.content, "' has the negative id ", a.id);
       if (a.special) {
         if (static_cast<std::size_t>(a.id) >= special_ids_.size()) special_ids_.resize(static_cast<std::size_t>(a.id) + 1);
         special_ids_[static_cast<std::size_t>(a.id)] = 1;
