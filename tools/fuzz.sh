@@ -66,7 +66,7 @@ configure() {
   else
     cmake -S . -B "$dir" "${common[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=-O2" >/dev/null
   fi
-  nice -n 19 cmake --build "$dir" -j "$jobs" --target fuzz_harnesses
+  cmake --build "$dir" -j "$jobs" --target fuzz_harnesses
 }
 for b in "${build_list[@]}"; do configure "$b"; done
 
