@@ -2,7 +2,7 @@
 // all transpose cases with padded leading dimensions, overwrite and
 // accumulate, every epilogue combination (bias x activation x
 // pre_activation x residual, residual also in place), sizes around the SIMD
-// width, several K slices and column blocks of the packed path. Tolerance: max |C - C_ref| <= tol * sqrt(K + 1) * max(1, max |C_ref|),
+// width, several K slices and column blocks of the packed path. Tolerance: max |C - C_ref| <= tol * sqrt(K + 1) * max |C_ref|,
 // tol = 2e-6 (float) / 1e-14 (double); bias_backward 1e-5 / 1e-13.
 
 #include <catch2/catch.hpp>  // for TEMPLATE_TEST_CASE, CHECK, REQUIRE

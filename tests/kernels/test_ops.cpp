@@ -1,7 +1,8 @@
 // softmax, layernorm, gelu, cross-entropy, embedding and the optimizer
 // kernels against their reference twins, float and double, at sizes around
-// the SIMD width. Tolerances (max |got - ref| / max(1, max |ref|)), float / double:
-//   softmax fwd 1e-6 / 1e-14, bwd 1e-6 / 1e-14;  layernorm fwd 2e-6 / 1e-13,
+// the SIMD width. Tolerances (max |got - ref| / max |ref|), float / double:
+//   softmax fwd 2e-6 / 1e-14 (float measured 1.07e-6 on the 1500-key row,
+//   whose probabilities are ~1e-3), bwd 1e-6 / 1e-14;  layernorm fwd 2e-6 / 1e-13,
 //   bwd 1e-5 / 1e-13;  gelu 2e-6 / 1e-14;  cross-entropy 2e-6 / 1e-13;
 //   embedding exact;  adamw 1e-6 / 1e-14;  global_norm 1e-6 / 1e-13 relative;  scale exact.
 
@@ -73,7 +74,7 @@ TEMPLATE_TEST_CASE("kernels: softmax matches the reference for every mask", "[ke
         yb.push_back(y[std::size_t(i) * ld + j]);
         yrb.push_back(yr[std::size_t(i) * ld + j]);
       }
-    CHECK(relative_error(yb, yrb) <= tol<T>(1e-6, 1e-14));
+    CHECK(relative_error(yb, yrb) <= tol<T>(2e-6, 1e-14));
     bool masked_zero = true, rows_sum_to_one = true;
     for (int i = 0; i < mc.rows; ++i) {
       const int lim = mc.mask.limit(i, mc.cols);
