@@ -5,7 +5,8 @@ Valid seeds are trimmed from the fixtures (tests/golden/tokenizers, and the
 all-MiniLM-L6-v2 files in $AUTODIDACT_CACHE/minilm when present); broken
 ones are made by hand. The checkpoint seeds come from the fuzz_checkpoint
 harness's micro models (written by tests/fuzz/make_checkpoint_seeds.cpp);
-this script only adds broken variants of them. Run from the repository root:
+this script only adds broken variants of them. Files named finding_* are
+inputs the fuzzer found, kept as found. Run from the repository root:
     /usr/bin/python3 tests/fuzz/make_corpus.py
 The output is committed; rerunning it rewrites the same files.
 """
@@ -97,6 +98,8 @@ write("safetensors", "broken_negative_extent", safetensors([], header_override=j
 write("safetensors", "broken_huge_shape_zero", safetensors([], header_override=json.dumps(
     {"a": {"dtype": "F32", "shape": [1 << 40, 1 << 40, 0], "data_offsets": [0, 0]}})))
 write("safetensors", "broken_metadata_not_string", safetensors([], metadata={"k": 1}))
+write("safetensors", "broken_number_overflow", safetensors([], header_override=
+    '{"a": {"dtype": "F32", "shape": [1e999], "data_offsets": [0, 0]}}'))
 
 # ---------------------------------------------------------------- hf_config
 if os.path.exists(os.path.join(minilm, "config.json")):
@@ -216,6 +219,8 @@ b4["normalizer"] = {"type": "NFC"}
 b4["model"]["end_of_word_suffix"] = 5
 write("tokenizer_json", "broken_bpe_normalizer", json.dumps(b4, ensure_ascii=False))
 write("tokenizer_json", "broken_truncated", json.dumps(wordpiece_json(small_wp))[:300])
+write("tokenizer_json", "broken_number_overflow",
+      json.dumps(wordpiece_json(small_wp)).replace('"max_length": 16', '"max_length": 16e99999'))
 
 # ---------------------------------------------------------------- vocab.json + merges.txt
 vj = json.dumps(vocab, ensure_ascii=False)

@@ -196,7 +196,7 @@ inline model_config hf_config_from_string(std::string_view text, std::string_vie
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
     raise<format_error>(source, ": not valid JSON: ", e.what());
   }
   return parse_hf_config(j, source);

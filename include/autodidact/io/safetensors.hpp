@@ -640,7 +640,7 @@ class safetensors_file {
     nlohmann::json header;
     try {
       header = nlohmann::json::parse(text, text + header_size);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
       fail({}, std::string("the header is not valid JSON: ") + e.what());
     }
     if (!header.is_object()) {

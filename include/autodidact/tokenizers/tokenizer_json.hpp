@@ -36,6 +36,8 @@ inline nlohmann::json parse_json_text(std::string_view text, const std::string& 
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
+    raise<format_error>(path, ": malformed JSON: ", e.what());
   }
 }
 inline nlohmann::json parse_json_file(const std::string& path) { return parse_json_text(read_file(path), path); }

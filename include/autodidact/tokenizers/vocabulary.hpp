@@ -198,6 +198,8 @@ inline vocabulary vocab_json_from_string(std::string_view text, const std::strin
     j = nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
+  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
+    raise<format_error>(path, ": malformed JSON: ", e.what());
   }
   return vocabulary_from_json(j, path);
 }
