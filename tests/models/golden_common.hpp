@@ -54,14 +54,16 @@ double max_error(const T* ours, const std::vector<double>& ref, std::size_t* whe
 }
 
 // max |ours − ref| ≤ tol · max(max |ref|, 1e-3 · M)
+// (floor_fraction 1e-2 instead of 1e-3 for a tensor that is zero in exact
+// arithmetic, DESIGN.md's rule for BERT's key-bias gradient in float).
 template <class T>
 void compare(const std::string& what, const T* ours, const std::vector<double>& ref, double tol,
-             double kind_max) {
+             double kind_max, double floor_fraction = 1e-3) {
   double ref_max = 0;
   for (double r : ref) ref_max = std::max(ref_max, std::abs(r));
   std::size_t where = 0;
   const double err = max_error(ours, ref, &where);
-  const double bound = tol * std::max(ref_max, 1e-3 * kind_max);
+  const double bound = tol * std::max(ref_max, floor_fraction * kind_max);
   INFO(what << ": max error " << err << " at element " << where << " (ours "
             << (ref.empty() ? 0.0 : static_cast<double>(ours[where])) << ", ref "
             << (ref.empty() ? 0.0 : ref[where]) << "), bound " << bound << " (max |ref| " << ref_max << ")");
@@ -103,8 +105,8 @@ class checklist {
   }
   template <class T>
   void compare(const std::string& name, const std::vector<double>& ref, const T* ours, double tol,
-               double kind_max) {
-    golden::compare(name, ours, ref, tol, kind_max);
+               double kind_max, double floor_fraction = 1e-3) {
+    golden::compare(name, ours, ref, tol, kind_max, floor_fraction);
     done_.insert(name);
   }
   void mark(const std::string& name) { done_.insert(name); }
@@ -183,7 +185,13 @@ void compare_parameters(checklist& list, const autodidact::models::parameter_lay
         for (std::size_t j = 0; j < cols; ++j) t[j * rows + i] = ref[i * cols + j];
       ref.swap(t);
     }
-    list.compare(full, ref, values + (entry.offset - offset_base), tol, kind_max);
+    // BERT's key-bias gradient is zero in exact arithmetic (softmax ignores
+    // a per-query constant): in float it holds only rounding noise, judged
+    // against 1e-2 of the largest gradient (DESIGN.md). Measured on
+    // bert_pretraining_odd: 2.8e-7, 0.96 of the 1e-3 floor's bound.
+    const bool noise_only = std::is_same_v<T, float> && prefix == "grad." &&
+                            entry.name.find("attention.self.key.bias") != std::string::npos;
+    list.compare(full, ref, values + (entry.offset - offset_base), tol, kind_max, noise_only ? 1e-2 : 1e-3);
   }
 }
 
