@@ -120,7 +120,8 @@ class sentence_encoder {
     if (const auto* pad = tokenizer_.default_options().padding ? &*tokenizer_.default_options().padding : nullptr) {
       pad_id_ = pad->pad_id;
     }
-    model_ = std::make_unique<model_type>(options.max_batch, options.max_length);
+    // Zeros, not a random initialisation: every weight is loaded next.
+    model_ = std::make_unique<model_type>(options.max_batch, options.max_length, models::init_options{.zeros = true});
     report_ = io::load_pretrained(dir, *model_);
     // The weights never change after loading: keep them packed for the GEMM.
     model_->pack_weights();

@@ -34,8 +34,8 @@ class decoder : public detail::body<C, P, Policy> {
   using T = typename base::T;
   using base::layout;
 
-  decoder(int max_batch, int max_seq)
-      : base(max_batch, max_seq),
+  decoder(int max_batch, int max_seq, const init_options& init = {})
+      : base(max_batch, max_seq, init),
         targets_(static_cast<std::size_t>(max_batch) * max_seq),
         losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
 
@@ -43,6 +43,7 @@ class decoder : public detail::body<C, P, Policy> {
   // (HF's last hidden state).
   void forward(const batch_input& in) {
     this->body_forward(in);
+    logits_valid_ = false;  // the logits of the previous batch are gone
     const int n = this->batch_ * this->seq_;
     layers::layernorm_forward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias), n,
                               this->hidden_ptr(C.layers), act(al_.final_ln),
@@ -50,20 +51,24 @@ class decoder : public detail::body<C, P, Policy> {
   }
 
   tensor_view<const T, 3> hidden() const {
+    this->require_forward("hidden");
     return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}};
   }
 
   // logits[B·T, V] = LN_f(h) Eᵀ (after forward).
   tensor_view<const T, 2> logits() requires(Policy.pretraining_heads) {
+    this->require_forward("logits");
     if (!logits_valid_) compute_logits();
     return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
   }
 
   // Mean cross-entropy of predicting labels[b, t+1] from position t.
   T clm_loss(std::span<const std::int32_t> labels) requires(Policy.pretraining_heads) {
+    this->require_forward("clm_loss");
     const int b = this->batch_, t = this->seq_, n = b * t;
     require(labels.size() == static_cast<std::size_t>(n), "clm_loss: labels holds ", labels.size(),
             " labels, expected batch x seq = ", n);
+    this->begin_loss("clm_loss");
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < t; ++j) {
         targets_[static_cast<std::size_t>(i * t + j)] =
@@ -81,6 +86,7 @@ class decoder : public detail::body<C, P, Policy> {
 
   // Backward of clm_loss: accumulates every trainable gradient.
   void backward() requires(Policy.pretraining_heads) {
+    this->require_loss("backward", "clm_loss()");
     const int n = this->batch_ * this->seq_;
     T* logits = act(al_.logits);
     T* d_final = begin_backward();
@@ -97,11 +103,13 @@ class decoder : public detail::body<C, P, Policy> {
   // For task heads: begin_backward() returns a zeroed d(LN_f output)
   // [N, C] to add into; backward_from_final() propagates it.
   T* begin_backward() {
+    this->require_unconsumed_forward("begin_backward");
     T* d = act(al_.grad_b);  // consumed by LN_f's backward before the block stack reuses it
     layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
     return d;
   }
   void backward_from_final(const T* d_final) {
+    this->require_unconsumed_forward("backward_from_final");
     const int n = this->batch_ * this->seq_;
     this->notify_hidden_gradient(C.layers + 1, d_final);
     T* d_top = this->top_gradient();
@@ -112,6 +120,7 @@ class decoder : public detail::body<C, P, Policy> {
                                this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)},
                                d_final, d_top, sc.gain, sc.bias);
     this->body_backward();
+    this->mark_backward_done();
   }
 
   T loss() const noexcept { return loss_; }

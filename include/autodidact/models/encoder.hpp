@@ -35,8 +35,8 @@ class encoder : public detail::body<C, P, Policy> {
   using T = typename base::T;
   using base::layout;
 
-  encoder(int max_batch, int max_seq)
-      : base(max_batch, max_seq),
+  encoder(int max_batch, int max_seq, const init_options& init = {})
+      : base(max_batch, max_seq, init),
         mlm_targets_(static_cast<std::size_t>(max_batch) * max_seq),
         nsp_targets_(static_cast<std::size_t>(max_batch)),
         losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
@@ -50,6 +50,7 @@ class encoder : public detail::body<C, P, Policy> {
 
   tensor_view<const T, 3> hidden() const { return this->hidden_state(C.layers); }
   tensor_view<const T, 2> pooled() const requires(C.pooler) {
+    this->require_forward("pooled");
     return {act(al_.pooled), {this->batch_, C.d_model}};
   }
 
@@ -59,11 +60,13 @@ class encoder : public detail::body<C, P, Policy> {
   // nsp_labels: [B] or empty. Returns the total loss, like HF's.
   T pretraining_loss(std::span<const std::int32_t> mlm_labels,
                      std::span<const std::int32_t> nsp_labels = {}) requires(Policy.pretraining_heads) {
+    this->require_forward("pretraining_loss");
     const int b = this->batch_, n = this->batch_ * this->seq_;
     require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
             mlm_labels.size(), " labels, expected batch x seq = ", n);
     require(nsp_labels.empty() || nsp_labels.size() == static_cast<std::size_t>(b),
             "pretraining_loss: nsp_labels holds ", nsp_labels.size(), " labels, expected batch = ", b);
+    this->begin_loss("pretraining_loss");
     std::copy(mlm_labels.begin(), mlm_labels.end(), mlm_targets_.begin());
     mlm_logits_forward();
     T* logits = act(al_.logits);
@@ -94,12 +97,17 @@ class encoder : public detail::body<C, P, Policy> {
   T nsp_loss() const noexcept { return nsp_loss_; }
   // MLM logits [B·T, V] of the last pretraining_loss (before backward).
   tensor_view<const T, 2> mlm_logits() const {
+    require_logits("mlm_logits");
     return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
   }
-  tensor_view<const T, 2> nsp_logits() const { return {act(al_.nsp_logits), {this->batch_, 2}}; }
+  tensor_view<const T, 2> nsp_logits() const {
+    require_logits("nsp_logits");
+    return {act(al_.nsp_logits), {this->batch_, 2}};
+  }
 
   // Backward of pretraining_loss: accumulates every trainable gradient.
   void backward() requires(Policy.pretraining_heads) {
+    this->require_loss("backward", "pretraining_loss()");
     const int n = this->batch_ * this->seq_, c = C.d_model;
     T* d_hidden = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
@@ -117,18 +125,29 @@ class encoder : public detail::body<C, P, Policy> {
   // top_gradient() (zeroed by begin_backward) and formed d(pooled) [B, C]
   // (or null), propagate into the body.
   T* begin_backward() {
+    this->require_unconsumed_forward("begin_backward");
     T* d = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
     return d;
   }
   void backward_from_pooled(const T* d_pooled) {
+    this->require_unconsumed_forward("backward_from_pooled");
     if constexpr (C.pooler) {
       if (d_pooled) pooler_backward(d_pooled, this->top_gradient());
     }
     this->body_backward();
+    this->mark_backward_done();
   }
 
  private:
+  // The heads' logits live in buffers backward overwrites with gradients.
+  void require_logits(const char* what) const {
+    this->require_forward(what);
+    require(this->stage_ == base::stage::loss_ready, what,
+            ": the logits are computed by pretraining_loss() and overwritten by backward(); call them after ",
+            "pretraining_loss() and before backward()", base::order);
+  }
+
   // pooled[b] = tanh(W h[b, 0] + bias)
   void pool() {
     const int b = this->batch_, t = this->seq_, c = C.d_model;

@@ -6,6 +6,7 @@
 
 #include <algorithm>  // for std::fill, std::copy
 #include <array>      // for std::array (the packed-weight table)
+#include <cmath>      // for std::sqrt (GPT-2's residual initialisation)
 #include <cstdint>    // for std::int32_t, std::uint32_t, std::uint64_t
 #include <span>       // for std::span
 #include <vector>     // for std::vector
@@ -45,6 +46,19 @@ struct dropout_options {
   std::uint64_t seed = 0;  // keys the dropout stream
 };
 
+// How a new model's weights are set. By default as Hugging Face's
+// _init_weights does for the family: every matrix and embedding table
+// N(0, initializer_range), GPT-2's residual projections (attention output
+// and second feed-forward matrix) N(0, initializer_range / sqrt(2 L)),
+// BERT's padding row (token 0) zero, LayerNorm gains 1, every bias 0. The
+// draws are Philox keyed by (seed, tensor, element): the same seed gives
+// the same weights on any machine and thread count.
+struct init_options {
+  std::uint64_t seed = 0;
+  double initializer_range = 0.02;  // config.json's initializer_range
+  bool zeros = false;               // every parameter 0 (a model about to be loaded)
+};
+
 namespace detail {
 
 template <model_config C, plain_precision P, training_policy Policy>
@@ -61,8 +75,9 @@ class body {
   static constexpr bool post_ln = C.norm == norm_placement::post;
 
   // Allocates the parameter, gradient and activation arenas for batches of
-  // up to max_batch sequences of up to max_seq tokens. No allocation after.
-  body(int max_batch, int max_seq)
+  // up to max_batch sequences of up to max_seq tokens, and initialises the
+  // weights (init_options). No allocation after.
+  body(int max_batch, int max_seq, const init_options& init = {})
       : max_batch_(max_batch),
         max_seq_(max_seq),
         params_(plan::parameter_elements),
@@ -71,7 +86,58 @@ class body {
         ids_(static_cast<std::size_t>(max_batch) * max_seq),
         segments_(static_cast<std::size_t>(max_batch) * max_seq),
         positions_(static_cast<std::size_t>(max_batch) * max_seq),
-        lengths_(static_cast<std::size_t>(max_batch)) {}
+        lengths_(static_cast<std::size_t>(max_batch)) {
+    initialize(init);
+  }
+
+  // Sets every parameter as init_options says (see there).
+  void initialize(const init_options& o) {
+    require(o.initializer_range >= 0.0, "initialize: initializer_range = ", o.initializer_range,
+            " must not be negative");
+    params_.zero();
+    packed_fresh_ = false;
+    if (o.zeros) return;
+    const philox_rng rng(o.seed, rng_stream::init);
+    std::uint32_t tensor = 0;  // the Philox step: one per tensor, in layout order
+    auto normal = [&](std::size_t offset, std::size_t n, double sd) {
+      T* p = params_.data() + offset;
+      const std::uint32_t step = tensor++;
+      const std::ptrdiff_t pairs = static_cast<std::ptrdiff_t>((n + 1) / 2);
+AUTODIDACT_OMP_FOR(pairs > 65536)
+      for (std::ptrdiff_t i = 0; i < pairs; ++i) {
+        const auto z = rng.normal2(step, static_cast<std::uint32_t>(i));
+        const std::size_t j = 2 * static_cast<std::size_t>(i);
+        p[j] = static_cast<T>(sd * z[0]);
+        if (j + 1 < n) p[j + 1] = static_cast<T>(sd * z[1]);
+      }
+    };
+    auto ones = [&](std::size_t offset) { std::fill_n(params_.data() + offset, C.d_model, T(1)); };
+    const std::size_t c = static_cast<std::size_t>(C.d_model), f = static_cast<std::size_t>(C.d_ff);
+    const double sd = o.initializer_range;
+    // GPT-2 scales the projections that add into the residual stream.
+    const double residual_sd = post_ln ? sd : sd / std::sqrt(2.0 * C.layers);
+    normal(layout.token_embedding, static_cast<std::size_t>(C.vocab) * c, sd);
+    if constexpr (post_ln) std::fill_n(params_.data() + layout.token_embedding, c, T(0));  // BERT's [PAD] = 0
+    normal(layout.position_embedding, static_cast<std::size_t>(C.max_positions) * c, sd);
+    if constexpr (C.type_vocab > 0)
+      normal(layout.segment_embedding, static_cast<std::size_t>(C.type_vocab) * c, sd);
+    if constexpr (post_ln) ones(layout.embedding_ln_gain);
+    for (const block_parameters& b : layout.blocks) {
+      ones(b.ln1_gain);
+      ones(b.ln2_gain);
+      normal(b.qkv_weight, 3 * c * c, sd);
+      normal(b.proj_weight, c * c, residual_sd);
+      normal(b.ff1_weight, f * c, sd);
+      normal(b.ff2_weight, c * f, residual_sd);
+    }
+    if (layout.final_ln_gain != parameter_layout<C>::npos) ones(layout.final_ln_gain);
+    if (layout.pooler_weight != parameter_layout<C>::npos) normal(layout.pooler_weight, c * c, sd);
+    if (layout.mlm_dense_weight != parameter_layout<C>::npos) normal(layout.mlm_dense_weight, c * c, sd);
+    if (layout.mlm_ln_gain != parameter_layout<C>::npos) ones(layout.mlm_ln_gain);
+    if (layout.nsp_weight != parameter_layout<C>::npos) normal(layout.nsp_weight, 2 * c, sd);
+    if (layout.lm_head_weight != parameter_layout<C>::npos)
+      normal(layout.lm_head_weight, static_cast<std::size_t>(C.vocab) * c, sd);
+  }
 
   int max_batch() const noexcept { return max_batch_; }
   int max_seq() const noexcept { return max_seq_; }
@@ -141,6 +207,7 @@ class body {
   // Hidden states: 0 = the embeddings (after the embedding LayerNorm in a
   // post-LN model), l = the output of block l-1.   [B, T, C]
   tensor_view<const T, 3> hidden_state(int index) const {
+    require_forward("hidden_state");
     require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers,
             "]");
     require(Policy.trainable || index >= C.layers - 1,
@@ -162,6 +229,35 @@ class body {
   }
 
  protected:
+  // The life cycle: forward, then a loss (or a task head's), then backward,
+  // once. Every call out of this order is an invalid_argument saying so.
+  enum class stage : unsigned char { empty, forwarded, loss_ready, backwarded };
+  static constexpr const char* order = " (the order is forward(), a loss, backward())";
+  void require_forward(const char* what) const {
+    require(stage_ != stage::empty, what, ": no forward() has run yet", order);
+  }
+  // A loss needs a forward whose activations backward has not consumed.
+  void begin_loss(const char* what) {
+    require_forward(what);
+    require(stage_ != stage::backwarded, what, ": backward() has run since the last forward(); call forward() again",
+            order);
+    stage_ = stage::loss_ready;
+  }
+  // backward needs a loss of the current forward, and runs once per forward.
+  void require_loss(const char* what, const char* loss_name) const {
+    require_forward(what);
+    require(stage_ != stage::backwarded, what, ": already ran for this forward(); a second backward would add ",
+            "the gradients again. Call forward() and ", loss_name, " again", order);
+    require(stage_ == stage::loss_ready, what, ": call ", loss_name, " after forward() first", order);
+  }
+  // A task head's backward (begin_backward): a forward not yet consumed.
+  void require_unconsumed_forward(const char* what) const {
+    require_forward(what);
+    require(stage_ != stage::backwarded, what, ": backward() already ran for this forward(); call forward() again",
+            order);
+  }
+  void mark_backward_done() noexcept { stage_ = stage::backwarded; }
+
   void notify_hidden_gradient(int index, const T* gradient) const {
     if (grad_observer_) grad_observer_(grad_observer_context_, index, gradient);
   }
@@ -377,6 +473,7 @@ AUTODIDACT_OMP_FOR(true)
   // Embeddings (+ embedding LayerNorm for post-LN) and all blocks.
   void body_forward(const batch_input& in) {
     accept(in);
+    stage_ = stage::forwarded;
     if (packing_ && !packed_fresh_) refresh_packed();
     const int n = batch_ * seq_;
     T* emb = act(al_.embeddings);
@@ -493,6 +590,7 @@ AUTODIDACT_OMP_FOR(true)
   philox_rng rng_{0, rng_stream::dropout};
   bool training_ = false;
   std::uint32_t step_ = 0;
+  stage stage_ = stage::empty;
   hidden_gradient_observer grad_observer_ = nullptr;  // observe_hidden_gradients()
   void* grad_observer_context_ = nullptr;
 };
