@@ -83,8 +83,7 @@ void adamw_update(std::ptrdiff_t n, T* param, const T* grad, T* m, T* v,
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   const std::ptrdiff_t chunks = (n + detail::optimizer_chunk - 1) / detail::optimizer_chunk;
-AUTODIDACT_OMP_FOR(chunks > 1)
-  for (std::ptrdiff_t ch = 0; ch < chunks; ++ch) {
+  kernels::detail::parallel_for(0, chunks, chunks > 1, [&](std::ptrdiff_t ch) {
     const std::ptrdiff_t b = ch * detail::optimizer_chunk;
     const std::ptrdiff_t e = n - b < detail::optimizer_chunk ? n : b + detail::optimizer_chunk;
     const B decay(s.decay), b1(s.beta1), omb1(s.one_minus_beta1), b2(s.beta2),
@@ -110,7 +109,7 @@ AUTODIDACT_OMP_FOR(chunks > 1)
       v[i] = vi;
       param[i] = p + s.neg_step_size * mi / denom;
     }
-  }
+  });
 }
 
 // sum_i x[i]^2 in fixed-size chunks combined in order (double).   x: [n]
@@ -125,12 +124,11 @@ double sum_squares(std::ptrdiff_t n, const T* x) {
   double total = 0.0;
   for (std::ptrdiff_t g0 = 0; g0 < chunks; g0 += group) {
     const std::ptrdiff_t count = chunks - g0 < group ? chunks - g0 : group;
-AUTODIDACT_OMP_FOR(count > 4)
-    for (std::ptrdiff_t j = 0; j < count; ++j) {
+    kernels::detail::parallel_for(0, count, count > 4, [&](std::ptrdiff_t j) {
       const std::ptrdiff_t b = (g0 + j) * reduction_chunk;
       const std::ptrdiff_t len = n - b < reduction_chunk ? n - b : reduction_chunk;
       partial[j] = double(detail::chunk_sum_squares(len, x + b));
-    }
+    });
     for (std::ptrdiff_t j = 0; j < count; ++j) total += partial[j];
   }
   return total;
@@ -149,15 +147,14 @@ void scale(std::ptrdiff_t n, T* x, T factor) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   const std::ptrdiff_t chunks = (n + detail::optimizer_chunk - 1) / detail::optimizer_chunk;
-AUTODIDACT_OMP_FOR(chunks > 1)
-  for (std::ptrdiff_t ch = 0; ch < chunks; ++ch) {
+  kernels::detail::parallel_for(0, chunks, chunks > 1, [&](std::ptrdiff_t ch) {
     const std::ptrdiff_t b = ch * detail::optimizer_chunk;
     const std::ptrdiff_t e = n - b < detail::optimizer_chunk ? n : b + detail::optimizer_chunk;
     const B f(factor);
     std::ptrdiff_t i = b;
     for (; i + w <= e; i += w) simd::store(x + i, simd::load(x + i) * f);
     for (; i < e; ++i) x[i] *= factor;
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

@@ -15,21 +15,43 @@
 #include <concepts>     // for std::same_as
 #include <cstddef>      // for std::ptrdiff_t
 #include <cstdint>      // for std::int32_t
+#include <type_traits>  // for std::type_identity_t
 
 #include "autodidact/config.hpp"      // for autodidact::gelu_kind
 #include "autodidact/core/error.hpp"  // for autodidact::require, invalid_argument
 
-// AUTODIDACT_OMP_FOR(condition) before a for loop: the loop's iterations
-// are split over OpenMP threads (static schedule) when `condition` holds and
-// OpenMP is enabled; otherwise nothing (and no unknown-pragma warning).
-#define AUTODIDACT_DETAIL_PRAGMA(x) _Pragma(#x)
 #ifdef _OPENMP
-#define AUTODIDACT_OMP_FOR(condition) AUTODIDACT_DETAIL_PRAGMA(omp parallel for schedule(static) if (condition))
-#else
-#define AUTODIDACT_OMP_FOR(condition)
+#include <omp.h>  // for omp_in_parallel, omp_get_max_threads
 #endif
 
 namespace autodidact::kernels {
+
+namespace detail {
+
+// Runs body(i) for i in [begin, end): split over OpenMP's threads with a
+// static schedule (thread k gets the k-th contiguous block) when `parallel`
+// holds, OpenMP has more than one thread and we are not already inside a
+// parallel region; otherwise a plain loop on the calling thread. Every
+// iteration writes its own outputs, so the result never depends on which
+// path ran. Not `#pragma omp parallel for if (parallel)`: GCC's libgomp
+// heap-allocates a one-thread team for every region it enters with a false
+// condition, one thread, or inside another region (about 200 allocations
+// per encoder training step), and a step must allocate nothing.
+template <class Index, class Body>
+inline void parallel_for(std::type_identity_t<Index> begin, Index end, bool parallel, const Body& body) {
+#ifdef _OPENMP
+  if (parallel && end - begin > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (Index i = begin; i < end; ++i) body(i);
+    return;
+  }
+#else
+  (void)parallel;
+#endif
+  for (Index i = begin; i < end; ++i) body(i);
+}
+
+}  // namespace detail
 
 // Element types the kernels are written for.
 template <class T>

@@ -67,17 +67,16 @@ int cross_entropy_forward(int rows, int v, const T* logits, int ldx, const std::
           v, " >= 1");
   detail::check_ld("cross_entropy_forward", "ldx", ldx, v);
   detail::check_targets(rows, v, targets, ignore_index);
-AUTODIDACT_OMP_FOR(double(rows) * v > 32768.0)
-  for (int r = 0; r < rows; ++r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * v > 32768.0, [&](int r) {
     const std::int32_t t = targets[r];
     if (t == ignore_index) {
       losses[r] = T(0);
-      continue;
+      return;
     }
     const T* x = logits + std::ptrdiff_t(r) * ldx;
     const T mx = detail::row_max(v, x);
     losses[r] = std::log(detail::row_sum_exp(v, x, mx)) + mx - x[t];
-  }
+  });
   int count = 0;
   for (int r = 0; r < rows; ++r) count += targets[r] != ignore_index;
   return count;
@@ -96,15 +95,14 @@ void cross_entropy_backward(int rows, int v, const T* logits, int ldx, const std
   detail::check_targets(rows, v, targets, ignore_index);
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-AUTODIDACT_OMP_FOR(double(rows) * v > 32768.0)
-  for (int r = 0; r < rows; ++r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * v > 32768.0, [&](int r) {
     const std::int32_t t = targets[r];
     const T* x = logits + std::ptrdiff_t(r) * ldx;
     T* d = dlogits + std::ptrdiff_t(r) * lddx;
     int j = 0;
     if (t == ignore_index) {
       for (; j < v; ++j) d[j] = T(0);
-      continue;
+      return;
     }
     const T mx = detail::row_max(v, x);
     const T f = scale / detail::row_sum_exp(v, x, mx);  // softmax_j * scale = exp(x_j - mx) * f
@@ -112,7 +110,7 @@ AUTODIDACT_OMP_FOR(double(rows) * v > 32768.0)
     for (; j + w <= v; j += w) simd::store(d + j, simd::exp(simd::load(x + j) - vmx) * vf);
     for (; j < v; ++j) d[j] = std::exp(x[j] - mx) * f;
     d[t] -= scale;
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

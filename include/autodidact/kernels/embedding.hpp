@@ -31,8 +31,7 @@ void embedding_forward(int n, int c, const std::int32_t* ids, const T* table, in
   detail::check_ids("embedding_forward", n, ids, table_rows);
   constexpr int w = simd::width<T>;
   const bool acc = mode == write_mode::accumulate;
-AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
-  for (int i = 0; i < n; ++i) {
+  kernels::detail::parallel_for(0, n, double(n) * c > 65536.0, [&](int i) {
     const T* src = table + std::ptrdiff_t(ids[i]) * c;
     T* dst = out + std::ptrdiff_t(i) * c;
     int j = 0;
@@ -43,7 +42,7 @@ AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
       for (; j + w <= c; j += w) simd::store(dst + j, simd::load(src + j));
       for (; j < c; ++j) dst[j] = src[j];
     }
-  }
+  });
 }
 
 // dtable[ids[n],:] += dout[n,:].   ids: [N]   dout: [N, C]   dtable: [table_rows, C]
@@ -56,8 +55,7 @@ void embedding_backward(int n, int c, const std::int32_t* ids, const T* dout, in
   constexpr int w = simd::width<T>;
   constexpr int cb = 4 * w;  // channels per parallel block
   const int blocks = (c + cb - 1) / cb;
-AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
-  for (int blk = 0; blk < blocks; ++blk) {
+  kernels::detail::parallel_for(0, blocks, double(n) * c > 65536.0, [&](int blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < c ? j0 + cb : c;
     for (int i = 0; i < n; ++i) {
@@ -67,7 +65,7 @@ AUTODIDACT_OMP_FOR(double(n) * c > 65536.0)
       for (; j + w <= j1; j += w) simd::store(dst + j, simd::load(dst + j) + simd::load(src + j));
       for (; j < j1; ++j) dst[j] += src[j];
     }
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

@@ -90,13 +90,14 @@ template <kernel_scalar T>
 void gelu_forward(gelu_kind kind, std::ptrdiff_t n, const T* in, T* out) {
   require(n >= 0, "gelu_forward: n = ", n, " must not be negative");
   const std::ptrdiff_t chunks = (n + detail::elementwise_chunk - 1) / detail::elementwise_chunk;
-AUTODIDACT_OMP_FOR(chunks > 1)
-  for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+  kernels::detail::parallel_for(0, chunks, chunks > 1, [&](std::ptrdiff_t c) {
     const std::ptrdiff_t b = c * detail::elementwise_chunk;
     const std::ptrdiff_t len = n - b < detail::elementwise_chunk ? n - b : detail::elementwise_chunk;
-    if (kind == gelu_kind::erf) detail::gelu_forward_impl<T, true>(len, in + b, out + b);
-    else detail::gelu_forward_impl<T, false>(len, in + b, out + b);
-  }
+    if (kind == gelu_kind::erf)
+      detail::gelu_forward_impl<T, true>(len, in + b, out + b);
+    else
+      detail::gelu_forward_impl<T, false>(len, in + b, out + b);
+  });
 }
 
 // din[i] (=|+=) gelu'(in[i]) * dout[i].   in, dout, din: [n]
@@ -106,18 +107,21 @@ void gelu_backward(gelu_kind kind, std::ptrdiff_t n, const T* in, const T* dout,
   require(n >= 0, "gelu_backward: n = ", n, " must not be negative");
   const std::ptrdiff_t chunks = (n + detail::elementwise_chunk - 1) / detail::elementwise_chunk;
   const bool acc = mode == write_mode::accumulate;
-AUTODIDACT_OMP_FOR(chunks > 1)
-  for (std::ptrdiff_t c = 0; c < chunks; ++c) {
+  kernels::detail::parallel_for(0, chunks, chunks > 1, [&](std::ptrdiff_t c) {
     const std::ptrdiff_t b = c * detail::elementwise_chunk;
     const std::ptrdiff_t len = n - b < detail::elementwise_chunk ? n - b : detail::elementwise_chunk;
     if (kind == gelu_kind::erf) {
-      if (acc) detail::gelu_backward_impl<T, true, true>(len, in + b, dout + b, din + b);
-      else detail::gelu_backward_impl<T, true, false>(len, in + b, dout + b, din + b);
+      if (acc)
+        detail::gelu_backward_impl<T, true, true>(len, in + b, dout + b, din + b);
+      else
+        detail::gelu_backward_impl<T, true, false>(len, in + b, dout + b, din + b);
     } else {
-      if (acc) detail::gelu_backward_impl<T, false, true>(len, in + b, dout + b, din + b);
-      else detail::gelu_backward_impl<T, false, false>(len, in + b, dout + b, din + b);
+      if (acc)
+        detail::gelu_backward_impl<T, false, true>(len, in + b, dout + b, din + b);
+      else
+        detail::gelu_backward_impl<T, false, false>(len, in + b, dout + b, din + b);
     }
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

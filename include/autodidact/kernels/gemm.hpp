@@ -815,8 +815,7 @@ void bias_backward(int m, int n, const T* dy, int lddy, T* db) {
   constexpr int w = simd::width<T>;
   constexpr int cb = 8 * w;  // columns per parallel block
   const int blocks = (n + cb - 1) / cb;
-AUTODIDACT_OMP_FOR(double(m) * n > 65536.0)
-  for (int blk = 0; blk < blocks; ++blk) {
+  kernels::detail::parallel_for(0, blocks, double(m) * n > 65536.0, [&](int blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < n ? j0 + cb : n;
     int j = j0;
@@ -830,7 +829,7 @@ AUTODIDACT_OMP_FOR(double(m) * n > 65536.0)
       for (int i = 0; i < m; ++i) s += dy[std::ptrdiff_t(i) * lddy + j];
       db[j] = s;
     }
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

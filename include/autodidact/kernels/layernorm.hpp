@@ -35,8 +35,7 @@ void layernorm_forward(int rows, int c, const T* in, const T* gamma, const T* be
   require(eps > T(0), "layernorm_forward: eps = ", eps, " must be positive");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-AUTODIDACT_OMP_FOR(double(rows) * c > 32768.0)
-  for (int r = 0; r < rows; ++r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * c > 32768.0, [&](int r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     T* y = out + std::ptrdiff_t(r) * c;
     B vs(T(0));
@@ -60,7 +59,7 @@ AUTODIDACT_OMP_FOR(double(rows) * c > 32768.0)
     for (; j < c; ++j) y[j] = (x[j] - mu) * rs * gamma[j] + beta[j];
     mean[r] = mu;
     rstd[r] = rs;
-  }
+  });
 }
 
 // din += d/din, dgamma += d/dgamma, dbeta += d/dbeta (see the header).
@@ -73,8 +72,7 @@ void layernorm_backward(int rows, int c, const T* dout, const T* in, const T* ga
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   [[maybe_unused]] const bool parallel = double(rows) * c > 32768.0;
-AUTODIDACT_OMP_FOR(parallel)
-  for (int r = 0; r < rows; ++r) {
+  kernels::detail::parallel_for(0, rows, parallel, [&](int r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     const T* dy = dout + std::ptrdiff_t(r) * c;
     T* dx = din + std::ptrdiff_t(r) * c;
@@ -106,12 +104,11 @@ AUTODIDACT_OMP_FOR(parallel)
       const T xh = (x[j] - mu) * rs;
       dx[j] += rs * (g - mg - xh * mgx);
     }
-  }
+  });
   // Parameter gradients: channel blocks in parallel, rows in order.
   constexpr int cb = 4 * w;
   const int blocks = (c + cb - 1) / cb;
-AUTODIDACT_OMP_FOR(parallel)
-  for (int blk = 0; blk < blocks; ++blk) {
+  kernels::detail::parallel_for(0, blocks, parallel, [&](int blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < c ? j0 + cb : c;
     int j = j0;
@@ -136,7 +133,7 @@ AUTODIDACT_OMP_FOR(parallel)
       dgamma[j] = dg;
       dbeta[j] = db;
     }
-  }
+  });
 }
 
 }  // namespace autodidact::kernels

@@ -89,10 +89,10 @@ void softmax_forward(int rows, int cols, T scale, const T* x, int ldx, T* y, int
   detail::check_ld("softmax_forward", "ldx", ldx, cols);
   detail::check_ld("softmax_forward", "ldy", ldy, cols);
   require(scale > T(0), "softmax_forward: scale = ", scale, " must be positive");
-AUTODIDACT_OMP_FOR(double(rows) * cols > 32768.0)
-  for (int i = 0; i < rows; ++i)
+  kernels::detail::parallel_for(0, rows, double(rows) * cols > 32768.0, [&](int i) {
     detail::softmax_row(mask.limit(i, cols), cols, scale, x + std::ptrdiff_t(i) * ldx,
                         y + std::ptrdiff_t(i) * ldy);
+  });
 }
 
 // dx = scale * y (dy - rowsum(y dy)) (overwrite), masked entries 0.
@@ -104,10 +104,10 @@ void softmax_backward(int rows, int cols, T scale, const T* y, int ldy, const T*
   detail::check_ld("softmax_backward", "ldy", ldy, cols);
   detail::check_ld("softmax_backward", "lddy", lddy, cols);
   detail::check_ld("softmax_backward", "lddx", lddx, cols);
-AUTODIDACT_OMP_FOR(double(rows) * cols > 32768.0)
-  for (int i = 0; i < rows; ++i)
+  kernels::detail::parallel_for(0, rows, double(rows) * cols > 32768.0, [&](int i) {
     detail::softmax_backward_row(mask.limit(i, cols), cols, scale, y + std::ptrdiff_t(i) * ldy,
                                  dy + std::ptrdiff_t(i) * lddy, dx + std::ptrdiff_t(i) * lddx);
+  });
 }
 
 }  // namespace autodidact::kernels

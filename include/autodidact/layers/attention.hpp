@@ -134,8 +134,7 @@ void attention_heads_forward(const attention_params<T>& p, const attention_shape
     for (int bh = 0; bh < pairs; ++bh) head(bh);
     return;
   }
-AUTODIDACT_OMP_FOR(true)
-  for (int bh = 0; bh < pairs; ++bh) head(bh);
+  kernels::detail::parallel_for(0, pairs, true, [&](int bh) { head(bh); });
 }
 
 template <class T>
@@ -178,8 +177,7 @@ void attention_backward(const attention_params<T>& p, const attention_grads<T>& 
   linear_backward(p.proj, g.proj, n, cache.context, dy, dctx);
   const T scale = T(1) / std::sqrt(T(d));
   const std::ptrdiff_t tt = std::ptrdiff_t(t) * t;
-AUTODIDACT_OMP_FOR(true)
-  for (int bh = 0; bh < s.batch * h_count; ++bh) {
+  kernels::detail::parallel_for(0, s.batch * h_count, true, [&](int bh) {
     const int b = bh / h_count, h = bh % h_count;
     const std::ptrdiff_t row0 = std::ptrdiff_t(b) * t;
     const T* q = cache.qkv + row0 * ld + h * d;
@@ -193,7 +191,7 @@ AUTODIDACT_OMP_FOR(true)
       const kernels::softmax_mask mask{.valid_cols = detail::visible_keys(s, b), .causal = p.causal};
       kernels::attention_blocked_backward(t, d, scale, q, k, v, ld, cache.context + row0 * c + h * d, c, dc,
                                           cache.probs + std::ptrdiff_t(bh) * t, dq, dk, dv, ld, mask);
-      continue;
+      return;
     }
     const T* prob = cache.probs + bh * tt;
     T* dp = dprobs + bh * tt;
@@ -209,7 +207,8 @@ AUTODIDACT_OMP_FOR(true)
           T pij = prob[std::ptrdiff_t(i) * t + j];
           dropout_apply(attn_drop, 1, &pij, e);
           if (pij != T(0)) {
-            for (int jd = 0; jd < d; ++jd) dv[std::ptrdiff_t(j) * ld + jd] += pij * dc[std::ptrdiff_t(i) * c + jd];
+            for (int jd = 0; jd < d; ++jd)
+              dv[std::ptrdiff_t(j) * ld + jd] += pij * dc[std::ptrdiff_t(i) * c + jd];
           }
           dropout_backward(attn_drop, 1, dp + std::ptrdiff_t(i) * t + j, e);
         }
@@ -220,7 +219,7 @@ AUTODIDACT_OMP_FOR(true)
     kernels::softmax_backward(t, t, scale, prob, t, dp, t, dp, t, mask);
     kernels::gemm(transpose::no, transpose::no, t, d, t, T(1), dp, t, k, ld, write_mode::overwrite, dq, ld);
     kernels::gemm(transpose::yes, transpose::no, t, d, t, T(1), dp, t, q, ld, write_mode::overwrite, dk, ld);
-  }
+  });
   linear_backward(p.qkv, g.qkv, n, x, dqkv, dx);
 }
 

@@ -103,13 +103,12 @@ class body {
       T* p = params_.data() + offset;
       const std::uint32_t step = tensor++;
       const std::ptrdiff_t pairs = static_cast<std::ptrdiff_t>((n + 1) / 2);
-AUTODIDACT_OMP_FOR(pairs > 65536)
-      for (std::ptrdiff_t i = 0; i < pairs; ++i) {
+      kernels::detail::parallel_for(0, pairs, pairs > 65536, [&](std::ptrdiff_t i) {
         const auto z = rng.normal2(step, static_cast<std::uint32_t>(i));
         const std::size_t j = 2 * static_cast<std::size_t>(i);
         p[j] = static_cast<T>(sd * z[0]);
         if (j + 1 < n) p[j + 1] = static_cast<T>(sd * z[1]);
-      }
+      });
     };
     auto ones = [&](std::size_t offset) { std::fill_n(params_.data() + offset, C.d_model, T(1)); };
     const std::size_t c = static_cast<std::size_t>(C.d_model), f = static_cast<std::size_t>(C.d_ff);
@@ -354,12 +353,11 @@ AUTODIDACT_OMP_FOR(pairs > 65536)
   }
   void refresh_packed() {
     constexpr packed_layout t = packed_table();
-AUTODIDACT_OMP_FOR(true)
-    for (int i = 0; i < t.count; ++i) {
+    kernels::detail::parallel_for(0, t.count, true, [&](int i) {
       const packed_entry& e = t.entries[static_cast<std::size_t>(i)];
       kernels::pack_b(kernels::transpose::yes, e.in, e.out, params_.data() + e.weight, e.in,
                       packed_.data() + e.packed);
-    }
+    });
     packed_fresh_ = true;
   }
   layers::linear_grads<T> linear_grads_at(std::size_t weight, std::size_t bias) {
