@@ -72,9 +72,12 @@ int main(int argc, char** argv) {
               megabytes(frozen::gradient_bytes), megabytes(frozen::moment_bytes));
 
   std::printf("\nwhere block 2 lives in the parameter arena (element offsets):\n");
+  // Each module declares its parameters once, in a table (module_spec.hpp);
+  // the layout gives each one's offset, indexed by the module's enum.
+  using bm = models::block_module;
   const auto& b = plan::parameters.blocks[2];
-  std::printf("  qkv weight [3C, C] at %zu, feed-forward in [F, C] at %zu, out [C, F] at %zu\n", b.qkv_weight,
-              b.ff1_weight, b.ff2_weight);
+  std::printf("  qkv weight [3C, C] at %zu, feed-forward in [F, C] at %zu, out [C, F] at %zu\n",
+              b[bm::qkv_weight], b[bm::ff1_weight], b[bm::ff2_weight]);
 
   // Step 4: allocate the parameter arena (one aligned heap block) and fill
   // it with seeded N(0, 0.02) weights from the counter-based generator. The

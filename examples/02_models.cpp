@@ -79,16 +79,10 @@ void initialise(Model& m) {
   auto set_ones = [&](std::size_t offset) {
     for (int j = 0; j < Model::config.d_model; ++j) p[offset + static_cast<std::size_t>(j)] = 1.0f;
   };
-  for (const auto& b : Model::layout.blocks) {
-    set_ones(b.ln1_gain);
-    set_ones(b.ln2_gain);
-  }
-  if constexpr (Model::config.norm == norm_placement::post) {
-    set_ones(Model::layout.embedding_ln_gain);
-    set_ones(Model::layout.mlm_ln_gain);
-  } else {
-    set_ones(Model::layout.final_ln_gain);
-  }
+  // Every LayerNorm gain, as the module tables name them (module_spec.hpp).
+  Model::layout.for_each_parameter([&](const auto&, std::size_t, const models::param_spec& spec, std::size_t offset) {
+    if (spec.role == models::param_role::norm_gain) set_ones(offset);
+  });
 }
 
 int main(int argc, char** argv) {

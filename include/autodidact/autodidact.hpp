@@ -1,11 +1,63 @@
 #pragma once
-// The umbrella header: everything autodidact offers.
+// The umbrella header: every public header of autodidact (the test
+// static_headers_compile_alone checks that none is missing). Programs that care
+// about compile time include only what they use.
 
-#include "autodidact/config.hpp"              // for model_config, presets
-#include "autodidact/core/arena.hpp"          // for arena, storages
-#include "autodidact/core/error.hpp"          // for autodidact::error
-#include "autodidact/core/rng.hpp"            // for philox_rng
-#include "autodidact/core/tensor_view.hpp"    // for tensor_view
-#include "autodidact/models/memory_plan.hpp"  // for memory_plan
-#include "autodidact/precision.hpp"           // for precision, f32, f64
-#include "autodidact/version.hpp"             // for version_major
+#include "autodidact/config.hpp"
+#include "autodidact/core/arena.hpp"
+#include "autodidact/core/error.hpp"
+#include "autodidact/core/rng.hpp"
+#include "autodidact/core/tensor_view.hpp"
+#include "autodidact/heads/lm.hpp"
+#include "autodidact/heads/mlm.hpp"
+#include "autodidact/heads/nsp.hpp"
+#include "autodidact/inference/sentence_embedding.hpp"
+#include "autodidact/io/checkpoint.hpp"
+#include "autodidact/io/hf_config.hpp"
+#include "autodidact/io/hf_names.hpp"
+#include "autodidact/io/json.hpp"
+#include "autodidact/io/safetensors.hpp"
+#include "autodidact/kernels/adamw.hpp"
+#include "autodidact/kernels/attention.hpp"
+#include "autodidact/kernels/common.hpp"
+#include "autodidact/kernels/cross_entropy.hpp"
+#include "autodidact/kernels/embedding.hpp"
+#include "autodidact/kernels/gelu.hpp"
+#include "autodidact/kernels/gemm.hpp"
+#include "autodidact/kernels/kernels.hpp"
+#include "autodidact/kernels/layernorm.hpp"
+#include "autodidact/kernels/reference/adamw.hpp"
+#include "autodidact/kernels/reference/attention.hpp"
+#include "autodidact/kernels/reference/cross_entropy.hpp"
+#include "autodidact/kernels/reference/embedding.hpp"
+#include "autodidact/kernels/reference/gelu.hpp"
+#include "autodidact/kernels/reference/gemm.hpp"
+#include "autodidact/kernels/reference/layernorm.hpp"
+#include "autodidact/kernels/reference/softmax.hpp"
+#include "autodidact/kernels/softmax.hpp"
+#include "autodidact/layers/attention.hpp"
+#include "autodidact/layers/block.hpp"
+#include "autodidact/layers/dropout.hpp"
+#include "autodidact/layers/embedding.hpp"
+#include "autodidact/layers/feed_forward.hpp"
+#include "autodidact/layers/layernorm.hpp"
+#include "autodidact/layers/linear.hpp"
+#include "autodidact/models/decoder.hpp"
+#include "autodidact/models/encoder.hpp"
+#include "autodidact/models/memory_plan.hpp"
+#include "autodidact/models/module_spec.hpp"
+#include "autodidact/models/modules.hpp"
+#include "autodidact/optim/adamw.hpp"
+#include "autodidact/precision.hpp"
+#include "autodidact/simd/simd.hpp"
+#include "autodidact/tokenizers/batch.hpp"
+#include "autodidact/tokenizers/byte_level_bpe.hpp"
+#include "autodidact/tokenizers/encoding.hpp"
+#include "autodidact/tokenizers/tokenizer.hpp"
+#include "autodidact/tokenizers/tokenizer_json.hpp"
+#include "autodidact/tokenizers/tokenizers.hpp"
+#include "autodidact/tokenizers/trainers.hpp"
+#include "autodidact/tokenizers/unicode.hpp"
+#include "autodidact/tokenizers/vocabulary.hpp"
+#include "autodidact/tokenizers/wordpiece.hpp"
+#include "autodidact/version.hpp"

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>  // for TEST_CASE, CHECK, REQUIRE
 
+#include <algorithm>   // for std::any_of, std::find_if, std::equal
 #include <filesystem>  // for std::filesystem::path, temp_directory_path
 #include <fstream>     // for std::ofstream
 #include <limits>      // for std::numeric_limits
@@ -213,7 +214,7 @@ TEST_CASE("bad checkpoints are refused with the file and tensor named", "[io]") 
   // A Hugging Face folder without safetensors weights.
   const auto dir = scratch("hf_dir");
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "config.json") << bert_json(autodidact::tiny_encoder).dump();
+  std::ofstream(dir / "config.json") << autodidact::detail::dump_json(bert_json(autodidact::tiny_encoder));
   std::ofstream(dir / "pytorch_model.bin") << "pickle";
   CHECK(contains(error_of([&] { io::load_pretrained(dir, *e); }), "PyTorch-pickled weights"));
 }
@@ -259,4 +260,75 @@ TEST_CASE("config.json: sizes that no model_config can have are refused, naming 
             {"n_head", 1}, {"n_layer", 1}, {"n_inner", nullptr}};
   CHECK(contains(error_of([&] { io::parse_hf_config(g, "g.json"); }), "4 · n_embd"));
   CHECK(contains(error_of([&] { io::hf_config_from_string("{\"model_type\": ", "mem.json"); }), "mem.json: not valid JSON"));
+}
+
+namespace {
+// How often each element of the arena is named by `map` (0 for padding).
+template <class Layout>
+std::vector<int> coverage(const Layout& layout, const std::vector<io::hf_tensor>& map) {
+  std::vector<int> seen(layout.total, 0);
+  for (const auto& t : map) {
+    std::size_t n = 1;
+    for (auto x : t.shape) n *= static_cast<std::size_t>(x);
+    REQUIRE(t.offset + n <= layout.total);
+    for (std::size_t i = 0; i < n; ++i) ++seen[t.offset + i];
+  }
+  return seen;
+}
+template <class Layout>
+void require_exact_cover(const Layout& layout, const std::vector<io::hf_tensor>& map, std::size_t expected) {
+  const std::vector<int> seen = coverage(layout, map);
+  std::size_t named = 0;
+  for (int s : seen) {
+    REQUIRE(s <= 1);  // no element named twice (q, k and v slice the fused QKV without overlap)
+    named += static_cast<std::size_t>(s);
+  }
+  CHECK(named == expected);
+}
+constexpr autodidact::model_config untied_decoder = [] {
+  auto c = autodidact::tiny_decoder;
+  c.tied_lm_head = false;
+  return c;
+}();
+}  // namespace
+
+TEST_CASE("name maps derived from the module tables name every parameter exactly once", "[io]") {
+  using autodidact::models::memory_plan;
+  using enc_plan = memory_plan<autodidact::tiny_encoder, autodidact::f32>;
+  using dec_plan = memory_plan<autodidact::tiny_decoder, autodidact::f32>;
+  using untied_plan = memory_plan<untied_decoder, autodidact::f32>;
+  constexpr auto& E = enc_plan::parameters;
+  require_exact_cover(E, io::parameter_map<autodidact::tiny_encoder>(E), E.real_parameters);
+  require_exact_cover(E, io::hf_parameter_map<autodidact::tiny_encoder>(E, io::hf_naming::bert_pretraining),
+                      E.real_parameters);
+  // BertModel has no heads: the body alone (the count config.hpp computes, as HF's).
+  require_exact_cover(E, io::hf_parameter_map<autodidact::tiny_encoder>(E, io::hf_naming::bert_model),
+                      autodidact::parameter_count(autodidact::tiny_encoder));
+  constexpr auto& D = dec_plan::parameters;
+  require_exact_cover(D, io::parameter_map<autodidact::tiny_decoder>(D), D.real_parameters);
+  require_exact_cover(D, io::hf_parameter_map<autodidact::tiny_decoder>(D, io::hf_naming::gpt2_lm), D.real_parameters);
+  constexpr auto& U = untied_plan::parameters;
+  const auto untied = io::hf_parameter_map<untied_decoder>(U, io::hf_naming::gpt2_lm);
+  require_exact_cover(U, untied, U.real_parameters);
+  CHECK(std::any_of(untied.begin(), untied.end(), [](const io::hf_tensor& t) {
+    return t.name == "lm_head.weight" && t.shape == std::vector<std::int64_t>{101, 64};
+  }));
+  // Names, slices and transpositions as Hugging Face has them.
+  const auto bert = io::hf_parameter_map<autodidact::tiny_encoder>(E, io::hf_naming::bert_pretraining);
+  auto find = [](const std::vector<io::hf_tensor>& m, const std::string& name) {
+    auto it = std::find_if(m.begin(), m.end(), [&](const io::hf_tensor& t) { return t.name == name; });
+    REQUIRE(it != m.end());
+    return *it;
+  };
+  using bm = autodidact::models::block_module;
+  const auto key = find(bert, "bert.encoder.layer.1.attention.self.key.weight");
+  CHECK(key.offset == E.blocks[1][bm::qkv_weight] + 80 * 80);
+  CHECK(key.shape == std::vector<std::int64_t>{80, 80});
+  CHECK(find(bert, "cls.predictions.bias").shape == std::vector<std::int64_t>{97});
+  CHECK(find(bert, "cls.seq_relationship.weight").shape == std::vector<std::int64_t>{2, 80});
+  const auto gpt = io::hf_parameter_map<autodidact::tiny_decoder>(D, io::hf_naming::gpt2_lm);
+  const auto c_fc = find(gpt, "transformer.h.0.mlp.c_fc.weight");
+  CHECK(c_fc.transposed);
+  CHECK(c_fc.shape == std::vector<std::int64_t>{64, 256});
+  CHECK(find(gpt, "transformer.ln_f.bias").offset == D.final_norm[autodidact::models::final_norm_module::bias]);
 }

@@ -67,7 +67,7 @@ TEST_CASE("minilm: config.json is minilm_l6, and load_pretrained loads BertModel
   CHECK(report.unused == std::vector<std::string>{"embeddings.position_ids"});
   const auto file = io::safetensors_file::open(minilm_dir / "model.safetensors");
   const auto q = file.view<float>("encoder.layer.2.attention.self.key.weight");
-  const float* ours = model->parameters().data() + minilm_model::layout.blocks[2].qkv_weight + 384 * 384;
+  const float* ours = model->parameters().data() + minilm_model::layout.blocks[2][autodidact::models::block_module::qkv_weight] + 384 * 384;
   CHECK(std::equal(q.begin(), q.end(), ours));
 }
 

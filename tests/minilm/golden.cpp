@@ -11,10 +11,11 @@
 #include <cstdint>     // for std::int64_t
 #include <filesystem>  // for std::filesystem::path
 #include <fstream>     // for std::ifstream
+#include <iterator>    // for std::istreambuf_iterator
 #include <string>      // for std::string
 #include <vector>      // for std::vector
 
-#include <nlohmann/json.hpp>  // for nlohmann::json
+#include <autodidact/io/json.hpp>  // for parse_json, nlohmann::json
 
 #include "autodidact/inference/sentence_embedding.hpp"  // for sentence_encoder
 #include "autodidact/io/safetensors.hpp"                // for safetensors_file
@@ -42,7 +43,8 @@ golden_set load_golden() {
   golden_set g;
   std::ifstream in(dir / "sentences.json");
   REQUIRE(in);
-  const nlohmann::json j = nlohmann::json::parse(in);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const nlohmann::json j = autodidact::detail::parse_json(text);
   g.sentences = j.at("sentences").get<std::vector<std::string>>();
   const auto f = io::safetensors_file::open(dir / "embeddings.safetensors");
   g.embeddings = f.read<float>("embeddings");

@@ -98,7 +98,7 @@ TEST_CASE("packed weights give bitwise the same model and follow parameter chang
       for (std::size_t i = 0; i < a->hidden().size(); ++i) REQUIRE(a->hidden().data()[i] == b->hidden().data()[i]);
       for (std::size_t i = 0; i < a->pooled().size(); ++i) REQUIRE(a->pooled().data()[i] == b->pooled().data()[i]);
       // A change through the mutable accessors reaches the packed copy.
-      const std::size_t w = enc_t::layout.blocks[1].ff1_weight + 3;
+      const std::size_t w = enc_t::layout.blocks[1][autodidact::models::block_module::ff1_weight] + 3;
       a->parameter_at(w)[0] += 0.5f;
       b->parameter_at(w)[0] += 0.5f;
     }
@@ -106,7 +106,7 @@ TEST_CASE("packed weights give bitwise the same model and follow parameter chang
     auto kept = b->parameters();
     auto kept_a = a->parameters();
     b->forward({ids, {}, lengths, 2, 16});
-    const std::size_t w = enc_t::layout.blocks[0].qkv_weight + 7;
+    const std::size_t w = enc_t::layout.blocks[0][autodidact::models::block_module::qkv_weight] + 7;
     kept[w] += 0.25f;
     kept_a[w] += 0.25f;
     b->parameters_changed();

@@ -123,8 +123,8 @@ TEST_CASE("encoder: BERT pretraining loss gradient, padded batch", "[gradcheck][
     auto m = std::make_unique<model_t>(3, 9);
     randomize(*m, 40);
     const auto& L = model_t::layout;
-    gains_near_one(*m, {L.embedding_ln_gain, L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
-                        L.blocks[1].ln2_gain, L.mlm_ln_gain});
+    gains_near_one(*m, {L.embeddings[autodidact::models::embeddings_module::norm_gain], L.blocks[0][autodidact::models::block_module::ln1_gain], L.blocks[0][autodidact::models::block_module::ln2_gain], L.blocks[1][autodidact::models::block_module::ln1_gain],
+                        L.blocks[1][autodidact::models::block_module::ln2_gain], L.template head<autodidact::heads::mlm_head>()[autodidact::heads::mlm_head::norm_gain]});
     std::vector<std::int32_t> ids{2,  5, 9, 4, 11, 3,  7, 8,  3, 2, 6, 6, 3, 14,
                                   15, 3, 0, 0, 2,  21, 3, 19, 3, 0, 0, 0, 0};
     std::vector<std::int32_t> segs{0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1,
@@ -155,8 +155,8 @@ TEST_CASE("decoder: causal LM loss gradient, padded batch", "[gradcheck][decoder
     auto m = std::make_unique<model_t>(2, 10);
     randomize(*m, 41);
     const auto& L = model_t::layout;
-    gains_near_one(*m, {L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
-                        L.blocks[1].ln2_gain, L.final_ln_gain});
+    gains_near_one(*m, {L.blocks[0][autodidact::models::block_module::ln1_gain], L.blocks[0][autodidact::models::block_module::ln2_gain], L.blocks[1][autodidact::models::block_module::ln1_gain],
+                        L.blocks[1][autodidact::models::block_module::ln2_gain], L.final_norm[autodidact::models::final_norm_module::gain]});
     std::vector<std::int32_t> ids{1, 5, 9, 4, 11, 3, 7, 8, 3, 2, 6, 6, 3, 14, 15, 3, 18, 18, 18, 18};
     std::vector<std::int32_t> labels = ids;
     for (int t = 6; t < 10; ++t) labels[static_cast<std::size_t>(10 + t)] = -100;
@@ -184,8 +184,8 @@ TEST_CASE("a frozen prefix gets no gradient and the rest stays exact", "[gradche
   auto full = std::make_unique<full_t>(2, 6);
   randomize(*m, 42);
   const auto& L = model_t::layout;
-  gains_near_one(*m, {L.embedding_ln_gain, L.blocks[0].ln1_gain, L.blocks[0].ln2_gain, L.blocks[1].ln1_gain,
-                      L.blocks[1].ln2_gain, L.mlm_ln_gain});
+  gains_near_one(*m, {L.embeddings[autodidact::models::embeddings_module::norm_gain], L.blocks[0][autodidact::models::block_module::ln1_gain], L.blocks[0][autodidact::models::block_module::ln2_gain], L.blocks[1][autodidact::models::block_module::ln1_gain],
+                      L.blocks[1][autodidact::models::block_module::ln2_gain], L.template head<autodidact::heads::mlm_head>()[autodidact::heads::mlm_head::norm_gain]});
   std::copy(m->parameters().begin(), m->parameters().end(), full->parameters().begin());
   std::vector<std::int32_t> ids{2, 5, 9, 3, 7, 3, 2, 6, 3, 14, 3, 0}, labels(12, -100), nsp{1, 0};
   labels[2] = 4;
@@ -205,7 +205,7 @@ TEST_CASE("a frozen prefix gets no gradient and the rest stays exact", "[gradche
 
   // No gradient storage for the frozen prefix (embeddings and block 0) ...
   const std::size_t offset = model_t::plan::first_trainable;
-  REQUIRE(offset == L.blocks[1].ln1_gain);
+  REQUIRE(offset == L.blocks[1][autodidact::models::block_module::ln1_gain]);
   REQUIRE(m->gradients().size() == full->gradients().size() - offset);
   // ... and the trainable suffix of the full model's gradient equals the
   // frozen model's.

@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 using autodidact::optim::adamw;
@@ -153,4 +154,26 @@ TEST_CASE("clipping: a multi-chunk vector (deterministic reduction) against a lo
   adamw<float> again(n, options);
   std::vector<float> p2(n, 0.25f), g2 = g0;
   CHECK(again.step(p2, g2, 1.0) == norm);
+}
+
+TEST_CASE("parameter groups: no weight decay where the group says so, the same update elsewhere", "[optim]") {
+  struct range {
+    std::size_t begin, count;
+    bool decay;
+  };
+  const std::vector<range> groups{{0, 2, true}, {2, 3, false}, {5, 1, true}};
+  std::vector<double> p{1.0, -2.0, 0.5, 3.0, -1.5, 4.0}, g{0.3, -0.1, 0.2, -0.4, 0.25, 0.05};
+  adamw<double> opt(p.size(), options);
+  opt.step(std::span<double>(p), std::span<double>(g), std::span<const range>(groups));
+  const std::vector<double> p0{1.0, -2.0, 0.5, 3.0, -1.5, 4.0};
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const bool decay = i < 2 || i == 5;
+    const double expected = decay ? first_step(p0[i], g[i]) : p0[i] - 0.1 * g[i] / (std::abs(g[i]) + 1.0);
+    INFO("element " << i);
+    CHECK(std::abs(p[i] - expected) < 1e-15);
+  }
+  // Groups that leave a gap or do not reach the end are refused.
+  const std::vector<range> gap{{0, 2, true}, {3, 3, false}};
+  CHECK_THROWS_AS(opt.step(std::span<double>(p), std::span<double>(g), std::span<const range>(gap)),
+                  autodidact::invalid_argument);
 }

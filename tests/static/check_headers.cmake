@@ -1,5 +1,6 @@
 # Compiles every public header of include/autodidact alone (-fsyntax-only),
-# two at a time, and fails naming each header that does not compile.
+# two at a time, and fails naming each header that does not compile; then
+# checks that autodidact/autodidact.hpp includes every public header.
 string(REPLACE "|" ";" include_dirs "${INCLUDES}")
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror=unused-result)
 foreach(dir IN LISTS include_dirs)
@@ -40,5 +41,20 @@ foreach(i RANGE 0 ${last} 2)
 endforeach()
 if(failed)
   message(FATAL_ERROR "headers that do not compile alone: ${failed}")
+endif()
+# The umbrella header includes every public header (all but detail/).
+file(READ "${SOURCE_DIR}/include/autodidact/autodidact.hpp" umbrella)
+set(missing "")
+foreach(h IN LISTS headers)
+  if(h MATCHES "/detail/" OR h STREQUAL "autodidact/autodidact.hpp")
+    continue()
+  endif()
+  string(FIND "${umbrella}" "#include \"${h}\"" at)
+  if(at EQUAL -1)
+    list(APPEND missing "${h}")
+  endif()
+endforeach()
+if(missing)
+  message(FATAL_ERROR "autodidact/autodidact.hpp does not include: ${missing}")
 endif()
 message(STATUS "${count} headers compile alone")

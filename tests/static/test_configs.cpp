@@ -53,9 +53,9 @@ static_assert(bert_plan::parameters.real_parameters ==
                   parameter_count(bert_base) + (768 * 768 + 768) + 2 * 768 + 30522 + (2 * 768 + 2),
               "BertForPreTraining = body + MLM transform + MLM LN + output bias + NSP head");
 using tiny_plan = memory_plan<tiny_encoder, f64>;
-static_assert(tiny_plan::parameters.mlm_dense_weight >= tiny_plan::parameters.body_end,
+static_assert(tiny_plan::parameters.head<heads::mlm_head>()[heads::mlm_head::dense_weight] >= tiny_plan::parameters.body_end,
               "the pretraining heads follow the body, so freezing never cuts into them");
-static_assert(tiny_plan::parameters.blocks[1].qkv_weight % (arena_alignment / sizeof(double)) == 0);
+static_assert(tiny_plan::parameters.blocks[1][autodidact::models::block_module::qkv_weight] % (arena_alignment / sizeof(double)) == 0);
 static_assert(tiny_plan::parameter_elements >= tiny_plan::parameters.real_parameters);
 static_assert(tiny_plan::gradient_elements == tiny_plan::parameter_elements);
 static_assert(tiny_plan::moment_elements == 2 * tiny_plan::gradient_elements);
@@ -63,7 +63,8 @@ static_assert(tiny_plan::moment_elements == 2 * tiny_plan::gradient_elements);
 // Training policies shrink gradients and moments to the trainable suffix.
 using frozen_plan =
     memory_plan<tiny_encoder, f32, models::training_policy{.freeze_embeddings = true, .frozen_layers = 2}>;
-static_assert(frozen_plan::first_trainable == frozen_plan::parameters.blocks[2].ln1_gain);
+static_assert(frozen_plan::first_trainable == frozen_plan::parameters.blocks[2][autodidact::models::block_module::ln1_gain]);
+static_assert(frozen_plan::first_trainable == frozen_plan::parameters.blocks[1].end);
 static_assert(frozen_plan::gradient_elements < memory_plan<tiny_encoder, f32>::gradient_elements);
 using infer_plan = memory_plan<gpt2_small, f32, models::inference_only>;
 static_assert(infer_plan::gradient_bytes == 0 && infer_plan::moment_bytes == 0);
@@ -74,6 +75,51 @@ static_assert(memory_plan<tiny_decoder, f32>::activation_bytes(2, 16) <
               memory_plan<tiny_decoder, f32>::activation_bytes(4, 16));
 constexpr auto acts = memory_plan<tiny_decoder, f32>::activations(3, 7);
 static_assert(acts.block.qkv % 16 == 0 && acts.total > acts.blocks);
+
+// The module spec (models/module_spec.hpp): counts derived from the modules'
+// tables equal Hugging Face's (num_parameters() of each class, tied weights
+// once), and the optimizer's weight-decay groups cover the trainable arena.
+static_assert(bert_plan::parameters.real_parameters == 110'106'428,
+              "BertForPreTraining(bert-base-uncased).num_parameters() is 110,106,428");
+static_assert(memory_plan<gpt2_small, f32>::parameters.real_parameters == 124'439'808,
+              "GPT2LMHeadModel(gpt2).num_parameters() is 124,439,808 (lm_head tied to wte)");
+static_assert(memory_plan<minilm_l6, f32>::parameters.real_parameters ==
+                  22'713'216 + (384 * 384 + 384) + 2 * 384 + 30522 + (2 * 384 + 2),
+              "all-MiniLM-L6-v2 as BertForPreTraining: its BertModel plus the heads");
+constexpr model_config untied_decoder = [] {
+  auto c = tiny_decoder;
+  c.tied_lm_head = false;
+  return c;
+}();
+static_assert(memory_plan<untied_decoder, f32>::parameters.real_parameters ==
+                  memory_plan<tiny_decoder, f32>::parameters.real_parameters + 101 * 64,
+              "an untied LM head is its own [V, C] matrix");
+template <class Plan>
+constexpr bool decay_groups_cover() {
+  std::size_t at = 0;
+  bool last = !Plan::decay_groups[0].decay;
+  for (const models::decay_range& r : Plan::decay_groups) {
+    if (r.begin != at || r.count == 0 || r.decay == last) return false;  // contiguous, alternating
+    at += r.count;
+    last = r.decay;
+  }
+  return at == Plan::gradient_elements;
+}
+template <class Plan>
+constexpr std::size_t decayed_parameters() {
+  std::size_t n = 0;
+  Plan::parameters.for_each_parameter([&](const auto&, std::size_t, const models::param_spec& s, std::size_t off) {
+    if (off >= Plan::first_trainable && models::decays(s.role)) n += s.elements();
+  });
+  return n;
+}
+static_assert(decay_groups_cover<tiny_plan>() && decay_groups_cover<frozen_plan>() &&
+              decay_groups_cover<memory_plan<tiny_decoder, f32>>());
+static_assert(tiny_plan::decay_groups[0].decay, "the token embedding comes first and is decayed");
+// tiny_encoder: embeddings V·C + P·C + S·C, per block 3C² + C² + 2·C·F, pooler C², MLM dense C², NSP 2·C
+static_assert(decayed_parameters<tiny_plan>() ==
+                  (97 + 40 + 2) * 80 + 3 * (4 * 80 * 80 + 2 * 80 * 136) + 80 * 80 + 80 * 80 + 2 * 80,
+              "matrices and embeddings are decayed; biases and LayerNorm parameters are not");
 
 TEST_CASE("published parameter counts", "[static]") {
   CHECK(parameter_count(bert_base) == 109482240u);

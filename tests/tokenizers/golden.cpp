@@ -5,7 +5,7 @@
 // character classes of every Unicode code point.
 #include <catch2/catch.hpp>
 
-#include <nlohmann/json.hpp>
+#include <autodidact/io/json.hpp>  // for parse_json, nlohmann::json
 
 #include <sstream>
 #include <string>
@@ -123,7 +123,7 @@ void check_enc(const tk::encoding& e, const nlohmann::json& c) {
 }  // namespace
 
 TEST_CASE("tokenizers_golden: pairs, truncation, padding and decoding equal HF", "[golden]") {
-  const auto cases = nlohmann::json::parse(golden::read(golden::dir + "cases.json"));
+  const auto cases = autodidact::detail::parse_json(golden::read(golden::dir + "cases.json"));
   const auto minilm = tk::load_wordpiece_tokenizer_json(minilm_dir + "/tokenizer.json");
   const auto bpe = tk::load_byte_level_bpe_tokenizer_json(golden::dir + "bpe_tokenizer.json");
   std::size_t n = 0;
@@ -172,7 +172,7 @@ TEST_CASE("tokenizers_golden: pairs, truncation, padding and decoding equal HF",
 }
 
 TEST_CASE("tokenizers_golden: character classes of every code point equal HF's", "[golden]") {
-  const auto j = nlohmann::json::parse(golden::read(golden::dir + "codepoints.json"));
+  const auto j = autodidact::detail::parse_json(golden::read(golden::dir + "codepoints.json"));
   auto set_of = [&](const char* name) {
     std::vector<bool> s(0x110000, false);
     for (const auto& r : j[name])

@@ -33,6 +33,7 @@
 #include <span>         // for std::span, std::as_bytes
 #include <string>       // for std::string, std::to_string
 #include <string_view>  // for std::string_view
+#include <type_traits>  // for std::remove_cvref_t
 #include <vector>       // for std::vector
 
 #include "autodidact/config.hpp"              // for model_config
@@ -48,6 +49,8 @@ inline constexpr std::string_view checkpoint_format = "autodidact";
 inline constexpr std::string_view checkpoint_format_version = "1";
 
 // Our names for every parameter of layout `p` (only those the layout has):
+// each module's prefix and the names of its table (models/modules.hpp,
+// heads/), e.g.
 //   token_embedding [V, C], position_embedding [P, C], segment_embedding [S, C],
 //   embedding_ln.{gain,bias} [C],
 //   blocks.<l>.{ln1,ln2}.{gain,bias} [C], blocks.<l>.qkv.weight [3C, C], .qkv.bias [3C],
@@ -56,47 +59,15 @@ inline constexpr std::string_view checkpoint_format_version = "1";
 //   final_ln.{gain,bias} [C], pooler.weight [C, C], pooler.bias [C],
 //   mlm.dense.weight [C, C], mlm.dense.bias [C], mlm.ln.{gain,bias} [C], mlm.output_bias [V],
 //   nsp.weight [2, C], nsp.bias [2], lm_head.weight [V, C]
-template <model_config C>
-std::vector<hf_tensor> parameter_map(const models::parameter_layout<C>& p) {
-  constexpr std::size_t npos = models::parameter_layout<C>::npos;
-  const std::int64_t c = C.d_model, f = C.d_ff, v = C.vocab;
+template <model_config C, class Layout>
+std::vector<hf_tensor> parameter_map(const Layout& p) {
   std::vector<hf_tensor> out;
-  auto add = [&](std::string name, std::size_t offset, std::vector<std::int64_t> shape) {
-    if (offset != npos) out.push_back({std::move(name), offset, std::move(shape), false});
-  };
-  add("token_embedding", p.token_embedding, {v, c});
-  add("position_embedding", p.position_embedding, {C.max_positions, c});
-  add("segment_embedding", p.segment_embedding, {C.type_vocab, c});
-  add("embedding_ln.gain", p.embedding_ln_gain, {c});
-  add("embedding_ln.bias", p.embedding_ln_bias, {c});
-  for (int l = 0; l < C.layers; ++l) {
-    const auto& b = p.blocks[static_cast<std::size_t>(l)];
-    const std::string L = "blocks." + std::to_string(l) + ".";
-    add(L + "ln1.gain", b.ln1_gain, {c});
-    add(L + "ln1.bias", b.ln1_bias, {c});
-    add(L + "qkv.weight", b.qkv_weight, {3 * c, c});
-    add(L + "qkv.bias", b.qkv_bias, {3 * c});
-    add(L + "proj.weight", b.proj_weight, {c, c});
-    add(L + "proj.bias", b.proj_bias, {c});
-    add(L + "ln2.gain", b.ln2_gain, {c});
-    add(L + "ln2.bias", b.ln2_bias, {c});
-    add(L + "ff1.weight", b.ff1_weight, {f, c});
-    add(L + "ff1.bias", b.ff1_bias, {f});
-    add(L + "ff2.weight", b.ff2_weight, {c, f});
-    add(L + "ff2.bias", b.ff2_bias, {c});
-  }
-  add("final_ln.gain", p.final_ln_gain, {c});
-  add("final_ln.bias", p.final_ln_bias, {c});
-  add("pooler.weight", p.pooler_weight, {c, c});
-  add("pooler.bias", p.pooler_bias, {c});
-  add("mlm.dense.weight", p.mlm_dense_weight, {c, c});
-  add("mlm.dense.bias", p.mlm_dense_bias, {c});
-  add("mlm.ln.gain", p.mlm_ln_gain, {c});
-  add("mlm.ln.bias", p.mlm_ln_bias, {c});
-  add("mlm.output_bias", p.mlm_output_bias, {v});
-  add("nsp.weight", p.nsp_weight, {2, c});
-  add("nsp.bias", p.nsp_bias, {2});
-  add("lm_head.weight", p.lm_head_weight, {v, c});
+  p.for_each_parameter([&](const auto& m, std::size_t, const models::param_spec& spec, std::size_t offset) {
+    using M = typename std::remove_cvref_t<decltype(m)>::module;
+    const auto rows = static_cast<std::int64_t>(spec.rows), cols = static_cast<std::int64_t>(spec.cols);
+    out.push_back({M::prefix(m.index) + std::string(spec.name), offset,
+                   spec.cols == 0 ? std::vector<std::int64_t>{rows} : std::vector<std::int64_t>{rows, cols}, false});
+  });
   return out;
 }
 

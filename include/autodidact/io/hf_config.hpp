@@ -33,7 +33,7 @@
 #include <utility>      // for std::pair
 #include <vector>       // for std::vector
 
-#include <nlohmann/json.hpp>  // for nlohmann::json
+#include "autodidact/io/json.hpp"  // for parse_json, dump_json, nlohmann::json
 
 #include "autodidact/config.hpp"      // for model_config, gelu_kind, norm_placement
 #include "autodidact/core/error.hpp"  // for raise, format_error, io_error, config_mismatch
@@ -86,7 +86,7 @@ inline const nlohmann::json& hf_field(const nlohmann::json& j, const char* name,
 inline int hf_int(const nlohmann::json& j, const char* name, std::string_view source) {
   const nlohmann::json& v = hf_field(j, name, source);
   if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > 1'000'000'000) {
-    raise<format_error>(source, ": field \"", name, "\": expected a non-negative integer, found ", v.dump());
+    raise<format_error>(source, ": field \"", name, "\": expected a non-negative integer, found ", ::autodidact::detail::dump_json(v));
   }
   return v.get<int>();
 }
@@ -94,14 +94,14 @@ inline int hf_int(const nlohmann::json& j, const char* name, std::string_view so
 inline double hf_double(const nlohmann::json& j, const char* name, std::string_view source, double fallback) {
   if (!j.contains(name)) return fallback;
   const nlohmann::json& v = j[name];
-  if (!v.is_number()) raise<format_error>(source, ": field \"", name, "\": expected a number, found ", v.dump());
+  if (!v.is_number()) raise<format_error>(source, ": field \"", name, "\": expected a number, found ", ::autodidact::detail::dump_json(v));
   return v.get<double>();
 }
 
 inline bool hf_bool(const nlohmann::json& j, const char* name, std::string_view source, bool fallback) {
   if (!j.contains(name)) return fallback;
   const nlohmann::json& v = j[name];
-  if (!v.is_boolean()) raise<format_error>(source, ": field \"", name, "\": expected true or false, found ", v.dump());
+  if (!v.is_boolean()) raise<format_error>(source, ": field \"", name, "\": expected true or false, found ", ::autodidact::detail::dump_json(v));
   return v.get<bool>();
 }
 
@@ -109,7 +109,7 @@ inline std::string hf_string(const nlohmann::json& j, const char* name, std::str
                              const char* fallback) {
   if (!j.contains(name)) return fallback;
   const nlohmann::json& v = j[name];
-  if (!v.is_string()) raise<format_error>(source, ": field \"", name, "\": expected a string, found ", v.dump());
+  if (!v.is_string()) raise<format_error>(source, ": field \"", name, "\": expected a string, found ", ::autodidact::detail::dump_json(v));
   return v.get<std::string>();
 }
 
@@ -195,7 +195,7 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
 inline model_config hf_config_from_string(std::string_view text, std::string_view source) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.begin(), text.end());
+    j = ::autodidact::detail::parse_json(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
     raise<format_error>(source, ": not valid JSON: ", e.what());
   }

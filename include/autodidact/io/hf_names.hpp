@@ -17,6 +17,7 @@
 #include <span>         // for std::span
 #include <string>       // for std::string, std::to_string
 #include <string_view>  // for std::string_view
+#include <type_traits>  // for std::remove_cvref_t
 #include <vector>       // for std::vector
 
 #include "autodidact/config.hpp"              // for model_config
@@ -41,83 +42,43 @@ struct hf_tensor {
   bool transposed = false;          // stored [in, out] (Conv1D): ours is the transpose
 };
 
-// The name map for model config C with our layout `p`.
-template <model_config C>
-std::vector<hf_tensor> hf_parameter_map(const models::parameter_layout<C>& p, hf_naming naming) {
-  const std::int64_t c = C.d_model, f = C.d_ff, v = C.vocab;
+// The family of a naming, and whether it includes the heads.
+constexpr models::hf_family family_of(hf_naming n) noexcept {
+  return n == hf_naming::bert_model || n == hf_naming::bert_pretraining ? models::hf_family::bert
+                                                                        : models::hf_family::gpt2;
+}
+constexpr bool names_heads(hf_naming n) noexcept {
+  return n == hf_naming::bert_pretraining || n == hf_naming::gpt2_lm;
+}
+
+// The name map for model config C with our layout `p`, derived from each
+// module's per-family rename rules (models/module_spec.hpp): the body's
+// names get the class prefix ("bert." / "transformer.") when the naming
+// includes the heads; the heads' names are listed only then.
+template <model_config C, class Layout>
+std::vector<hf_tensor> hf_parameter_map(const Layout& p, hf_naming naming) {
+  const models::hf_family family = family_of(naming);
+  const std::string body_prefix =
+      naming == hf_naming::bert_pretraining ? "bert." : naming == hf_naming::gpt2_lm ? "transformer." : "";
   std::vector<hf_tensor> out;
-  auto add = [&](std::string name, std::size_t offset, std::vector<std::int64_t> shape,
-                 bool transposed = false) {
-    out.push_back({std::move(name), offset, std::move(shape), transposed});
-  };
-  if (naming == hf_naming::bert_model || naming == hf_naming::bert_pretraining) {
-    const std::string pre = naming == hf_naming::bert_pretraining ? "bert." : "";
-    add(pre + "embeddings.word_embeddings.weight", p.token_embedding, {v, c});
-    add(pre + "embeddings.position_embeddings.weight", p.position_embedding, {C.max_positions, c});
-    if (C.type_vocab > 0)
-      add(pre + "embeddings.token_type_embeddings.weight", p.segment_embedding, {C.type_vocab, c});
-    add(pre + "embeddings.LayerNorm.weight", p.embedding_ln_gain, {c});
-    add(pre + "embeddings.LayerNorm.bias", p.embedding_ln_bias, {c});
-    for (int l = 0; l < C.layers; ++l) {
-      const auto& b = p.blocks[static_cast<std::size_t>(l)];
-      const std::string L = pre + "encoder.layer." + std::to_string(l) + ".";
-      const std::size_t cc = static_cast<std::size_t>(c) * static_cast<std::size_t>(c);
-      add(L + "attention.self.query.weight", b.qkv_weight, {c, c});
-      add(L + "attention.self.query.bias", b.qkv_bias, {c});
-      add(L + "attention.self.key.weight", b.qkv_weight + cc, {c, c});
-      add(L + "attention.self.key.bias", b.qkv_bias + static_cast<std::size_t>(c), {c});
-      add(L + "attention.self.value.weight", b.qkv_weight + 2 * cc, {c, c});
-      add(L + "attention.self.value.bias", b.qkv_bias + 2 * static_cast<std::size_t>(c), {c});
-      add(L + "attention.output.dense.weight", b.proj_weight, {c, c});
-      add(L + "attention.output.dense.bias", b.proj_bias, {c});
-      add(L + "attention.output.LayerNorm.weight", b.ln1_gain, {c});
-      add(L + "attention.output.LayerNorm.bias", b.ln1_bias, {c});
-      add(L + "intermediate.dense.weight", b.ff1_weight, {f, c});
-      add(L + "intermediate.dense.bias", b.ff1_bias, {f});
-      add(L + "output.dense.weight", b.ff2_weight, {c, f});
-      add(L + "output.dense.bias", b.ff2_bias, {c});
-      add(L + "output.LayerNorm.weight", b.ln2_gain, {c});
-      add(L + "output.LayerNorm.bias", b.ln2_bias, {c});
+  p.for_each_module([&](const auto& m) {
+    using M = typename std::remove_cvref_t<decltype(m)>::module;
+    if (!m.present || (M::is_head && !names_heads(naming))) return;
+    const auto specs = M::parameters(C);
+    const std::string pre = (M::is_head ? std::string() : body_prefix) + M::hf_prefix(family, m.index);
+    for (const models::hf_rule& r : M::hf_rules(family)) {
+      const models::param_spec& s = specs[r.param];
+      if (m.at[r.param] == models::npos) continue;
+      const std::size_t rows = s.rows / static_cast<std::size_t>(r.parts);
+      const std::size_t offset =
+          m.at[r.param] + static_cast<std::size_t>(r.part) * rows * (s.cols == 0 ? 1 : s.cols);
+      const auto R = static_cast<std::int64_t>(rows), K = static_cast<std::int64_t>(s.cols);
+      std::vector<std::int64_t> shape = s.cols == 0 ? std::vector<std::int64_t>{R}
+                                        : r.transposed ? std::vector<std::int64_t>{K, R}
+                                                       : std::vector<std::int64_t>{R, K};
+      out.push_back({pre + std::string(r.name), offset, std::move(shape), r.transposed});
     }
-    if constexpr (C.pooler) {
-      add(pre + "pooler.dense.weight", p.pooler_weight, {c, c});
-      add(pre + "pooler.dense.bias", p.pooler_bias, {c});
-    }
-    if (naming == hf_naming::bert_pretraining) {
-      add("cls.predictions.bias", p.mlm_output_bias, {v});
-      add("cls.predictions.transform.dense.weight", p.mlm_dense_weight, {c, c});
-      add("cls.predictions.transform.dense.bias", p.mlm_dense_bias, {c});
-      add("cls.predictions.transform.LayerNorm.weight", p.mlm_ln_gain, {c});
-      add("cls.predictions.transform.LayerNorm.bias", p.mlm_ln_bias, {c});
-      if constexpr (C.pooler) {
-        add("cls.seq_relationship.weight", p.nsp_weight, {2, c});
-        add("cls.seq_relationship.bias", p.nsp_bias, {2});
-      }
-    }
-  } else {
-    const std::string pre = naming == hf_naming::gpt2_lm ? "transformer." : "";
-    add(pre + "wte.weight", p.token_embedding, {v, c});
-    add(pre + "wpe.weight", p.position_embedding, {C.max_positions, c});
-    for (int l = 0; l < C.layers; ++l) {
-      const auto& b = p.blocks[static_cast<std::size_t>(l)];
-      const std::string L = pre + "h." + std::to_string(l) + ".";
-      add(L + "ln_1.weight", b.ln1_gain, {c});
-      add(L + "ln_1.bias", b.ln1_bias, {c});
-      add(L + "attn.c_attn.weight", b.qkv_weight, {c, 3 * c}, true);
-      add(L + "attn.c_attn.bias", b.qkv_bias, {3 * c});
-      add(L + "attn.c_proj.weight", b.proj_weight, {c, c}, true);
-      add(L + "attn.c_proj.bias", b.proj_bias, {c});
-      add(L + "ln_2.weight", b.ln2_gain, {c});
-      add(L + "ln_2.bias", b.ln2_bias, {c});
-      add(L + "mlp.c_fc.weight", b.ff1_weight, {c, f}, true);
-      add(L + "mlp.c_fc.bias", b.ff1_bias, {f});
-      add(L + "mlp.c_proj.weight", b.ff2_weight, {f, c}, true);
-      add(L + "mlp.c_proj.bias", b.ff2_bias, {c});
-    }
-    add(pre + "ln_f.weight", p.final_ln_gain, {c});
-    add(pre + "ln_f.bias", p.final_ln_bias, {c});
-    if constexpr (!C.tied_lm_head) add("lm_head.weight", p.lm_head_weight, {v, c});
-  }
+  });
   return out;
 }
 
@@ -143,8 +104,8 @@ void read_hf_tensor(const safetensors_file& file, const hf_tensor& entry, T* dst
 
 // Loads every parameter of the map from `file` (names prefixed by
 // `prefix`, e.g. "param." in the golden fixtures) into params.
-template <model_config C, class T>
-void load_hf_parameters(const safetensors_file& file, const models::parameter_layout<C>& layout,
+template <model_config C, class Layout, class T>
+void load_hf_parameters(const safetensors_file& file, const Layout& layout,
                         hf_naming naming, std::span<T> params, std::string_view prefix = {}) {
   require(params.size() >= layout.total, "load_hf_parameters: the parameter arena holds ", params.size(),
           " elements, the layout needs ", layout.total);

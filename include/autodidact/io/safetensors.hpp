@@ -72,7 +72,7 @@
 #define AUTODIDACT_HAS_MMAP 0
 #endif
 
-#include <nlohmann/json.hpp>  // for nlohmann::json (the header)
+#include "autodidact/io/json.hpp"  // for parse_json, dump_json, nlohmann::json (the header)
 
 #include "autodidact/core/error.hpp"  // for autodidact::raise, format_error, io_error, shape_error
 
@@ -611,7 +611,7 @@ class safetensors_file {
   std::uint64_t non_negative(const nlohmann::json& v, std::string_view tensor, std::string_view field) const {
     if (v.is_number_unsigned()) return v.get<std::uint64_t>();
     if (v.is_number_integer() && v.get<std::int64_t>() >= 0) return v.get<std::uint64_t>();
-    fail(tensor, std::string(field) + ": expected a non-negative integer, found " + v.dump());
+    fail(tensor, std::string(field) + ": expected a non-negative integer, found " + ::autodidact::detail::dump_json(v));
   }
 
   void parse() {
@@ -639,7 +639,7 @@ class safetensors_file {
     const auto* text = reinterpret_cast<const char*>(bytes.data() + 8);
     nlohmann::json header;
     try {
-      header = nlohmann::json::parse(text, text + header_size);
+      header = ::autodidact::detail::parse_json(std::string_view(text, header_size));
     } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
       fail({}, std::string("the header is not valid JSON: ") + e.what());
     }
@@ -655,7 +655,7 @@ class safetensors_file {
         }
         for (const auto& [mkey, mvalue] : value.items()) {
           if (!mvalue.is_string()) {
-            fail({}, "__metadata__ '" + mkey + "': expected a string value, found " + mvalue.dump());
+            fail({}, "__metadata__ '" + mkey + "': expected a string value, found " + ::autodidact::detail::dump_json(mvalue));
           }
           metadata_.emplace(mkey, mvalue.get<std::string>());
         }
@@ -715,23 +715,23 @@ class safetensors_file {
     info.name = name;
 
     const nlohmann::json& type = value["dtype"];
-    if (!type.is_string()) fail(name, "dtype: expected a string, found " + type.dump());
+    if (!type.is_string()) fail(name, "dtype: expected a string, found " + ::autodidact::detail::dump_json(type));
     const std::optional<io::dtype> parsed = parse_dtype(type.get<std::string>());
     if (!parsed) {
-      fail(name, "dtype " + type.dump() +
+      fail(name, "dtype " + ::autodidact::detail::dump_json(type) +
                      " is not supported (expected one of F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
     }
     info.dtype = *parsed;
 
     const nlohmann::json& shape = value["shape"];
-    if (!shape.is_array()) fail(name, "shape: expected an array of integers, found " + shape.dump());
+    if (!shape.is_array()) fail(name, "shape: expected an array of integers, found " + ::autodidact::detail::dump_json(shape));
     // Element count with overflow checks: bytes must fit the file anyway.
     std::uint64_t elements = 1;
     bool overflow = false;
     for (const nlohmann::json& d : shape) {
       const std::uint64_t extent = non_negative(d, name, "shape");
       if (extent > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        fail(name, "shape: extent " + d.dump() + " is too large");
+        fail(name, "shape: extent " + ::autodidact::detail::dump_json(d) + " is too large");
       }
       info.shape.push_back(static_cast<std::int64_t>(extent));
       if (extent != 0 && elements > std::numeric_limits<std::uint64_t>::max() / extent) overflow = true;
@@ -744,7 +744,7 @@ class safetensors_file {
 
     const nlohmann::json& offsets = value["data_offsets"];
     if (!offsets.is_array() || offsets.size() != 2) {
-      fail(name, "data_offsets: expected [begin, end], found " + offsets.dump());
+      fail(name, "data_offsets: expected [begin, end], found " + ::autodidact::detail::dump_json(offsets));
     }
     const std::uint64_t begin = non_negative(offsets[0], name, "data_offsets begin");
     const std::uint64_t end = non_negative(offsets[1], name, "data_offsets end");
@@ -857,7 +857,7 @@ inline void write_safetensors(const std::filesystem::path& path, std::span<const
                       {"data_offsets", {offset, offset + e.bytes.size()}}};
     offset += e.bytes.size();
   }
-  std::string text = header.dump();
+  std::string text = ::autodidact::detail::dump_json(header);
   text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-aligned
   const std::uint64_t header_size = text.size();
 

@@ -45,7 +45,7 @@ class decoder : public detail::body<C, P, Policy> {
     this->body_forward(in);
     logits_valid_ = false;  // the logits of the previous batch are gone
     const int n = this->batch_ * this->seq_;
-    layers::layernorm_forward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias), n,
+    layers::layernorm_forward(this->layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]), n,
                               this->hidden_ptr(C.layers), act(al_.final_ln),
                               {act(al_.final_mean), act(al_.final_rstd)});
   }
@@ -115,8 +115,8 @@ class decoder : public detail::body<C, P, Policy> {
     T* d_top = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * C.d_model, d_top);
     auto sc = this->scratch();
-    layers::layernorm_backward(this->layernorm_at(layout.final_ln_gain, layout.final_ln_bias),
-                               this->layernorm_grads_at(layout.final_ln_gain, layout.final_ln_bias), n,
+    layers::layernorm_backward(this->layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]),
+                               this->layernorm_grads_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]), n,
                                this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)},
                                d_final, d_top, sc.gain, sc.bias);
     this->body_backward();
@@ -127,7 +127,8 @@ class decoder : public detail::body<C, P, Policy> {
 
  private:
   static constexpr std::size_t head_weight_offset() {
-    return C.tied_lm_head ? layout.token_embedding : layout.lm_head_weight;
+    return C.tied_lm_head ? layout.embeddings[embeddings_module::token]
+                          : layout.template head<heads::lm_head>()[heads::lm_head::weight];
   }
   layers::linear_params<T> head_params() const {
     return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab,

@@ -140,6 +140,12 @@ class encoder : public detail::body<C, P, Policy> {
   }
 
  private:
+  using mlm = heads::mlm_head;
+  using nsp = heads::nsp_head;
+  static constexpr std::size_t pooler_at(std::size_t p) { return layout.pooler[p]; }
+  static constexpr std::size_t mlm_at(std::size_t p) { return layout.template head<mlm>()[p]; }
+  static constexpr std::size_t nsp_at(std::size_t p) { return layout.template head<nsp>()[p]; }
+
   // The heads' logits live in buffers backward overwrites with gradients.
   void require_logits(const char* what) const {
     this->require_forward(what);
@@ -158,7 +164,7 @@ class encoder : public detail::body<C, P, Policy> {
                 cls + std::ptrdiff_t(i) * c);
     }
     T* out = act(al_.pooled);
-    layers::linear_forward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c), b, cls, out);
+    layers::linear_forward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c), b, cls, out);
     for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) out[i] = std::tanh(out[i]);
   }
 
@@ -170,8 +176,8 @@ class encoder : public detail::body<C, P, Policy> {
       d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
     T* d_cls = act(al_.scratch_c2);  // [B, C]
     layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
-    layers::linear_backward(this->linear_at(layout.pooler_weight, layout.pooler_bias, c, c),
-                            this->linear_grads_at(layout.pooler_weight, layout.pooler_bias), b,
+    layers::linear_backward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c),
+                            this->linear_grads_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)), b,
                             act(al_.pooled_input), d_pre, d_cls);
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < c; ++j) d_hidden[std::ptrdiff_t(i) * t * c + j] += d_cls[std::ptrdiff_t(i) * c + j];
@@ -185,16 +191,16 @@ class encoder : public detail::body<C, P, Policy> {
     kernels::gemm_epilogue<T> ep{};
     ep.act = kernels::to_activation(C.gelu);
     ep.pre_activation = act(al_.head_pre);
-    layers::linear_forward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c), n,
+    layers::linear_forward(this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c), n,
                            hidden().data(), act(al_.head_act), ep);
-    layers::layernorm_forward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n,
+    layers::layernorm_forward(this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)), n,
                               act(al_.head_act), act(al_.head_ln), {act(al_.head_mean), act(al_.head_rstd)});
     layers::linear_forward(decoder_params(), n, act(al_.head_ln), act(al_.logits));
   }
 
   layers::linear_params<T> decoder_params() const {
-    return {this->parameter_at(layout.token_embedding), this->parameter_at(layout.mlm_output_bias), C.d_model,
-            C.vocab, this->packed_for(layout.token_embedding)};
+    return {this->parameter_at(layout.embeddings[embeddings_module::token]), this->parameter_at(mlm_at(mlm::output_bias)), C.d_model,
+            C.vocab, this->packed_for(layout.embeddings[embeddings_module::token])};
   }
 
   void mlm_backward(T* d_hidden) {
@@ -207,24 +213,24 @@ class encoder : public detail::body<C, P, Policy> {
     layers::detail::zero(std::ptrdiff_t(n) * c, d_ln);
     layers::linear_backward(
         decoder_params(),
-        {this->gradient_at(layout.token_embedding), this->gradient_at(layout.mlm_output_bias)}, n,
+        {this->gradient_at(layout.embeddings[embeddings_module::token]), this->gradient_at(mlm_at(mlm::output_bias))}, n,
         act(al_.head_ln), logits, d_ln);
     T* d_act = act(al_.scratch_c2);
     layers::detail::zero(std::ptrdiff_t(n) * c, d_act);
     auto sc = this->scratch();
-    layers::layernorm_backward(this->layernorm_at(layout.mlm_ln_gain, layout.mlm_ln_bias),
-                               this->layernorm_grads_at(layout.mlm_ln_gain, layout.mlm_ln_bias), n,
+    layers::layernorm_backward(this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
+                               this->layernorm_grads_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)), n,
                                act(al_.head_act), {act(al_.head_mean), act(al_.head_rstd)}, d_ln, d_act,
                                sc.gain, sc.bias);
     kernels::gelu_backward(C.gelu, std::ptrdiff_t(n) * c, act(al_.head_pre), d_act, d_act,
                            kernels::write_mode::overwrite);
-    layers::linear_backward(this->linear_at(layout.mlm_dense_weight, layout.mlm_dense_bias, c, c),
-                            this->linear_grads_at(layout.mlm_dense_weight, layout.mlm_dense_bias), n,
+    layers::linear_backward(this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c),
+                            this->linear_grads_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)), n,
                             hidden().data(), d_act, d_hidden);
   }
 
   void nsp_logits_forward() {
-    layers::linear_forward(this->linear_at(layout.nsp_weight, layout.nsp_bias, C.d_model, 2), this->batch_,
+    layers::linear_forward(this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2), this->batch_,
                            act(al_.pooled), act(al_.nsp_logits));
   }
 
@@ -232,8 +238,8 @@ class encoder : public detail::body<C, P, Policy> {
     const int b = this->batch_;
     T* logits = act(al_.nsp_logits);
     kernels::cross_entropy_backward(b, 2, logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_), logits, 2);
-    layers::linear_backward(this->linear_at(layout.nsp_weight, layout.nsp_bias, C.d_model, 2),
-                            this->linear_grads_at(layout.nsp_weight, layout.nsp_bias), b, act(al_.pooled),
+    layers::linear_backward(this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2),
+                            this->linear_grads_at(nsp_at(nsp::weight), nsp_at(nsp::bias)), b, act(al_.pooled),
                             logits, d_pooled);
   }
 

@@ -5,20 +5,27 @@
 // activations, of (batch, sequence). Each tensor starts on a 64-byte
 // boundary, so kernels may use aligned loads at tensor starts.
 //
-// Parameter order (also the order a frozen prefix is cut from):
+// Parameters come from the modules' tables (models/module_spec.hpp), in
+// this order (also the order a frozen prefix is cut from):
 //   embeddings (token [V,C], position [P,C], segment [S,C], embedding LN)
 //   blocks 0 .. L-1
 //   final LayerNorm (pre-LN models), pooler (encoders with one)
-//   pretraining heads: MLM transform + LN + output bias (encoder, tied
-//   decoder), next-sentence head [2,C] (encoder with a pooler); untied LM
-//   head [V,C] when the config does not tie it.
+//   the heads (heads/): MLM transform + LN + output bias (tied decoder),
+//   next-sentence [2,C] (with a pooler); untied LM head [V,C].
 
-#include <algorithm>  // for std::max
-#include <array>    // for std::array
-#include <cstddef>  // for std::size_t
+#include <algorithm>    // for std::max
+#include <array>        // for std::array
+#include <cstddef>      // for std::size_t
+#include <tuple>        // for std::tuple, std::apply, std::get
+#include <type_traits>  // for std::conditional_t, std::is_same_v
 
 #include "autodidact/config.hpp"      // for model_config, check_config
 #include "autodidact/core/arena.hpp"  // for aligned_count
+#include "autodidact/heads/lm.hpp"    // for heads::lm_head
+#include "autodidact/heads/mlm.hpp"   // for heads::mlm_head
+#include "autodidact/heads/nsp.hpp"   // for heads::nsp_head
+#include "autodidact/models/module_spec.hpp"  // for module_offsets, head_list
+#include "autodidact/models/modules.hpp"      // for embeddings_module, block_module, ...
 #include "autodidact/precision.hpp"   // for precision_policy
 
 namespace autodidact::models {
@@ -35,93 +42,97 @@ struct training_policy {
 inline constexpr training_policy full_training{};
 inline constexpr training_policy inference_only{.trainable = false, .optimizer_moments = 0, .pretraining_heads = false};
 
-// Offsets (in elements) of one block's parameters. Weights are stored as
-// PyTorch's Linear does: [out, in].
-struct block_parameters {
-  std::size_t ln1_gain, ln1_bias;      // [C], [C]  (post-LN: after attention)
-  std::size_t qkv_weight, qkv_bias;    // [3C, C], [3C]
-  std::size_t proj_weight, proj_bias;  // [C, C], [C]
-  std::size_t ln2_gain, ln2_bias;      // [C], [C]  (post-LN: after feed-forward)
-  std::size_t ff1_weight, ff1_bias;    // [F, C], [F]
-  std::size_t ff2_weight, ff2_bias;    // [C, F], [C]
-};
-
+// The heads a model type composes by default: BertForPreTraining's (MLM,
+// and NSP when the config has a pooler) or GPT2LMHeadModel's LM head.
 template <model_config C>
-struct parameter_layout {
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  std::size_t token_embedding = npos;     // [V, C]
-  std::size_t position_embedding = npos;  // [P, C]
-  std::size_t segment_embedding = npos;   // [S, C] (npos when S = 0)
-  std::size_t embedding_ln_gain = npos, embedding_ln_bias = npos;  // [C] (post-LN)
-  std::array<block_parameters, C.layers> blocks{};
-  std::size_t final_ln_gain = npos, final_ln_bias = npos;  // [C] (pre-LN)
-  std::size_t pooler_weight = npos, pooler_bias = npos;    // [C, C], [C]
-  std::size_t mlm_dense_weight = npos, mlm_dense_bias = npos;  // [C, C], [C]
-  std::size_t mlm_ln_gain = npos, mlm_ln_bias = npos;          // [C]
-  std::size_t mlm_output_bias = npos;                          // [V]
-  std::size_t nsp_weight = npos, nsp_bias = npos;              // [2, C], [2]
-  std::size_t lm_head_weight = npos;                           // [V, C] (untied only)
+using default_heads = std::conditional_t<family_of(C) == hf_family::bert,
+                                         head_list<heads::mlm_head, heads::nsp_head>, head_list<heads::lm_head>>;
+
+// Where every parameter lives: one module_offsets per module instance, in
+// arena order (embeddings, blocks 0 .. L-1, final LayerNorm, pooler, then
+// the heads). Built from the modules' tables by make_parameter_layout.
+//   layout.blocks[2][block_module::qkv_weight]    offset of block 2's QKV weight
+//   layout.head<heads::mlm_head>()[heads::mlm_head::output_bias]
+template <model_config C, class Heads = default_heads<C>>
+struct parameter_layout;
+
+template <model_config C, class... Heads>
+struct parameter_layout<C, head_list<Heads...>> {
+  using heads_type = head_list<Heads...>;
+  static constexpr std::size_t npos = models::npos;
+  module_offsets<embeddings_module> embeddings{};
+  std::array<module_offsets<block_module>, C.layers> blocks{};
+  module_offsets<final_norm_module> final_norm{};
+  module_offsets<pooler_module> pooler{};
+  std::tuple<module_offsets<Heads>...> heads{};
   std::size_t body_end = 0;         // end of the body (embeddings, blocks, final LN, pooler)
   std::size_t total = 0;            // elements including alignment padding
   std::size_t real_parameters = 0;  // elements excluding padding
+
+  template <class H>
+  static constexpr bool has_head = (std::is_same_v<H, Heads> || ...);
+  template <class H>
+  constexpr const module_offsets<H>& head() const noexcept {
+    return std::get<module_offsets<H>>(heads);
+  }
+  template <class H>
+  constexpr module_offsets<H>& head() noexcept {
+    return std::get<module_offsets<H>>(heads);
+  }
+  // f(offsets) for every module instance in arena order (absent ones too:
+  // offsets.present says).
+  template <class F>
+  constexpr void for_each_module(F&& f) const {
+    f(embeddings);
+    for (const auto& b : blocks) f(b);
+    f(final_norm);
+    f(pooler);
+    std::apply([&](const auto&... h) { (f(h), ...); }, heads);
+  }
+  template <class F>
+  constexpr void for_each_module(F&& f) {
+    f(embeddings);
+    for (auto& b : blocks) f(b);
+    f(final_norm);
+    f(pooler);
+    std::apply([&](auto&... h) { (f(h), ...); }, heads);
+  }
+  // f(offsets, index in the module's table, spec, offset) for every
+  // parameter present, in arena order.
+  template <class F>
+  constexpr void for_each_parameter(F&& f) const {
+    for_each_module([&](const auto& m) {
+      using M = typename std::remove_cvref_t<decltype(m)>::module;
+      const auto specs = M::parameters(C);
+      for (std::size_t i = 0; i < M::count; ++i)
+        if (m.at[i] != npos) f(m, i, specs[i], m.at[i]);
+    });
+  }
 };
 
-// Builds the layout for element type T (padding depends on sizeof(T)).
-template <model_config C, class T>
-constexpr parameter_layout<C> make_parameter_layout() {
+// Builds the layout for element type T (padding depends on sizeof(T)):
+// each present parameter starts on a 64-byte boundary.
+template <model_config C, class T, class Heads = default_heads<C>>
+constexpr parameter_layout<C, Heads> make_parameter_layout() {
   static_assert(check_config<C>());
-  parameter_layout<C> p{};
+  parameter_layout<C, Heads> p{};
   std::size_t at = 0, real = 0;
-  auto take = [&](std::size_t n) {
-    const std::size_t start = at;
-    at += aligned_count<T>(n);
-    real += n;
-    return start;
-  };
-  const std::size_t c = C.d_model, f = C.d_ff, v = C.vocab;
-  const bool post = C.norm == norm_placement::post;
-  p.token_embedding = take(v * c);
-  p.position_embedding = take(static_cast<std::size_t>(C.max_positions) * c);
-  if (C.type_vocab > 0) p.segment_embedding = take(static_cast<std::size_t>(C.type_vocab) * c);
-  if (post) {
-    p.embedding_ln_gain = take(c);
-    p.embedding_ln_bias = take(c);
-  }
-  for (auto& b : p.blocks) {
-    b.ln1_gain = take(c);
-    b.ln1_bias = take(c);
-    b.qkv_weight = take(3 * c * c);
-    b.qkv_bias = take(3 * c);
-    b.proj_weight = take(c * c);
-    b.proj_bias = take(c);
-    b.ln2_gain = take(c);
-    b.ln2_bias = take(c);
-    b.ff1_weight = take(f * c);
-    b.ff1_bias = take(f);
-    b.ff2_weight = take(c * f);
-    b.ff2_bias = take(c);
-  }
-  if (!post) {
-    p.final_ln_gain = take(c);
-    p.final_ln_bias = take(c);
-  }
-  if (C.pooler) {
-    p.pooler_weight = take(c * c);
-    p.pooler_bias = take(c);
-  }
-  p.body_end = at;
-  if (post) {  // BERT's MLM head: dense + GELU + LN, decoder tied, own bias
-    p.mlm_dense_weight = take(c * c);
-    p.mlm_dense_bias = take(c);
-    p.mlm_ln_gain = take(c);
-    p.mlm_ln_bias = take(c);
-    p.mlm_output_bias = take(v);
-    if (C.pooler) {
-      p.nsp_weight = take(2 * c);
-      p.nsp_bias = take(2);
+  int index = 0;
+  p.for_each_module([&](auto& m) {
+    using M = typename std::remove_cvref_t<decltype(m)>::module;
+    m.index = M::is_head ? 0 : (std::is_same_v<M, block_module> ? index++ : 0);
+    m.begin = at;
+    const auto specs = M::parameters(C);
+    for (std::size_t i = 0; i < M::count; ++i) {
+      if (!specs[i].present()) continue;
+      m.at[i] = at;
+      m.present = true;
+      at += aligned_count<T>(specs[i].elements());
+      real += specs[i].elements();
     }
-  }
-  if (!C.tied_lm_head) p.lm_head_weight = take(v * c);
+    m.end = at;
+    if (std::is_same_v<M, pooler_module>) p.body_end = at;
+  });
   p.total = at;
   p.real_parameters = real;
   return p;
@@ -235,7 +246,17 @@ constexpr activation_layout make_activation_layout(int batch, int seq, bool head
 }
 
 // The whole plan of a model type: the numbers a user needs to size memory.
-template <model_config C, precision_policy P, training_policy Policy = full_training>
+// A range of the trainable arena (offsets relative to plan::first_trainable)
+// whose tensors all do or all do not take weight decay (module_spec.hpp's
+// roles): the optimizer's parameter groups.
+struct decay_range {
+  std::size_t begin = 0, count = 0;
+  bool decay = false;
+  friend constexpr bool operator==(const decay_range&, const decay_range&) = default;
+};
+
+template <model_config C, precision_policy P, training_policy Policy = full_training,
+          class Heads = default_heads<C>>
 struct memory_plan {
   static_assert(check_config<C>());
   static_assert(Policy.frozen_layers >= 0 && Policy.frozen_layers <= C.layers,
@@ -245,25 +266,57 @@ struct memory_plan {
                 "(the frozen part must be a prefix of the parameter arena).");
   using value_type = typename P::storage_type;
   using compute_type = typename P::compute_type;
+  using layout_type = parameter_layout<C, Heads>;
 
-  static constexpr parameter_layout<C> parameters = make_parameter_layout<C, value_type>();
+  static constexpr layout_type parameters = make_parameter_layout<C, value_type, Heads>();
   static constexpr std::size_t parameter_elements = parameters.total;
   static constexpr std::size_t parameter_bytes = parameter_elements * sizeof(value_type);
 
   // Gradients cover the trainable suffix of the parameter arena.
   static constexpr std::size_t first_trainable =
-      !Policy.trainable ? parameters.total
-      : Policy.frozen_layers > 0
-          ? (Policy.frozen_layers == C.layers ? parameters.blocks[C.layers - 1].ff2_bias +
-                                                    aligned_count<value_type>(C.d_model)
-                                              : parameters.blocks[Policy.frozen_layers].ln1_gain)
-      : Policy.freeze_embeddings ? parameters.blocks[0].ln1_gain
-                                 : 0;
+      !Policy.trainable            ? parameters.total
+      : Policy.frozen_layers > 0   ? parameters.blocks[Policy.frozen_layers - 1].end
+      : Policy.freeze_embeddings   ? parameters.embeddings.end
+                                   : 0;
   static constexpr std::size_t gradient_elements = parameters.total - first_trainable;
   static constexpr std::size_t gradient_bytes = gradient_elements * sizeof(compute_type);
   static constexpr std::size_t moment_elements =
       gradient_elements * static_cast<std::size_t>(Policy.optimizer_moments);
   static constexpr std::size_t moment_bytes = moment_elements * sizeof(compute_type);
+
+  // The weight-decay groups of the trainable arena: consecutive ranges that
+  // cover it, alternating decayed (matrices, embeddings) and not (biases,
+  // LayerNorm parameters). Padding goes with the tensor before it.
+ private:
+  template <class Emit>
+  static constexpr void walk_decay(Emit&& emit) {
+    std::size_t begin = first_trainable;
+    bool decay = false, open = false;
+    parameters.for_each_parameter([&](const auto&, std::size_t, const param_spec& spec, std::size_t offset) {
+      if (offset < first_trainable) return;
+      const bool d = decays(spec.role);
+      if (open && d != decay) {
+        emit(decay_range{begin - first_trainable, offset - begin, decay});
+        begin = offset;
+      }
+      decay = d;
+      open = true;
+    });
+    if (open) emit(decay_range{begin - first_trainable, parameters.total - begin, decay});
+  }
+  static constexpr std::size_t count_decay_ranges() {
+    std::size_t n = 0;
+    walk_decay([&](const decay_range&) { ++n; });
+    return n;
+  }
+
+ public:
+  static constexpr std::array<decay_range, count_decay_ranges()> decay_groups = [] {
+    std::array<decay_range, count_decay_ranges()> a{};
+    std::size_t i = 0;
+    walk_decay([&](const decay_range& r) { a[i++] = r; });
+    return a;
+  }();
 
   static constexpr activation_layout activations(int batch, int seq) {
     return make_activation_layout<C, compute_type>(batch, seq, Policy.pretraining_heads, Policy.trainable);

@@ -33,17 +33,36 @@ class adamw {
   double step(std::span<T> params, std::span<T> grads, double max_norm = 0.0) {
     require(params.size() == m_.size() && grads.size() == m_.size(), "adamw.step: ", params.size(),
             " parameters and ", grads.size(), " gradients, the optimizer was set up for ", m_.size());
-    double norm = 0.0;
-    if (max_norm > 0.0) {
-      norm = kernels::global_norm(static_cast<std::ptrdiff_t>(grads.size()), grads.data());
-      if (norm > max_norm) {
-        kernels::scale(static_cast<std::ptrdiff_t>(grads.size()), grads.data(),
-                       static_cast<T>(max_norm / (norm + 1e-6)));
-      }
-    }
+    const double norm = clip(grads, max_norm);
     ++step_;
     kernels::adamw_update(static_cast<std::ptrdiff_t>(params.size()), params.data(), grads.data(), m_.data(),
                           v_.data(), options_, step_);
+    return norm;
+  }
+
+  // One update with parameter groups: ranges of the arena (e.g. a model's
+  // plan::decay_groups, derived from its modules' tables) whose `decay` is
+  // false get no weight decay, as Hugging Face's examples set up biases and
+  // LayerNorm parameters. The ranges must cover the arena, in order.
+  template <class Range>
+  double step(std::span<T> params, std::span<T> grads, std::span<const Range> groups, double max_norm = 0.0) {
+    require(params.size() == m_.size() && grads.size() == m_.size(), "adamw.step: ", params.size(),
+            " parameters and ", grads.size(), " gradients, the optimizer was set up for ", m_.size());
+    std::size_t at = 0;
+    for (const Range& r : groups) {
+      require(r.begin == at, "adamw.step: parameter group at ", r.begin, " should start at ", at,
+              " (the groups must cover the arena in order)");
+      at += r.count;
+    }
+    require(at == m_.size(), "adamw.step: the parameter groups cover ", at, " elements, the arena holds ", m_.size());
+    const double norm = clip(grads, max_norm);
+    ++step_;
+    adamw_options no_decay = options_;
+    no_decay.weight_decay = 0.0;
+    for (const Range& r : groups) {
+      kernels::adamw_update(static_cast<std::ptrdiff_t>(r.count), params.data() + r.begin, grads.data() + r.begin,
+                            m_.data() + r.begin, v_.data() + r.begin, r.decay ? options_ : no_decay, step_);
+    }
     return norm;
   }
 
@@ -52,6 +71,20 @@ class adamw {
   void set_steps(std::int64_t s) noexcept { step_ = s; }
 
  private:
+  // Scales grads so their global norm is at most max_norm (when > 0);
+  // returns the norm before (0 when not computed).
+  static double clip(std::span<T> grads, double max_norm) {
+    double norm = 0.0;
+    if (max_norm > 0.0) {
+      norm = kernels::global_norm(static_cast<std::ptrdiff_t>(grads.size()), grads.data());
+      if (norm > max_norm) {
+        kernels::scale(static_cast<std::ptrdiff_t>(grads.size()), grads.data(),
+                       static_cast<T>(max_norm / (norm + 1e-6)));
+      }
+    }
+    return norm;
+  }
+
   arena<T> m_, v_;
   adamw_options options_;
   std::int64_t step_ = 0;

@@ -20,7 +20,7 @@
 #include <variant>  // for std::variant
 #include <vector>   // for std::vector
 
-#include <nlohmann/json.hpp>  // for nlohmann::json
+#include "autodidact/io/json.hpp"  // for parse_json, dump_json, nlohmann::json
 
 #include "autodidact/core/error.hpp"                 // for autodidact::raise, require, format_error
 #include "autodidact/tokenizers/byte_level_bpe.hpp"  // for byte_level_bpe_tokenizer
@@ -33,7 +33,7 @@ namespace autodidact::tokenizers {
 namespace detail {
 inline nlohmann::json parse_json_text(std::string_view text, const std::string& path) {
   try {
-    return nlohmann::json::parse(text.begin(), text.end());
+    return ::autodidact::detail::parse_json(text);
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
   } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
@@ -47,22 +47,22 @@ inline const nlohmann::json& field(const nlohmann::json& j, const char* name, co
   return j.at(name);
 }
 
-inline std::string type_of(const nlohmann::json& j) { return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : std::string(j.is_null() ? "null" : j.dump()); }
+inline std::string type_of(const nlohmann::json& j) { return j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>() : std::string(j.is_null() ? "null" : ::autodidact::detail::dump_json(j)); }
 
 // Typed reads: format_error naming `where` (file: field) on a wrong JSON type
 // or a value out of range.
 inline std::string as_string(const nlohmann::json& v, const std::string& where) {
-  require<format_error>(v.is_string(), where, ": expected a string, got ", v.dump());
+  require<format_error>(v.is_string(), where, ": expected a string, got ", ::autodidact::detail::dump_json(v));
   return v.get<std::string>();
 }
 inline bool as_bool(const nlohmann::json& v, const std::string& where) {
-  require<format_error>(v.is_boolean(), where, ": expected true or false, got ", v.dump());
+  require<format_error>(v.is_boolean(), where, ": expected true or false, got ", ::autodidact::detail::dump_json(v));
   return v.get<bool>();
 }
 inline std::int64_t as_int(const nlohmann::json& v, const std::string& where, std::int64_t lo, std::int64_t hi) {
   const bool integer = v.is_number_integer() && (!v.is_number_unsigned() || v.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi));
   require<format_error>(integer && v.get<std::int64_t>() >= lo && v.get<std::int64_t>() <= hi, where,
-                        ": expected an integer in [", lo, ", ", hi, "], got ", v.dump());
+                        ": expected an integer in [", lo, ", ", hi, "], got ", ::autodidact::detail::dump_json(v));
   return v.get<std::int64_t>();
 }
 inline token_id as_id(const nlohmann::json& v, const std::string& where) {
@@ -87,7 +87,7 @@ inline bool opt_bool(const nlohmann::json& obj, const char* name, bool fallback,
   return v ? as_bool(*v, where + "." + name) : fallback;
 }
 inline void require_object(const nlohmann::json& v, const std::string& where) {
-  require<format_error>(v.is_object(), where, ": expected a JSON object, got ", v.dump());
+  require<format_error>(v.is_object(), where, ": expected a JSON object, got ", ::autodidact::detail::dump_json(v));
 }
 
 // `what` (a special token the tokenizer emits) must be `content` at `id` in
@@ -114,7 +114,7 @@ inline json_common read_common(const nlohmann::json& j, const std::string& path)
   json_common c;
   c.defaults.add_special_tokens = true;
   if (const nlohmann::json* added = optional_field(j, "added_tokens")) {
-    require<format_error>(added->is_array(), path, ": added_tokens: expected an array, got ", added->dump());
+    require<format_error>(added->is_array(), path, ": added_tokens: expected an array, got ", ::autodidact::detail::dump_json(*added));
     for (std::size_t i = 0; i < added->size(); ++i) {
       const nlohmann::json& t = (*added)[i];
       const std::string where = path + ": added_tokens[" + std::to_string(i) + "]";
@@ -138,7 +138,7 @@ inline json_common read_common(const nlohmann::json& j, const std::string& path)
     else raise<format_error>(path, ": truncation.strategy: expected LongestFirst, OnlyFirst or OnlySecond, got ", s);
     if (const nlohmann::json* stride = optional_field(*t, "stride"))
       require<format_error>(stride->is_number_integer() && stride->get<std::int64_t>() == 0, path,
-                            ": truncation.stride: only 0 is supported, got ", stride->dump());
+                            ": truncation.stride: only 0 is supported, got ", ::autodidact::detail::dump_json(*stride));
     c.defaults.truncation = o;
   }
   if (const nlohmann::json* p = optional_field(j, "padding")) {
@@ -148,7 +148,7 @@ inline json_common read_common(const nlohmann::json& j, const std::string& path)
     const auto& st = field(*p, "strategy", where);
     if (st.is_object() && st.contains("Fixed")) o.length = as_length(st["Fixed"], where + ".strategy.Fixed");
     else if (!(st.is_string() && st.get<std::string>() == "BatchLongest"))
-      raise<format_error>(path, ": padding.strategy: expected BatchLongest or {\"Fixed\": n}, got ", st.dump());
+      raise<format_error>(path, ": padding.strategy: expected BatchLongest or {\"Fixed\": n}, got ", ::autodidact::detail::dump_json(st));
     const std::string direction = opt_string(*p, "direction", "Right", where);
     require<format_error>(direction == "Right" || direction == "Left", path,
                           ": padding.direction: expected Right or Left, got ", direction);
@@ -180,7 +180,7 @@ inline post_processor read_post_processor(const nlohmann::json& p, const vocabul
   const std::string where = path + ": post_processor";
   auto id_of = [&](const char* what) {
     const nlohmann::json& pair = field(p, what, where);
-    require<format_error>(pair.is_array() && pair.size() == 2, where, ".", what, ": expected [token, id], got ", pair.dump());
+    require<format_error>(pair.is_array() && pair.size() == 2, where, ".", what, ": expected [token, id], got ", ::autodidact::detail::dump_json(pair));
     const std::string content = as_string(pair[0], where + "." + what + "[0]");
     const token_id id = as_id(pair[1], where + "." + what + "[1]");
     check_special_id(v, content, id, path, "post_processor." + std::string(what));
@@ -195,7 +195,7 @@ inline post_processor read_post_processor(const nlohmann::json& p, const vocabul
     require_object(st, where + ".special_tokens");
     auto read = [&](const nlohmann::json& items, const char* which) {
       const std::string at = where + "." + which;
-      require<format_error>(items.is_array(), at, ": expected an array, got ", items.dump());
+      require<format_error>(items.is_array(), at, ": expected an array, got ", ::autodidact::detail::dump_json(items));
       std::vector<template_piece> out;
       for (const auto& it : items) {
         if (it.is_object() && it.contains("SpecialToken")) {
@@ -207,12 +207,12 @@ inline post_processor read_post_processor(const nlohmann::json& p, const vocabul
           require_object(st[name], entry);
           const auto& ids = field(st[name], "ids", entry);
           require<format_error>(ids.is_array() && ids.size() == 1, entry, ".ids: special token ", name,
-                                " must have one id, got ", ids.dump());
+                                " must have one id, got ", ::autodidact::detail::dump_json(ids));
           const token_id id = as_id(ids[0], entry + ".ids[0]");
           std::string content = name;
           if (const nlohmann::json* tokens = optional_field(st[name], "tokens")) {
             require<format_error>(tokens->is_array() && tokens->size() == 1, entry, ".tokens: expected one token, got ",
-                                  tokens->dump());
+                                  ::autodidact::detail::dump_json(*tokens));
             content = as_string((*tokens)[0], entry + ".tokens[0]");
           }
           check_special_id(v, content, id, path, std::string("post_processor.") + which);
@@ -230,7 +230,7 @@ inline post_processor read_post_processor(const nlohmann::json& p, const vocabul
             type_id = static_cast<token_id>(as_int(*t, at + ": Sequence.type_id", 0, 1 << 30));
           out.push_back({id == "A" ? template_piece::kind::sequence_a : template_piece::kind::sequence_b, 0, type_id});
         } else {
-          raise<format_error>(at, ": expected SpecialToken or Sequence items, got ", it.dump());
+          raise<format_error>(at, ": expected SpecialToken or Sequence items, got ", ::autodidact::detail::dump_json(it));
         }
       }
       return out;
@@ -318,7 +318,7 @@ inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j
       merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
     } else {  // ["a", "b"]
       require<format_error>(x.is_array() && x.size() == 2 && x[0].is_string() && x[1].is_string(), path, ": model.merges[",
-                            i, "]: expected \"a b\" or [\"a\", \"b\"], got ", x.dump());
+                            i, "]: expected \"a b\" or [\"a\", \"b\"], got ", ::autodidact::detail::dump_json(x));
       merges.emplace_back(x[0].get<std::string>(), x[1].get<std::string>());
     }
   }

@@ -26,7 +26,7 @@
 #include <utility>        // for std::pair, std::move
 #include <vector>         // for std::vector
 
-#include <nlohmann/json.hpp>  // for nlohmann::ordered_json (vocab.json)
+#include "autodidact/io/json.hpp"  // for parse_json, dump_json, nlohmann::ordered_json (vocab.json)
 
 #include "autodidact/core/error.hpp"                 // for autodidact::require, io_error
 #include "autodidact/tokenizers/byte_level_bpe.hpp"  // for byte_level_bpe_tokenizer, detail::gpt2_split
@@ -356,7 +356,7 @@ inline void save_bpe(const trained_bpe& t, const std::string& vocab_json, const 
     if (t.vocab.has_id(static_cast<token_id>(i))) j[t.vocab.token(static_cast<token_id>(i))] = i;
   std::ofstream vj(vocab_json, std::ios::binary);
   require<io_error>(static_cast<bool>(vj), vocab_json, ": cannot open for writing");
-  vj << j.dump();
+  vj << ::autodidact::detail::dump_json(j);
   std::ofstream mt(merges_txt, std::ios::binary);
   require<io_error>(static_cast<bool>(mt), merges_txt, ": cannot open for writing");
   mt << "#version: 0.2\n";

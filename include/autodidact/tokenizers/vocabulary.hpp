@@ -18,7 +18,7 @@
 #include <utility>      // for std::pair, std::move
 #include <vector>       // for std::vector
 
-#include <nlohmann/json.hpp>  // for nlohmann::json (vocab.json)
+#include "autodidact/io/json.hpp"  // for parse_json, dump_json, nlohmann::json (vocab.json)
 
 #include "autodidact/core/error.hpp"           // for autodidact::raise, require, io_error, format_error
 #include "autodidact/tokenizers/encoding.hpp"  // for token_id
@@ -174,7 +174,7 @@ inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::strin
   std::vector<std::string> by_id;
   for (auto it = j.begin(); it != j.end(); ++it) {
     require<format_error>(it.value().is_number_integer(), what, ": the id of token '", it.key(),
-                          "' must be a non-negative integer, got ", it.value().dump());
+                          "' must be a non-negative integer, got ", ::autodidact::detail::dump_json(it.value()));
     const auto id = it.value().get<std::int64_t>();
     require<format_error>(id >= 0 && id < id_limit, what, ": the id of token '", it.key(), "' must be in [0, ", id_limit,
                           ") (2 x the ", j.size(), " tokens + 256), got ", id);
@@ -195,7 +195,7 @@ inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::strin
 inline vocabulary vocab_json_from_string(std::string_view text, const std::string& path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(text.begin(), text.end());
+    j = ::autodidact::detail::parse_json(text);
   } catch (const nlohmann::json::parse_error& e) {
     raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
   } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double

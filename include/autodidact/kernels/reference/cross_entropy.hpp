@@ -7,7 +7,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 
-#include "autodidact/kernels/common.hpp"  // for default_ignore_index, detail::check_targets
+#include "autodidact/kernels/common.hpp"  // for default_ignore_index, kernels::detail::check_targets
 
 namespace autodidact::kernels::reference {
 
@@ -18,8 +18,8 @@ int cross_entropy_forward(int rows, int v, const T* logits, int ldx, const std::
                           T* losses, std::int32_t ignore_index = default_ignore_index) {
   require(rows >= 0 && v >= 1, "cross_entropy_forward: rows = ", rows, " must be >= 0 and V = ",
           v, " >= 1");
-  detail::check_ld("cross_entropy_forward", "ldx", ldx, v);
-  detail::check_targets(rows, v, targets, ignore_index);
+  kernels::detail::check_ld("cross_entropy_forward", "ldx", ldx, v);
+  kernels::detail::check_targets(rows, v, targets, ignore_index);
   int count = 0;
   for (int r = 0; r < rows; ++r) {
     const T* x = logits + std::ptrdiff_t(r) * ldx;
@@ -45,9 +45,9 @@ void cross_entropy_backward(int rows, int v, const T* logits, int ldx, const std
                             std::int32_t ignore_index = default_ignore_index) {
   require(rows >= 0 && v >= 1, "cross_entropy_backward: rows = ", rows, " must be >= 0 and V = ",
           v, " >= 1");
-  detail::check_ld("cross_entropy_backward", "ldx", ldx, v);
-  detail::check_ld("cross_entropy_backward", "lddx", lddx, v);
-  detail::check_targets(rows, v, targets, ignore_index);
+  kernels::detail::check_ld("cross_entropy_backward", "ldx", ldx, v);
+  kernels::detail::check_ld("cross_entropy_backward", "lddx", lddx, v);
+  kernels::detail::check_targets(rows, v, targets, ignore_index);
   for (int r = 0; r < rows; ++r) {
     const T* x = logits + std::ptrdiff_t(r) * ldx;
     T* d = dlogits + std::ptrdiff_t(r) * lddx;

@@ -5,7 +5,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 
-#include "autodidact/kernels/common.hpp"  // for write_mode, detail::check_ids
+#include "autodidact/kernels/common.hpp"  // for write_mode, kernels::detail::check_ids
 
 namespace autodidact::kernels::reference {
 
@@ -15,7 +15,7 @@ void embedding_forward(int n, int c, const std::int32_t* ids, const T* table, in
                        T* out, write_mode mode) {
   require(n >= 0 && c >= 1 && table_rows >= 1, "embedding_forward: N = ", n, ", C = ", c,
           ", table rows = ", table_rows, " (need N >= 0, C >= 1, rows >= 1)");
-  detail::check_ids("embedding_forward", n, ids, table_rows);
+  kernels::detail::check_ids("embedding_forward", n, ids, table_rows);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < c; ++j) {
       const T v = table[std::ptrdiff_t(ids[i]) * c + j];
@@ -30,7 +30,7 @@ void embedding_backward(int n, int c, const std::int32_t* ids, const T* dout, in
                         T* dtable) {
   require(n >= 0 && c >= 1 && table_rows >= 1, "embedding_backward: N = ", n, ", C = ", c,
           ", table rows = ", table_rows, " (need N >= 0, C >= 1, rows >= 1)");
-  detail::check_ids("embedding_backward", n, ids, table_rows);
+  kernels::detail::check_ids("embedding_backward", n, ids, table_rows);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < c; ++j) dtable[std::ptrdiff_t(ids[i]) * c + j] += dout[std::ptrdiff_t(i) * c + j];
 }

@@ -5,7 +5,7 @@
 
 #include <cstddef>  // for std::ptrdiff_t
 
-#include "autodidact/kernels/common.hpp"  // for transpose, write_mode, gemm_epilogue, detail::check_gemm
+#include "autodidact/kernels/common.hpp"  // for transpose, write_mode, gemm_epilogue, kernels::detail::check_gemm
 
 namespace autodidact::kernels::reference {
 
@@ -15,7 +15,7 @@ template <kernel_scalar T>
 void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, const T* a, int lda,
           const T* b, int ldb, write_mode mode, T* c, int ldc,
           const gemm_epilogue<T>& epilogue = {}) {
-  detail::check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, mode, epilogue.empty(),
+  kernels::detail::check_gemm(trans_a, trans_b, m, n, k, lda, ldb, ldc, mode, epilogue.empty(),
                      epilogue.residual != nullptr, epilogue.ldr);
   using std::ptrdiff_t;
   for (int i = 0; i < m; ++i) {
@@ -34,7 +34,7 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
       T z = alpha * acc;
       if (epilogue.bias) z += epilogue.bias[j];
       if (epilogue.pre_activation) epilogue.pre_activation[ptrdiff_t(i) * ldc + j] = z;
-      z = detail::apply_activation(epilogue.act, z);
+      z = kernels::detail::apply_activation(epilogue.act, z);
       if (epilogue.residual) z += epilogue.residual[ptrdiff_t(i) * epilogue.ldr + j];
       cij = z;
     }
@@ -44,8 +44,8 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
 // db[j] += sum_i dY[i, j].   dY: [M,N] (lddy)   db: [N]
 template <kernel_scalar T>
 void bias_backward(int m, int n, const T* dy, int lddy, T* db) {
-  detail::check_rows("bias_backward", m, n);
-  detail::check_ld("bias_backward", "lddy", lddy, n);
+  kernels::detail::check_rows("bias_backward", m, n);
+  kernels::detail::check_ld("bias_backward", "lddy", lddy, n);
   for (int j = 0; j < n; ++j) {
     T s = db[j];
     for (int i = 0; i < m; ++i) s += dy[std::ptrdiff_t(i) * lddy + j];

@@ -71,7 +71,9 @@ class body {
   using plan = memory_plan<C, P, Policy>;
   static constexpr model_config config = C;
   static constexpr training_policy policy = Policy;
-  static constexpr parameter_layout<C> layout = plan::parameters;
+  using layout_type = typename plan::layout_type;
+  static constexpr layout_type layout = plan::parameters;
+  using heads_type = typename layout_type::heads_type;
   static constexpr bool post_ln = C.norm == norm_placement::post;
 
   // Allocates the parameter, gradient and activation arenas for batches of
@@ -98,7 +100,7 @@ class body {
     packed_fresh_ = false;
     if (o.zeros) return;
     const philox_rng rng(o.seed, rng_stream::init);
-    std::uint32_t tensor = 0;  // the Philox step: one per tensor, in layout order
+    std::uint32_t tensor = 0;  // the Philox step: one per drawn tensor, in layout order
     auto normal = [&](std::size_t offset, std::size_t n, double sd) {
       T* p = params_.data() + offset;
       const std::uint32_t step = tensor++;
@@ -110,32 +112,18 @@ class body {
         if (j + 1 < n) p[j + 1] = static_cast<T>(sd * z[1]);
       });
     };
-    auto ones = [&](std::size_t offset) { std::fill_n(params_.data() + offset, C.d_model, T(1)); };
-    const std::size_t c = static_cast<std::size_t>(C.d_model), f = static_cast<std::size_t>(C.d_ff);
     const double sd = o.initializer_range;
     // GPT-2 scales the projections that add into the residual stream.
-    const double residual_sd = post_ln ? sd : sd / std::sqrt(2.0 * C.layers);
-    normal(layout.token_embedding, static_cast<std::size_t>(C.vocab) * c, sd);
-    if constexpr (post_ln) std::fill_n(params_.data() + layout.token_embedding, c, T(0));  // BERT's [PAD] = 0
-    normal(layout.position_embedding, static_cast<std::size_t>(C.max_positions) * c, sd);
-    if constexpr (C.type_vocab > 0)
-      normal(layout.segment_embedding, static_cast<std::size_t>(C.type_vocab) * c, sd);
-    if constexpr (post_ln) ones(layout.embedding_ln_gain);
-    for (const block_parameters& b : layout.blocks) {
-      ones(b.ln1_gain);
-      ones(b.ln2_gain);
-      normal(b.qkv_weight, 3 * c * c, sd);
-      normal(b.proj_weight, c * c, residual_sd);
-      normal(b.ff1_weight, f * c, sd);
-      normal(b.ff2_weight, c * f, residual_sd);
-    }
-    if (layout.final_ln_gain != parameter_layout<C>::npos) ones(layout.final_ln_gain);
-    if (layout.pooler_weight != parameter_layout<C>::npos) normal(layout.pooler_weight, c * c, sd);
-    if (layout.mlm_dense_weight != parameter_layout<C>::npos) normal(layout.mlm_dense_weight, c * c, sd);
-    if (layout.mlm_ln_gain != parameter_layout<C>::npos) ones(layout.mlm_ln_gain);
-    if (layout.nsp_weight != parameter_layout<C>::npos) normal(layout.nsp_weight, 2 * c, sd);
-    if (layout.lm_head_weight != parameter_layout<C>::npos)
-      normal(layout.lm_head_weight, static_cast<std::size_t>(C.vocab) * c, sd);
+    const double residual_sd = family_of(C) == hf_family::gpt2 ? sd / std::sqrt(2.0 * C.layers) : sd;
+    // Each parameter as its role in the module's table says (module_spec.hpp).
+    layout.for_each_parameter([&](const auto&, std::size_t, const param_spec& spec, std::size_t offset) {
+      if (spec.role == param_role::norm_gain) std::fill_n(params_.data() + offset, spec.elements(), T(1));
+      if (!drawn(spec.role)) return;  // biases stay 0
+      normal(offset, spec.elements(), spec.role == param_role::residual_matrix ? residual_sd : sd);
+      if (spec.padding_row >= 0)
+        std::fill_n(params_.data() + offset + static_cast<std::size_t>(spec.padding_row) * spec.cols, spec.cols,
+                    T(0));
+    });
   }
 
   int max_batch() const noexcept { return max_batch_; }
@@ -187,7 +175,7 @@ class body {
   void parameters_changed() noexcept { packed_fresh_ = false; }
   // The gradient of the parameter at `offset`, or null when it is frozen.
   T* gradient_at(std::size_t offset) noexcept {
-    if (offset == parameter_layout<C>::npos || offset < plan::first_trainable) return nullptr;
+    if (offset == npos || offset < plan::first_trainable) return nullptr;
     return grads_.data() + (offset - plan::first_trainable);
   }
 
@@ -301,7 +289,7 @@ class body {
     return {gradient_at(gain), gradient_at(bias)};
   }
   layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
-    return {parameter_at(weight), bias == parameter_layout<C>::npos ? nullptr : parameter_at(bias), in, out,
+    return {parameter_at(weight), bias == npos ? nullptr : parameter_at(bias), in, out,
             packed_for(weight)};
   }
 
@@ -311,34 +299,41 @@ class body {
     std::size_t weight = 0, packed = 0;
     int in = 0, out = 0;
   };
-  static constexpr int max_packed = 4 * C.layers + 3;
+  // Every matrix with `packed` in its module's table (the heads' only when
+  // the policy has pretraining heads), then the token embedding when a head
+  // multiplies by it (a tied decoder), in arena order.
+  template <class Add>
+  static constexpr void walk_packed(Add&& add) {
+    bool tied = false;
+    layout.for_each_parameter([&](const auto& m, std::size_t, const param_spec& spec, std::size_t offset) {
+      using M = typename std::remove_cvref_t<decltype(m)>::module;
+      if (M::is_head && !Policy.pretraining_heads) return;
+      if (spec.packed) add(offset, static_cast<int>(spec.cols), static_cast<int>(spec.rows));
+    });
+    layout.for_each_module([&](const auto& m) {
+      using M = typename std::remove_cvref_t<decltype(m)>::module;
+      if constexpr (requires { M::multiplies_token_embedding(C); })
+        tied = tied || (Policy.pretraining_heads && M::multiplies_token_embedding(C));
+    });
+    if (tied) add(layout.embeddings[embeddings_module::token], C.d_model, C.vocab);
+  }
+  static constexpr int count_packed() {
+    int n = 0;
+    walk_packed([&](std::size_t, int, int) { ++n; });
+    return n;
+  }
+  static constexpr int max_packed = count_packed() > 0 ? count_packed() : 1;
   struct packed_layout {
     std::array<packed_entry, max_packed> entries{};
     int count = 0;
     std::size_t total = 0;
   };
-  // The LM head: the token embedding when tied (always, for the encoder's MLM decoder).
-  static constexpr std::size_t lm_head_offset() {
-    return post_ln || C.tied_lm_head ? layout.token_embedding : layout.lm_head_weight;
-  }
   static constexpr packed_layout packed_table() {
     packed_layout t{};
-    auto add = [&](std::size_t weight, int in, int out) {
+    walk_packed([&](std::size_t weight, int in, int out) {
       t.entries[static_cast<std::size_t>(t.count++)] = {weight, t.total, in, out};
       t.total += aligned_count<T>(kernels::packed_b_elements<T>(in, out));
-    };
-    const int c = C.d_model, f = C.d_ff;
-    for (const block_parameters& b : layout.blocks) {
-      add(b.qkv_weight, c, 3 * c);
-      add(b.proj_weight, c, c);
-      add(b.ff1_weight, c, f);
-      add(b.ff2_weight, f, c);
-    }
-    if constexpr (C.pooler) add(layout.pooler_weight, c, c);
-    if constexpr (Policy.pretraining_heads) {
-      if constexpr (post_ln) add(layout.mlm_dense_weight, c, c);
-      add(lm_head_offset(), c, C.vocab);
-    }
+    });
     return t;
   }
   // The packed copy of the matrix at `weight`, or null (not packing, not
@@ -365,29 +360,31 @@ class body {
   }
 
   layers::block_params<T> block_params_of(int l) const {
-    const block_parameters& b = layout.blocks[static_cast<std::size_t>(l)];
+    using bm = block_module;
+    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
     layers::block_params<T> p;
-    p.ln1 = layernorm_at(b.ln1_gain, b.ln1_bias);
-    p.ln2 = layernorm_at(b.ln2_gain, b.ln2_bias);
-    p.attention.qkv = linear_at(b.qkv_weight, b.qkv_bias, C.d_model, 3 * C.d_model);
-    p.attention.proj = linear_at(b.proj_weight, b.proj_bias, C.d_model, C.d_model);
+    p.ln1 = layernorm_at(b[bm::ln1_gain], b[bm::ln1_bias]);
+    p.ln2 = layernorm_at(b[bm::ln2_gain], b[bm::ln2_bias]);
+    p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
+    p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
     p.attention.heads = C.heads;
     p.attention.causal = C.norm == norm_placement::pre;
-    p.ff.in = linear_at(b.ff1_weight, b.ff1_bias, C.d_model, C.d_ff);
-    p.ff.out = linear_at(b.ff2_weight, b.ff2_bias, C.d_ff, C.d_model);
+    p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
+    p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
     p.ff.gelu = C.gelu;
     p.norm = C.norm;
     return p;
   }
   layers::block_grads<T> block_grads_of(int l) {
-    const block_parameters& b = layout.blocks[static_cast<std::size_t>(l)];
+    using bm = block_module;
+    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
     layers::block_grads<T> g;
-    g.ln1 = layernorm_grads_at(b.ln1_gain, b.ln1_bias);
-    g.ln2 = layernorm_grads_at(b.ln2_gain, b.ln2_bias);
-    g.attention.qkv = linear_grads_at(b.qkv_weight, b.qkv_bias);
-    g.attention.proj = linear_grads_at(b.proj_weight, b.proj_bias);
-    g.ff.in = linear_grads_at(b.ff1_weight, b.ff1_bias);
-    g.ff.out = linear_grads_at(b.ff2_weight, b.ff2_bias);
+    g.ln1 = layernorm_grads_at(b[bm::ln1_gain], b[bm::ln1_bias]);
+    g.ln2 = layernorm_grads_at(b[bm::ln2_gain], b[bm::ln2_bias]);
+    g.attention.qkv = linear_grads_at(b[bm::qkv_weight], b[bm::qkv_bias]);
+    g.attention.proj = linear_grads_at(b[bm::proj_weight], b[bm::proj_bias]);
+    g.ff.in = linear_grads_at(b[bm::ff1_weight], b[bm::ff1_bias]);
+    g.ff.out = linear_grads_at(b[bm::ff2_weight], b[bm::ff2_bias]);
     return g;
   }
   layers::block_scratch<T> scratch() {
@@ -397,13 +394,17 @@ class body {
   }
 
   layers::embedding_params<T> embedding_params() const {
-    return {parameter_at(layout.token_embedding),
-            parameter_at(layout.position_embedding),
-            C.type_vocab > 0 ? parameter_at(layout.segment_embedding) : nullptr,
+    using em = embeddings_module;
+    return {parameter_at(layout.embeddings[em::token]),
+            parameter_at(layout.embeddings[em::position]),
+            C.type_vocab > 0 ? parameter_at(layout.embeddings[em::segment]) : nullptr,
             C.vocab,
             C.max_positions,
             C.type_vocab,
             C.d_model};
+  }
+  layers::layernorm_params<T> embedding_norm() const {
+    return layernorm_at(layout.embeddings[embeddings_module::norm_gain], layout.embeddings[embeddings_module::norm_bias]);
   }
   layers::embedding_input embedding_input() const {
     return {ids_.data(), positions_.data(), C.type_vocab > 0 ? segments_.data() : nullptr, batch_ * seq_};
@@ -478,7 +479,7 @@ class body {
     layers::embedding_forward(embedding_params(), embedding_input(), emb);
     const T* x = emb;
     if constexpr (post_ln) {
-      layers::layernorm_forward(layernorm_at(layout.embedding_ln_gain, layout.embedding_ln_bias), n, emb,
+      layers::layernorm_forward(embedding_norm(), n, emb,
                                 act(al_.embedding_ln), {act(al_.embedding_mean), act(al_.embedding_rstd)});
       x = act(al_.embedding_ln);
     }
@@ -566,14 +567,17 @@ class body {
       T* d_sum = dx;
       layers::detail::zero(nc, d_sum);
       auto sc = scratch();
-      layers::layernorm_backward(layernorm_at(layout.embedding_ln_gain, layout.embedding_ln_bias),
-                                 layernorm_grads_at(layout.embedding_ln_gain, layout.embedding_ln_bias), n,
+      layers::layernorm_backward(embedding_norm(),
+                                 layernorm_grads_at(layout.embeddings[embeddings_module::norm_gain],
+                                                    layout.embeddings[embeddings_module::norm_bias]), n,
                                  act(al_.embeddings), {act(al_.embedding_mean), act(al_.embedding_rstd)}, dy,
                                  d_sum, sc.gain, sc.bias);
       d_emb = d_sum;
     }
-    layers::embedding_grads<T> eg{gradient_at(layout.token_embedding), gradient_at(layout.position_embedding),
-                                  C.type_vocab > 0 ? gradient_at(layout.segment_embedding) : nullptr};
+    using em = embeddings_module;
+    layers::embedding_grads<T> eg{gradient_at(layout.embeddings[em::token]),
+                                  gradient_at(layout.embeddings[em::position]),
+                                  C.type_vocab > 0 ? gradient_at(layout.embeddings[em::segment]) : nullptr};
     layers::embedding_backward(embedding_params(), eg, embedding_input(), d_emb);
   }
 

@@ -1,0 +1,30 @@
+#pragma once
+// GPT-2's language-model head as a module: logits[N, V] = h Wᵀ with W the
+// token embedding when the config ties them (no parameter of its own) or
+// its own [V, C] matrix. Hugging Face: lm_head.weight (untied only).
+
+#include <array>        // for std::array
+#include <cstddef>      // for std::size_t
+#include <span>         // for std::span
+#include <string>       // for std::string
+
+#include "autodidact/config.hpp"              // for model_config
+#include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
+
+namespace autodidact::heads {
+
+struct lm_head {
+  enum param : std::size_t { weight, count };
+  static constexpr bool is_head = true;
+  static constexpr std::array<models::param_spec, count> parameters(const model_config& c) {
+    const std::size_t v = c.tied_lm_head ? 0 : static_cast<std::size_t>(c.vocab);
+    return {{{"weight", v, static_cast<std::size_t>(c.d_model), models::param_role::matrix, true}}};
+  }
+  static constexpr bool multiplies_token_embedding(const model_config& c) noexcept { return c.tied_lm_head; }
+  static std::string prefix(int) { return "lm_head."; }
+  static std::string hf_prefix(models::hf_family, int) { return "lm_head."; }
+  static constexpr models::hf_rule rules[] = {{weight, "weight"}};
+  static std::span<const models::hf_rule> hf_rules(models::hf_family) { return rules; }
+};
+
+}  // namespace autodidact::heads

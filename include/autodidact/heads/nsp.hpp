@@ -1,0 +1,31 @@
+#pragma once
+// BERT's next-sentence head (BertOnlyNSPHead's seq_relationship) as a
+// module: logits[B, 2] = pooled Wᵀ + b, on the pooler's output. Present
+// only in a config with a pooler. Hugging Face: cls.seq_relationship.*.
+
+#include <array>        // for std::array
+#include <cstddef>      // for std::size_t
+#include <span>         // for std::span
+#include <string>       // for std::string
+
+#include "autodidact/config.hpp"              // for model_config
+#include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
+
+namespace autodidact::heads {
+
+struct nsp_head {
+  enum param : std::size_t { weight, bias, count };
+  static constexpr bool is_head = true;
+  static constexpr std::array<models::param_spec, count> parameters(const model_config& c) {
+    using models::param_role;
+    const std::size_t d = c.pooler ? static_cast<std::size_t>(c.d_model) : 0;
+    const std::size_t two = c.pooler ? 2 : 0;
+    return {{{"weight", two, d, param_role::matrix}, {"bias", two, 0, param_role::bias}}};
+  }
+  static std::string prefix(int) { return "nsp."; }
+  static std::string hf_prefix(models::hf_family, int) { return "cls.seq_relationship."; }
+  static constexpr models::hf_rule rules[] = {{weight, "weight"}, {bias, "bias"}};
+  static std::span<const models::hf_rule> hf_rules(models::hf_family) { return rules; }
+};
+
+}  // namespace autodidact::heads
