@@ -3,13 +3,25 @@
 //   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Eᵀ + b_out
 // with E the token embedding (the decoder is tied to it) and b_out its own
 // output bias. Hugging Face: cls.predictions.*.
+//
+// The module declares its parameters (parameters()) and its workspace for
+// N rows (workspace_elements, carved by cache()): the dense output before
+// and after GELU, the LayerNorm output and statistics, and the logits.
+// mlm_forward / mlm_backward run it on any N rows of hidden states — all
+// positions (encoder<>) or only the masked ones.
 
+#include <algorithm>    // for std::fill_n
 #include <array>        // for std::array
 #include <cstddef>      // for std::size_t
 #include <span>         // for std::span
 #include <string>       // for std::string
 
-#include "autodidact/config.hpp"              // for model_config
+#include "autodidact/config.hpp"              // for model_config, gelu_kind
+#include "autodidact/core/arena.hpp"          // for aligned_count
+#include "autodidact/kernels/common.hpp"      // for gemm_epilogue, to_activation
+#include "autodidact/kernels/gelu.hpp"        // for gelu_backward
+#include "autodidact/layers/layernorm.hpp"    // for layernorm_forward, layernorm_backward
+#include "autodidact/layers/linear.hpp"       // for linear_forward, linear_backward
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
 
 namespace autodidact::heads {
@@ -36,6 +48,82 @@ struct mlm_head {
                                               {norm_bias, "transform.LayerNorm.bias"},
                                               {output_bias, "bias"}};
   static std::span<const models::hf_rule> hf_rules(models::hf_family) { return rules; }
+
+  // What forward keeps for backward, for n rows.
+  template <class T>
+  struct cache_type {
+    T* pre = nullptr;     // [n, C] dense output before GELU
+    T* act = nullptr;     // [n, C] after GELU
+    T* ln = nullptr;      // [n, C] LayerNorm output
+    T* mean = nullptr;    // [n]
+    T* rstd = nullptr;    // [n]
+    T* logits = nullptr;  // [n, V] (dlogits in place during backward)
+  };
+  template <class T>
+  static constexpr std::size_t workspace_elements(const model_config& c, int rows, int /*batch*/) {
+    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.d_model);
+    return 3 * aligned_count<T>(n * d) + 2 * aligned_count<T>(n) + aligned_count<T>(n * static_cast<std::size_t>(c.vocab));
+  }
+  template <class T>
+  static cache_type<T> cache(T* base, const model_config& c, int rows, int /*batch*/) {
+    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.d_model);
+    cache_type<T> k;
+    auto take = [&](std::size_t count) {
+      T* p = base;
+      base += aligned_count<T>(count);
+      return p;
+    };
+    k.pre = take(n * d);
+    k.act = take(n * d);
+    k.ln = take(n * d);
+    k.mean = take(n);
+    k.rstd = take(n);
+    k.logits = take(n * static_cast<std::size_t>(c.vocab));
+    return k;
+  }
+
+  // The head's parameters bound to an arena.
+  template <class T>
+  struct params_type {
+    layers::linear_params<T> dense;    // [C, C]
+    layers::layernorm_params<T> norm;
+    layers::linear_params<T> decoder;  // the token embedding [V, C], bias = output_bias
+    gelu_kind gelu = gelu_kind::erf;
+  };
+  template <class T>
+  struct grads_type {
+    layers::linear_grads<T> dense;
+    layers::layernorm_grads<T> norm;
+    layers::linear_grads<T> decoder;  // into the token embedding's gradient (tied) and output_bias's
+  };
 };
+
+// logits[n, V] of hidden[n, C] (into k.logits), keeping what backward needs.
+template <class T>
+void mlm_forward(const mlm_head::params_type<T>& p, int n, const T* hidden, const mlm_head::cache_type<T>& k) {
+  kernels::gemm_epilogue<T> ep{};
+  ep.act = kernels::to_activation(p.gelu);
+  ep.pre_activation = k.pre;
+  layers::linear_forward(p.dense, n, hidden, k.act, ep);
+  layers::layernorm_forward(p.norm, n, k.act, k.ln, {k.mean, k.rstd});
+  layers::linear_forward(p.decoder, n, k.ln, k.logits);
+}
+
+// From dlogits[n, V] (in k.logits): accumulates the head's gradients and
+// adds d hidden[n, C] into d_hidden. scratch_ln and scratch_act hold n x C
+// each; sink_gain / sink_bias [C] take LayerNorm gradients when frozen.
+template <class T>
+void mlm_backward(const mlm_head::params_type<T>& p, const mlm_head::grads_type<T>& g, int n, const T* hidden,
+                  const mlm_head::cache_type<T>& k, T* d_hidden, T* scratch_ln, T* scratch_act, T* sink_gain,
+                  T* sink_bias) {
+  const std::ptrdiff_t nc = std::ptrdiff_t(n) * p.dense.out;
+  std::fill_n(scratch_ln, nc, T(0));
+  layers::linear_backward(p.decoder, g.decoder, n, k.ln, k.logits, scratch_ln);
+  std::fill_n(scratch_act, nc, T(0));
+  layers::layernorm_backward(p.norm, g.norm, n, k.act, {k.mean, k.rstd}, scratch_ln, scratch_act, sink_gain,
+                             sink_bias);
+  kernels::gelu_backward(p.gelu, nc, k.pre, scratch_act, scratch_act, kernels::write_mode::overwrite);
+  layers::linear_backward(p.dense, g.dense, n, hidden, scratch_act, d_hidden);
+}
 
 }  // namespace autodidact::heads

@@ -17,6 +17,7 @@
 #include <vector>   // for std::vector
 
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
+#include "autodidact/heads/lm.hpp"              // for heads::lm_head, lm_forward, lm_backward
 #include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
 
 namespace autodidact::models {
@@ -55,11 +56,12 @@ class decoder : public detail::body<C, P, Policy> {
     return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}};
   }
 
-  // logits[B·T, V] = LN_f(h) Eᵀ (after forward).
+  // The LM head's logits [B·T, V] = LN_f(h) Wᵀ of the last forward
+  // (heads/lm.hpp), computed on first use after each forward.
   tensor_view<const T, 2> logits() requires(Policy.pretraining_heads) {
     this->require_forward("logits");
     if (!logits_valid_) compute_logits();
-    return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
+    return {lm_cache().logits, {this->batch_ * this->seq_, C.vocab}};
   }
 
   // Mean cross-entropy of predicting labels[b, t+1] from position t.
@@ -75,9 +77,7 @@ class decoder : public detail::body<C, P, Policy> {
             j + 1 < t ? labels[static_cast<std::size_t>(i * t + j + 1)] : kernels::default_ignore_index;
       }
     }
-    compute_logits();
-    count_ =
-        kernels::cross_entropy_forward(n, C.vocab, act(al_.logits), C.vocab, targets_.data(), losses_.data());
+    count_ = kernels::cross_entropy_forward(n, C.vocab, logits().data(), C.vocab, targets_.data(), losses_.data());
     T s = 0;
     for (int i = 0; i < n; ++i) s += losses_[static_cast<std::size_t>(i)];
     loss_ = count_ > 0 ? s / T(count_) : T(0);
@@ -88,13 +88,13 @@ class decoder : public detail::body<C, P, Policy> {
   void backward() requires(Policy.pretraining_heads) {
     this->require_loss("backward", "clm_loss()");
     const int n = this->batch_ * this->seq_;
-    T* logits = act(al_.logits);
     T* d_final = begin_backward();
     if (count_ > 0) {
-      kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, targets_.data(), T(1) / T(count_), logits,
+      const auto k = lm_cache();  // dlogits in place of the logits
+      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, targets_.data(), T(1) / T(count_), k.logits,
                                       C.vocab);
-      layers::linear_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n,
-                              act(al_.final_ln), logits, d_final);
+      heads::lm_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, act(al_.final_ln), k,
+                         d_final);
     }
     logits_valid_ = false;
     backward_from_final(d_final);
@@ -134,8 +134,12 @@ class decoder : public detail::body<C, P, Policy> {
     return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab,
             this->packed_for(head_weight_offset())};
   }
+  typename heads::lm_head::template cache_type<T> lm_cache() const {
+    return heads::lm_head::cache(this->template head_workspace<heads::lm_head>(), C, this->batch_ * this->seq_,
+                                 this->batch_);
+  }
   void compute_logits() {
-    layers::linear_forward(head_params(), this->batch_ * this->seq_, act(al_.final_ln), act(al_.logits));
+    heads::lm_forward(head_params(), this->batch_ * this->seq_, act(al_.final_ln), lm_cache());
     logits_valid_ = true;
   }
 

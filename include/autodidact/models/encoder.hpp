@@ -18,6 +18,8 @@
 #include "autodidact/kernels/common.hpp"         // for gemm_epilogue, activation
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
 #include "autodidact/kernels/gemm.hpp"           // for gemm, bias_backward
+#include "autodidact/heads/mlm.hpp"             // for heads::mlm_head, mlm_forward, mlm_backward
+#include "autodidact/heads/nsp.hpp"             // for heads::nsp_head, nsp_forward, nsp_backward
 #include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
 
 namespace autodidact::models {
@@ -42,16 +44,39 @@ class encoder : public detail::body<C, P, Policy> {
         losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
 
   // Runs the body and the pooler. Afterwards hidden() is [B, T, C] and
-  // pooled() is [B, C] (when the config has a pooler).
+  // pooled() is [B, C] (when the config has a pooler). The heads' logits
+  // are not computed here (the MLM head is about half the FLOPs of a
+  // forward): mlm_logits() and nsp_logits() compute them on first use.
   void forward(const batch_input& in) {
     this->body_forward(in);
     if constexpr (C.pooler) pool();
+    mlm_valid_ = nsp_valid_ = false;
   }
 
   tensor_view<const T, 3> hidden() const { return this->hidden_state(C.layers); }
   tensor_view<const T, 2> pooled() const requires(C.pooler) {
     this->require_forward("pooled");
     return {act(al_.pooled), {this->batch_, C.d_model}};
+  }
+
+  // The MLM head's logits [B·T, V] on every position of the last forward
+  // (heads/mlm.hpp), computed on first use after each forward.
+  tensor_view<const T, 2> mlm_logits() requires(Policy.pretraining_heads) {
+    this->require_forward("mlm_logits");
+    if (!mlm_valid_) {
+      heads::mlm_forward(mlm_params(), this->batch_ * this->seq_, hidden().data(), mlm_cache());
+      mlm_valid_ = true;
+    }
+    return {mlm_cache().logits, {this->batch_ * this->seq_, C.vocab}};
+  }
+  // The next-sentence head's logits [B, 2] (heads/nsp.hpp), computed on first use.
+  tensor_view<const T, 2> nsp_logits() requires(Policy.pretraining_heads && C.pooler) {
+    this->require_forward("nsp_logits");
+    if (!nsp_valid_) {
+      heads::nsp_forward(nsp_params(), this->batch_, act(al_.pooled), nsp_cache());
+      nsp_valid_ = true;
+    }
+    return {nsp_cache().logits, {this->batch_, 2}};
   }
 
   // After forward: the MLM and NSP heads and their losses (mean cross-entropy
@@ -66,12 +91,13 @@ class encoder : public detail::body<C, P, Policy> {
             mlm_labels.size(), " labels, expected batch x seq = ", n);
     require(nsp_labels.empty() || nsp_labels.size() == static_cast<std::size_t>(b),
             "pretraining_loss: nsp_labels holds ", nsp_labels.size(), " labels, expected batch = ", b);
+    if constexpr (!C.pooler) {
+      require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
+    }
     this->begin_loss("pretraining_loss");
     std::copy(mlm_labels.begin(), mlm_labels.end(), mlm_targets_.begin());
-    mlm_logits_forward();
-    T* logits = act(al_.logits);
-    mlm_count_ =
-        kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
+    const T* logits = mlm_logits().data();
+    mlm_count_ = kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
     T loss = 0;
     for (int i = 0; i < n; ++i) loss += losses_[static_cast<std::size_t>(i)];
     mlm_loss_ = mlm_count_ > 0 ? loss / T(mlm_count_) : T(0);
@@ -80,30 +106,17 @@ class encoder : public detail::body<C, P, Policy> {
     if constexpr (C.pooler) {
       if (!nsp_labels.empty()) {
         std::copy(nsp_labels.begin(), nsp_labels.end(), nsp_targets_.begin());
-        nsp_logits_forward();
-        nsp_count_ =
-            kernels::cross_entropy_forward(b, 2, act(al_.nsp_logits), 2, nsp_targets_.data(), losses_.data());
+        nsp_count_ = kernels::cross_entropy_forward(b, 2, nsp_logits().data(), 2, nsp_targets_.data(), losses_.data());
         T s = 0;
         for (int i = 0; i < b; ++i) s += losses_[static_cast<std::size_t>(i)];
         nsp_loss_ = nsp_count_ > 0 ? s / T(nsp_count_) : T(0);
       }
-    } else {
-      require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
     }
     return mlm_loss_ + nsp_loss_;
   }
 
   T mlm_loss() const noexcept { return mlm_loss_; }
   T nsp_loss() const noexcept { return nsp_loss_; }
-  // MLM logits [B·T, V] of the last pretraining_loss (before backward).
-  tensor_view<const T, 2> mlm_logits() const {
-    require_logits("mlm_logits");
-    return {act(al_.logits), {this->batch_ * this->seq_, C.vocab}};
-  }
-  tensor_view<const T, 2> nsp_logits() const {
-    require_logits("nsp_logits");
-    return {act(al_.nsp_logits), {this->batch_, 2}};
-  }
 
   // Backward of pretraining_loss: accumulates every trainable gradient.
   void backward() requires(Policy.pretraining_heads) {
@@ -111,12 +124,26 @@ class encoder : public detail::body<C, P, Policy> {
     const int n = this->batch_ * this->seq_, c = C.d_model;
     T* d_hidden = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
-    mlm_backward(d_hidden);
+    if (mlm_count_ > 0) {
+      const auto k = mlm_cache();  // dlogits in place of the logits
+      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_),
+                                      k.logits, C.vocab);
+      auto sc = this->scratch();
+      mlm_valid_ = false;  // the logits buffer now holds their gradient
+      heads::mlm_backward(mlm_params(), mlm_grads(), n, hidden().data(), k, d_hidden, act(al_.scratch_c1),
+                          act(al_.scratch_c2), sc.gain, sc.bias);
+    }
     T* d_pooled = nullptr;
     if constexpr (C.pooler) {
       d_pooled = act(al_.scratch_c0);  // [B, C]; the block scratch is free until body_backward
       layers::detail::zero(std::ptrdiff_t(this->batch_) * c, d_pooled);
-      if (nsp_count_ > 0) nsp_backward(d_pooled);
+      if (nsp_count_ > 0) {
+        const auto k = nsp_cache();
+        kernels::cross_entropy_backward(this->batch_, 2, k.logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_),
+                                        k.logits, 2);
+        nsp_valid_ = false;
+        heads::nsp_backward(nsp_params(), nsp_grads(), this->batch_, act(al_.pooled), k, d_pooled);
+      }
     }
     backward_from_pooled(d_pooled);
   }
@@ -142,16 +169,38 @@ class encoder : public detail::body<C, P, Policy> {
  private:
   using mlm = heads::mlm_head;
   using nsp = heads::nsp_head;
+  using heads_type = typename base::heads_type;
   static constexpr std::size_t pooler_at(std::size_t p) { return layout.pooler[p]; }
   static constexpr std::size_t mlm_at(std::size_t p) { return layout.template head<mlm>()[p]; }
   static constexpr std::size_t nsp_at(std::size_t p) { return layout.template head<nsp>()[p]; }
+  static constexpr std::size_t token_embedding() { return layout.embeddings[embeddings_module::token]; }
 
-  // The heads' logits live in buffers backward overwrites with gradients.
-  void require_logits(const char* what) const {
-    this->require_forward(what);
-    require(this->stage_ == base::stage::loss_ready, what,
-            ": the logits are computed by pretraining_loss() and overwritten by backward(); call them after ",
-            "pretraining_loss() and before backward()", base::order);
+  // The heads bound to the arenas (parameters from the layout, workspaces
+  // from the activation layout).
+  typename mlm::template params_type<T> mlm_params() const {
+    const int c = C.d_model;
+    return {this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c),
+            this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
+            {this->parameter_at(token_embedding()), this->parameter_at(mlm_at(mlm::output_bias)), c, C.vocab,
+             this->packed_for(token_embedding())},
+            C.gelu};
+  }
+  typename mlm::template grads_type<T> mlm_grads() {
+    return {this->linear_grads_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)),
+            this->layernorm_grads_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
+            {this->gradient_at(token_embedding()), this->gradient_at(mlm_at(mlm::output_bias))}};
+  }
+  typename mlm::template cache_type<T> mlm_cache() const {
+    return mlm::cache(this->template head_workspace<mlm>(), C, this->batch_ * this->seq_, this->batch_);
+  }
+  typename nsp::template params_type<T> nsp_params() const {
+    return this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2);
+  }
+  typename nsp::template grads_type<T> nsp_grads() {
+    return this->linear_grads_at(nsp_at(nsp::weight), nsp_at(nsp::bias));
+  }
+  typename nsp::template cache_type<T> nsp_cache() const {
+    return nsp::cache(this->template head_workspace<nsp>(), C, this->batch_ * this->seq_, this->batch_);
   }
 
   // pooled[b] = tanh(W h[b, 0] + bias)
@@ -164,7 +213,8 @@ class encoder : public detail::body<C, P, Policy> {
                 cls + std::ptrdiff_t(i) * c);
     }
     T* out = act(al_.pooled);
-    layers::linear_forward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c), b, cls, out);
+    layers::linear_forward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c), b,
+                           cls, out);
     for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) out[i] = std::tanh(out[i]);
   }
 
@@ -177,76 +227,18 @@ class encoder : public detail::body<C, P, Policy> {
     T* d_cls = act(al_.scratch_c2);  // [B, C]
     layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
     layers::linear_backward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c),
-                            this->linear_grads_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)), b,
-                            act(al_.pooled_input), d_pre, d_cls);
+                            this->linear_grads_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)),
+                            b, act(al_.pooled_input), d_pre, d_cls);
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < c; ++j) d_hidden[std::ptrdiff_t(i) * t * c + j] += d_cls[std::ptrdiff_t(i) * c + j];
     }
-  }
-
-  // head_pre = h Wdᵀ + bd, head_act = gelu(head_pre), head_ln = LN(head_act),
-  // logits = head_ln Eᵀ + b_out
-  void mlm_logits_forward() {
-    const int n = this->batch_ * this->seq_, c = C.d_model;
-    kernels::gemm_epilogue<T> ep{};
-    ep.act = kernels::to_activation(C.gelu);
-    ep.pre_activation = act(al_.head_pre);
-    layers::linear_forward(this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c), n,
-                           hidden().data(), act(al_.head_act), ep);
-    layers::layernorm_forward(this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)), n,
-                              act(al_.head_act), act(al_.head_ln), {act(al_.head_mean), act(al_.head_rstd)});
-    layers::linear_forward(decoder_params(), n, act(al_.head_ln), act(al_.logits));
-  }
-
-  layers::linear_params<T> decoder_params() const {
-    return {this->parameter_at(layout.embeddings[embeddings_module::token]), this->parameter_at(mlm_at(mlm::output_bias)), C.d_model,
-            C.vocab, this->packed_for(layout.embeddings[embeddings_module::token])};
-  }
-
-  void mlm_backward(T* d_hidden) {
-    const int n = this->batch_ * this->seq_, c = C.d_model;
-    T* logits = act(al_.logits);  // becomes dlogits in place
-    if (mlm_count_ == 0) return;
-    kernels::cross_entropy_backward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_),
-                                    logits, C.vocab);
-    T* d_ln = act(al_.scratch_c1);
-    layers::detail::zero(std::ptrdiff_t(n) * c, d_ln);
-    layers::linear_backward(
-        decoder_params(),
-        {this->gradient_at(layout.embeddings[embeddings_module::token]), this->gradient_at(mlm_at(mlm::output_bias))}, n,
-        act(al_.head_ln), logits, d_ln);
-    T* d_act = act(al_.scratch_c2);
-    layers::detail::zero(std::ptrdiff_t(n) * c, d_act);
-    auto sc = this->scratch();
-    layers::layernorm_backward(this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
-                               this->layernorm_grads_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)), n,
-                               act(al_.head_act), {act(al_.head_mean), act(al_.head_rstd)}, d_ln, d_act,
-                               sc.gain, sc.bias);
-    kernels::gelu_backward(C.gelu, std::ptrdiff_t(n) * c, act(al_.head_pre), d_act, d_act,
-                           kernels::write_mode::overwrite);
-    layers::linear_backward(this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c),
-                            this->linear_grads_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)), n,
-                            hidden().data(), d_act, d_hidden);
-  }
-
-  void nsp_logits_forward() {
-    layers::linear_forward(this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2), this->batch_,
-                           act(al_.pooled), act(al_.nsp_logits));
-  }
-
-  void nsp_backward(T* d_pooled) {
-    const int b = this->batch_;
-    T* logits = act(al_.nsp_logits);
-    kernels::cross_entropy_backward(b, 2, logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_), logits, 2);
-    layers::linear_backward(this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2),
-                            this->linear_grads_at(nsp_at(nsp::weight), nsp_at(nsp::bias)), b, act(al_.pooled),
-                            logits, d_pooled);
   }
 
   std::vector<std::int32_t> mlm_targets_, nsp_targets_;
   std::vector<T> losses_;
   int mlm_count_ = 0, nsp_count_ = 0;
   T mlm_loss_ = 0, nsp_loss_ = 0;
+  bool mlm_valid_ = false, nsp_valid_ = false;  // the heads' logits are those of the last forward
 };
 
 }  // namespace autodidact::models

@@ -71,6 +71,13 @@ struct parameter_layout<C, head_list<Heads...>> {
 
   template <class H>
   static constexpr bool has_head = (std::is_same_v<H, Heads> || ...);
+  // H's position in the head list (its workspace in activation_layout::heads).
+  template <class H>
+  static constexpr std::size_t head_index = [] {
+    std::size_t i = 0, found = sizeof...(Heads);
+    ((std::is_same_v<H, Heads> ? found = i++ : i++), ...);
+    return found;
+  }();
   template <class H>
   constexpr const module_offsets<H>& head() const noexcept {
     return std::get<module_offsets<H>>(heads);
@@ -152,6 +159,7 @@ struct block_activations {
   std::size_t size;                     // elements of one block
 };
 
+template <std::size_t Heads>
 struct activation_layout {
   std::size_t embeddings;             // [N, C] sum of token, position, segment embeddings
   std::size_t embedding_ln, embedding_mean, embedding_rstd;  // [N, C], [N], [N] (post-LN)
@@ -160,9 +168,7 @@ struct activation_layout {
   block_activations block;            // offsets inside one block
   std::size_t final_ln, final_mean, final_rstd;  // [N, C], [N], [N]
   std::size_t pooled_input, pooled;   // [B, C]: h[CLS], tanh(W h + b)
-  std::size_t head_pre, head_act, head_ln, head_mean, head_rstd;  // [N, C] x3, [N] x2
-  std::size_t logits;                 // [N, V] (dlogits in place during backward)
-  std::size_t nsp_logits;             // [B, 2]
+  std::array<std::size_t, Heads> heads;  // each head's workspace (its workspace_elements; none without heads)
   std::size_t grad_a, grad_b;         // [N, C] gradients flowing down the block stack
   std::size_t scratch_c0, scratch_c1, scratch_c2, scratch_c3;  // [N, C] backward scratch
   std::size_t scratch_qkv;            // [N, 3C]
@@ -172,12 +178,14 @@ struct activation_layout {
   std::size_t total;
 };
 
-// Activation layout for `batch` sequences of `seq` tokens, element type T.
-template <model_config C, class T>
-constexpr activation_layout make_activation_layout(int batch, int seq, bool heads = true, bool train = true) {
-  activation_layout a{};
+// Activation layout for `batch` sequences of `seq` tokens, element type T,
+// with the workspaces of the heads in Heads when `heads` is set.
+template <model_config C, class T, class Heads = default_heads<C>>
+constexpr activation_layout<Heads::size> make_activation_layout(int batch, int seq, bool heads = true,
+                                                                bool train = true) {
+  activation_layout<Heads::size> a{};
   const std::size_t n = static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq);
-  const std::size_t c = C.d_model, f = C.d_ff, v = C.vocab, h = C.heads;
+  const std::size_t c = C.d_model, f = C.d_ff, h = C.heads;
   const std::size_t tt = static_cast<std::size_t>(batch) * h * static_cast<std::size_t>(seq) * seq;
   std::size_t at = 0;
   auto take = [&](std::size_t count) {
@@ -222,14 +230,10 @@ constexpr activation_layout make_activation_layout(int batch, int seq, bool head
   a.final_rstd = take(n);
   a.pooled_input = take(static_cast<std::size_t>(batch) * c);
   a.pooled = take(static_cast<std::size_t>(batch) * c);
-  const std::size_t hn = heads ? n : 0;  // inference without heads needs no logits
-  a.head_pre = take(hn * c);
-  a.head_act = take(hn * c);
-  a.head_ln = take(hn * c);
-  a.head_mean = take(hn);
-  a.head_rstd = take(hn);
-  a.logits = take(hn * v);
-  a.nsp_logits = take(static_cast<std::size_t>(batch) * 2);
+  [&]<class... H>(head_list<H...>) {  // each head declares its own workspace
+    std::size_t i = 0;
+    ((a.heads[i++] = at, at += heads ? H::template workspace_elements<T>(C, batch * seq, batch) : 0), ...);
+  }(Heads{});
   const std::size_t bn = train ? n : 0;  // backward buffers (none for inference)
   a.grad_a = take(bn * c);
   a.grad_b = take(bn * c);
@@ -318,8 +322,8 @@ struct memory_plan {
     return a;
   }();
 
-  static constexpr activation_layout activations(int batch, int seq) {
-    return make_activation_layout<C, compute_type>(batch, seq, Policy.pretraining_heads, Policy.trainable);
+  static constexpr activation_layout<Heads::size> activations(int batch, int seq) {
+    return make_activation_layout<C, compute_type, Heads>(batch, seq, Policy.pretraining_heads, Policy.trainable);
   }
   static constexpr std::size_t activation_bytes(int batch, int seq) {
     return activations(batch, seq).total * sizeof(compute_type);

@@ -256,6 +256,12 @@ class body {
     return plan::activations(max_batch, max_seq).total;
   }
 
+  // Head H's workspace (its workspace_elements) for the current batch.
+  template <class H>
+  T* head_workspace() const {
+    return const_cast<T*>(acts_.data()) + al_.heads[layout_type::template head_index<H>];
+  }
+
   T* act(std::size_t offset) noexcept { return acts_.data() + offset; }
   const T* act(std::size_t offset) const noexcept { return acts_.data() + offset; }
 
@@ -587,7 +593,7 @@ class body {
   bool packing_ = false, packed_fresh_ = false;
   std::vector<std::int32_t> ids_, segments_, positions_, lengths_;
   int batch_ = 0, seq_ = 0;
-  activation_layout al_{};
+  activation_layout<heads_type::size> al_{};
   dropout_options dropout_{};
   philox_rng rng_{0, rng_stream::dropout};
   bool training_ = false;
