@@ -28,7 +28,7 @@ using namespace autodidact;
 constexpr model_config my_gpt{.vocab = 8192, .max_positions = 256, .d_model = 384, .heads = 6,
                               .d_ff = 1536, .layers = 6, .type_vocab = 0, .layer_norm_eps = 1e-5,
                               .gelu = gelu_kind::tanh, .norm = norm_placement::pre,
-                              .tied_lm_head = true, .pooler = false};
+                              .tied_lm_head = true, .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 using model_t = models::decoder<my_gpt, f32>;
 static_assert(model_t::plan::parameter_bytes < 100'000'000);   // known before running
 

@@ -54,7 +54,7 @@ constexpr model_config small_gpt{.vocab = 1000,
                                  .gelu = gelu_kind::tanh,
                                  .norm = norm_placement::pre,
                                  .tied_lm_head = true,
-                                 .pooler = false};
+                                 .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 
 using bert = models::encoder<small_bert, f32>;
 using gpt = models::decoder<small_gpt, f32>;

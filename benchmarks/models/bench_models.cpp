@@ -44,7 +44,7 @@ constexpr model_config clm_small_config{.vocab = 8192,
                                         .gelu = gelu_kind::tanh,
                                         .norm = norm_placement::pre,
                                         .tied_lm_head = true,
-                                        .pooler = false};
+                                        .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 
 template <class Model>
 void fill(Model& m) {

@@ -12,8 +12,16 @@ namespace autodidact {
 enum class gelu_kind { erf, tanh };
 
 // Where LayerNorm sits in a block: after the residual add (BERT, "post") or
-// before each sub-layer with a final LayerNorm (GPT-2, "pre").
+// before each sub-layer (GPT-2, "pre"). Only the block's internal order:
+// the embedding and final LayerNorms, the attention mask and the family
+// are fields of their own.
 enum class norm_placement { post, pre };
+
+// Which positions a token attends to: all (BERT, encoder<>) or those up to
+// its own (GPT-2, decoder<>). It also decides the conventions of a family:
+// bidirectional models initialise and name their weights as BERT does,
+// causal ones as GPT-2 does.
+enum class attention_kind { bidirectional, causal };
 
 struct model_config {
   int vocab = 0;          // V: vocabulary size
@@ -28,6 +36,9 @@ struct model_config {
   norm_placement norm = norm_placement::post;
   bool tied_lm_head = true;  // LM head shares the token embedding matrix
   bool pooler = true;        // tanh(W h[CLS] + b) on top of an encoder
+  attention_kind attention = attention_kind::bidirectional;
+  bool embedding_norm = true;  // LayerNorm over the summed embeddings (BERT)
+  bool final_norm = false;     // LayerNorm after the last block (GPT-2's ln_f)
 
   constexpr int head_dim() const { return heads > 0 ? d_model / heads : 0; }
   friend constexpr bool operator==(const model_config&, const model_config&) = default;
@@ -116,7 +127,10 @@ inline constexpr model_config gpt2_small{.vocab = 50257,
                                          .gelu = gelu_kind::tanh,
                                          .norm = norm_placement::pre,
                                          .tied_lm_head = true,
-                                         .pooler = false};
+                                         .pooler = false,
+                                         .attention = attention_kind::causal,
+                                         .embedding_norm = false,
+                                         .final_norm = true};
 
 // Tiny configurations for tests and examples (odd sizes on purpose).
 inline constexpr model_config tiny_encoder{.vocab = 97,
@@ -143,7 +157,10 @@ inline constexpr model_config tiny_decoder{.vocab = 101,
                                            .gelu = gelu_kind::tanh,
                                            .norm = norm_placement::pre,
                                            .tied_lm_head = true,
-                                           .pooler = false};
+                                           .pooler = false,
+                                           .attention = attention_kind::causal,
+                                           .embedding_norm = false,
+                                           .final_norm = true};
 
 // ---------------------------------------------------------------------------
 // Parameter counts (constexpr; equal to Hugging Face's for the same model).
@@ -163,12 +180,13 @@ constexpr std::size_t block_parameter_count(const model_config& c) {
   return (d * 3 * d + 3 * d) + (d * d + d) + 2 * (2 * d) + (d * f + f) + (f * d + d);
 }
 
-// Embeddings (token, position, segment). An encoder (post-LN) adds the
-// embedding LayerNorm; a decoder (pre-LN) adds its final LayerNorm instead.
+// Embeddings (token, position, segment), their LayerNorm and the final
+// LayerNorm when the config has them.
 constexpr std::size_t embedding_parameter_count(const model_config& c) {
   using detail::sz;
   const std::size_t d = sz(c.d_model);
-  return sz(c.vocab) * d + sz(c.max_positions) * d + sz(c.type_vocab) * d + 2 * d;
+  return sz(c.vocab) * d + sz(c.max_positions) * d + sz(c.type_vocab) * d + (c.embedding_norm ? 2 * d : 0) +
+         (c.final_norm ? 2 * d : 0);
 }
 
 // The body (BertModel / GPT2Model), with the pooler when the config has one.

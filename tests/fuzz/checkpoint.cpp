@@ -36,7 +36,7 @@ inline constexpr model_config micro_decoder{.vocab = 5, .max_positions = 3, .d_m
                                             .layers = 1, .type_vocab = 0, .layer_norm_eps = 1e-5,
                                             .gelu = autodidact::gelu_kind::tanh,
                                             .norm = autodidact::norm_placement::pre, .tied_lm_head = false,
-                                            .pooler = false};
+                                            .pooler = false, .attention = autodidact::attention_kind::causal, .embedding_norm = false, .final_norm = true};
 
 inline void init() {}
 

@@ -118,7 +118,19 @@ TEST_CASE("config differences list every field; the declaration reads back", "[i
         "constexpr autodidact::model_config tiny{\n    .vocab = 101,\n    .max_positions = 48,\n    .d_model = 64,\n"
         "    .heads = 4,\n    .d_ff = 256,\n    .layers = 2,\n    .type_vocab = 0,\n    .layer_norm_eps = 1e-05,\n"
         "    .gelu = autodidact::gelu_kind::tanh,\n    .norm = autodidact::norm_placement::pre,\n"
-        "    .tied_lm_head = true,\n    .pooler = false};\n");
+        "    .tied_lm_head = true,\n    .pooler = false,\n    .attention = autodidact::attention_kind::causal,\n"
+        "    .embedding_norm = false,\n    .final_norm = true};\n");
+  // A format_version 1 checkpoint has no attention, embedding_norm or
+  // final_norm: they follow from norm.
+  auto v1 = io::config_to_metadata(autodidact::tiny_decoder);
+  v1.erase("config.attention");
+  v1.erase("config.embedding_norm");
+  v1.erase("config.final_norm");
+  CHECK(io::config_from_metadata(v1, "v1", 1) == autodidact::tiny_decoder);
+  auto v1_bert = io::config_to_metadata(autodidact::minilm_l6);
+  v1_bert.erase("config.attention");
+  CHECK(io::config_from_metadata(v1_bert, "v1", 1) == autodidact::minilm_l6);
+  CHECK(contains(error_of([&] { io::config_from_metadata(v1, "v2"); }), "no \"config.attention\""));
   auto meta = io::config_to_metadata(other);
   meta["config.heads"] = "twelve";
   CHECK(contains(error_of([&] { io::config_from_metadata(meta, "m"); }), "\"config.heads\" = \"twelve\": expected an integer"));
@@ -182,7 +194,10 @@ TEST_CASE("loading a checkpoint into another model type lists every difference",
     CHECK(contains(what, "layers: expected 2, got 3"));
   }
   auto d = std::make_unique<models::decoder<autodidact::tiny_decoder, f32>>(1, 4);
-  CHECK(contains(error_of([&] { io::load_checkpoint(path, *d); }), "differs from the model type's in 11 fields"));
+  const std::string to_decoder = error_of([&] { io::load_checkpoint(path, *d); });
+  CHECK(contains(to_decoder, "differs from the model type's in 14 fields"));
+  CHECK(contains(to_decoder, "attention: expected causal, got bidirectional"));
+  CHECK(contains(to_decoder, "final_norm: expected true, got false"));
 }
 
 TEST_CASE("bad checkpoints are refused with the file and tensor named", "[io]") {
@@ -331,4 +346,34 @@ TEST_CASE("name maps derived from the module tables name every parameter exactly
   CHECK(c_fc.transposed);
   CHECK(c_fc.shape == std::vector<std::int64_t>{64, 256});
   CHECK(find(gpt, "transformer.ln_f.bias").offset == D.final_norm[autodidact::models::final_norm_module::bias]);
+}
+
+TEST_CASE("a format_version 1 checkpoint (no attention, embedding_norm, final_norm fields) still loads", "[io]") {
+  using dec = models::decoder<autodidact::tiny_decoder, f32>;
+  auto d = std::make_unique<dec>(1, 4);
+  fill(*d);
+  const auto v2 = scratch("dec_v2.safetensors"), v1 = scratch("dec_v1.safetensors");
+  io::save_checkpoint(v2, *d);
+  // Rewrite the file as version 1 wrote it: same tensors, the older metadata.
+  const auto file = io::safetensors_file::open(v2);
+  CHECK(file.metadata().at("format_version") == "2");
+  std::map<std::string, std::string> meta(file.metadata().begin(), file.metadata().end());
+  meta["format_version"] = "1";
+  meta.erase("config.attention");
+  meta.erase("config.embedding_norm");
+  meta.erase("config.final_norm");
+  std::vector<io::tensor_ref> refs;
+  for (const std::string& name : file.names()) {
+    const auto& info = file.at(name);
+    refs.push_back({name, info.dtype, info.shape, file.raw(name)});
+  }
+  io::write_safetensors(v1, std::span<const io::tensor_ref>(refs), meta);
+  CHECK(io::checkpoint_config(io::safetensors_file::open(v1)) == autodidact::tiny_decoder);
+  auto d1 = std::make_unique<dec>(1, 4, models::init_options{.zeros = true});
+  io::load_checkpoint(v1, *d1);
+  CHECK(std::equal(d->parameters().begin(), d->parameters().end(), d1->parameters().begin()));
+  // A version this library does not know is refused, naming both it knows.
+  meta["format_version"] = "3";
+  io::write_safetensors(v1, std::span<const io::tensor_ref>(refs), meta);
+  CHECK(contains(error_of([&] { io::load_checkpoint(v1, *d1); }), "format_version \"3\", expected \"1\" or \"2\""));
 }

@@ -23,7 +23,7 @@ constexpr model_config gpt2_odd{.vocab = 101,
                                 .gelu = gelu_kind::tanh,
                                 .norm = norm_placement::pre,
                                 .tied_lm_head = true,
-                                .pooler = false};
+                                .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 constexpr model_config gpt2_tiny{.vocab = 64,
                                  .max_positions = 16,
                                  .d_model = 32,
@@ -35,7 +35,7 @@ constexpr model_config gpt2_tiny{.vocab = 64,
                                  .gelu = gelu_kind::tanh,
                                  .norm = norm_placement::pre,
                                  .tied_lm_head = true,
-                                 .pooler = false};
+                                 .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 
 template <model_config C, class P>
 void run_gpt2_fixture(const std::string& fixture) {

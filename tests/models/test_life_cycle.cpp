@@ -136,7 +136,7 @@ TEST_CASE("encoder: every call out of order names the expected order", "[life_cy
   CHECK_THROWS_AS(m->backward(), invalid_argument);
   CHECK_THROWS_WITH(m->backward(), Contains("no forward() has run yet") && order);
   CHECK_THROWS_WITH(m->pretraining_loss(labels, nsp), Contains("no forward()"));
-  CHECK_THROWS_WITH(m->hidden(), Contains("hidden_state: no forward()"));
+  CHECK_THROWS_WITH(m->hidden(), Contains("hidden: no forward()"));
   CHECK_THROWS_WITH(m->pooled(), Contains("pooled: no forward()"));
   CHECK_THROWS_WITH(m->mlm_logits(), Contains("mlm_logits: no forward()"));
   m->forward(in);

@@ -49,7 +49,7 @@ constexpr model_config dec_cfg{.vocab = 19,
                                .gelu = gelu_kind::tanh,
                                .norm = norm_placement::pre,
                                .tied_lm_head = true,
-                               .pooler = false};
+                               .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 
 template <class Model>
 void randomize(Model& m, std::uint64_t seed) {

@@ -65,7 +65,7 @@ constexpr model_config snap_decoder{.vocab = 67,
                                     .gelu = gelu_kind::tanh,
                                     .norm = norm_placement::pre,
                                     .tied_lm_head = true,
-                                    .pooler = false};
+                                    .pooler = false, .attention = attention_kind::causal, .embedding_norm = false, .final_norm = true};
 // 320 token rows: enough work that 2 threads form a forward team
 // (models/detail/body.hpp team_threads).
 constexpr int batch = 4, seq = 80;

@@ -46,7 +46,9 @@
 namespace autodidact::io {
 
 inline constexpr std::string_view checkpoint_format = "autodidact";
-inline constexpr std::string_view checkpoint_format_version = "1";
+// Version 2 adds the config fields attention, embedding_norm and
+// final_norm; version-1 files still load (their fields follow from norm).
+inline constexpr std::string_view checkpoint_format_version = "2";
 
 // Our names for every parameter of layout `p` (only those the layout has):
 // each module's prefix and the names of its table (models/modules.hpp,
@@ -153,12 +155,12 @@ inline model_config checkpoint_config(const safetensors_file& file) {
                         "io::load_hf_parameters");
   }
   auto version = m.find("format_version");
-  if (version == m.end() || version->second != checkpoint_format_version) {
+  if (version == m.end() || (version->second != "1" && version->second != checkpoint_format_version)) {
     raise<format_error>(file.source(), ": checkpoint format_version ",
-                        version == m.end() ? std::string("absent") : "\"" + version->second + "\"", ", expected \"",
-                        checkpoint_format_version, "\"");
+                        version == m.end() ? std::string("absent") : "\"" + version->second + "\"",
+                        ", expected \"1\" or \"", checkpoint_format_version, "\"");
   }
-  return config_from_metadata(m, file.source());
+  return config_from_metadata(m, file.source(), version->second == "1" ? 1 : 2);
 }
 
 namespace detail {
@@ -213,7 +215,7 @@ struct pretrained_report {
 // Which Hugging Face names a file uses, judged from its token embedding.
 template <model_config C>
 hf_naming detect_hf_naming(const safetensors_file& file) {
-  const bool bert = C.norm == norm_placement::post;
+  const bool bert = models::family_of(C) == models::hf_family::bert;
   if (bert) {
     if (file.contains("bert.embeddings.word_embeddings.weight")) return hf_naming::bert_pretraining;
     if (file.contains("embeddings.word_embeddings.weight")) return hf_naming::bert_model;

@@ -51,6 +51,9 @@ inline std::string double_text(double v) {
 
 inline std::string gelu_text(gelu_kind g) { return g == gelu_kind::erf ? "erf" : "tanh"; }
 inline std::string norm_text(norm_placement n) { return n == norm_placement::post ? "post" : "pre"; }
+inline std::string attention_text(attention_kind a) {
+  return a == attention_kind::bidirectional ? "bidirectional" : "causal";
+}
 
 // Every field of model_config as (name, value as text, C++ initializer).
 struct config_field {
@@ -75,6 +78,9 @@ inline std::vector<config_field> config_fields(const model_config& c) {
       {"norm", norm_text(c.norm), "autodidact::norm_placement::" + norm_text(c.norm)},
       {"tied_lm_head", b(c.tied_lm_head), b(c.tied_lm_head)},
       {"pooler", b(c.pooler), b(c.pooler)},
+      {"attention", attention_text(c.attention), "autodidact::attention_kind::" + attention_text(c.attention)},
+      {"embedding_norm", b(c.embedding_norm), b(c.embedding_norm)},
+      {"final_norm", b(c.final_norm), b(c.final_norm)},
   };
 }
 
@@ -146,6 +152,9 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
     c.norm = norm_placement::post;
     c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
     c.pooler = true;
+    c.attention = attention_kind::bidirectional;
+    c.embedding_norm = true;
+    c.final_norm = false;
   } else if (type == "gpt2") {
     c.vocab = detail::hf_int(j, "vocab_size", source);
     c.max_positions = detail::hf_int(j, "n_positions", source);
@@ -168,6 +177,9 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
     c.norm = norm_placement::pre;
     c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
     c.pooler = false;
+    c.attention = attention_kind::causal;
+    c.embedding_norm = false;
+    c.final_norm = true;
   } else {
     raise<format_error>(source, ": model_type \"", type,
                         "\" is not supported (supported: \"bert\" — BERT, MiniLM, all-MiniLM sentence "
@@ -242,8 +254,10 @@ inline std::map<std::string, std::string> config_to_metadata(const model_config&
   return out;
 }
 
+// format_version 1 checkpoints predate the attention, embedding_norm and
+// final_norm fields: they follow from `norm` (post: BERT's, pre: GPT-2's).
 template <class Map>
-model_config config_from_metadata(const Map& metadata, std::string_view source) {
+model_config config_from_metadata(const Map& metadata, std::string_view source, int format_version = 2) {
   model_config c{};
   auto get = [&](const char* name) -> const std::string& {
     auto it = metadata.find(std::string("config.") + name);
@@ -295,6 +309,21 @@ model_config config_from_metadata(const Map& metadata, std::string_view source) 
   }
   c.tied_lm_head = boolean("tied_lm_head");
   c.pooler = boolean("pooler");
+  if (format_version < 2) {
+    const bool post = c.norm == norm_placement::post;
+    c.attention = post ? attention_kind::bidirectional : attention_kind::causal;
+    c.embedding_norm = post;
+    c.final_norm = !post;
+    return c;
+  }
+  {
+    const std::string& s = get("attention");
+    if (s != "bidirectional" && s != "causal")
+      raise<format_error>(source, ": metadata \"config.attention\" = \"", s, "\": expected bidirectional or causal");
+    c.attention = s == "causal" ? attention_kind::causal : attention_kind::bidirectional;
+  }
+  c.embedding_norm = boolean("embedding_norm");
+  c.final_norm = boolean("final_norm");
   return c;
 }
 

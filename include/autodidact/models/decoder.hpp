@@ -12,6 +12,7 @@
 //   T loss = model.clm_loss(labels);   // labels [B, T], usually = ids
 //   model.backward();
 
+#include <algorithm>  // for std::copy_n
 #include <cstdint>  // for std::int32_t
 #include <span>     // for std::span
 #include <vector>   // for std::vector
@@ -22,11 +23,11 @@
 
 namespace autodidact::models {
 
-template <model_config C, plain_precision P, training_policy Policy = full_training>
+template <model_config C, precision_policy P, training_policy Policy = full_training>
 class decoder : public detail::body<C, P, Policy> {
-  static_assert(C.norm == norm_placement::pre,
-                "autodidact: decoder<> is the GPT-2 family and needs norm = norm_placement::pre "
-                "(use encoder<> for post-LN models).");
+  static_assert(C.attention == attention_kind::causal,
+                "autodidact: decoder<> is the GPT-2 family and needs attention = attention_kind::causal "
+                "(use encoder<> for bidirectional models).");
   using base = detail::body<C, P, Policy>;
   using base::act;
   using base::al_;
@@ -40,20 +41,16 @@ class decoder : public detail::body<C, P, Policy> {
         targets_(static_cast<std::size_t>(max_batch) * max_seq),
         losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
 
-  // Runs the body and the final LayerNorm; hidden() is LN_f(h) [B, T, C]
+  // Runs the body (with its final LayerNorm); hidden() is LN_f(h) [B, T, C]
   // (HF's last hidden state).
   void forward(const batch_input& in) {
     this->body_forward(in);
     logits_valid_ = false;  // the logits of the previous batch are gone
-    const int n = this->batch_ * this->seq_;
-    layers::layernorm_forward(this->layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]), n,
-                              this->hidden_ptr(C.layers), act(al_.final_ln),
-                              {act(al_.final_mean), act(al_.final_rstd)});
   }
 
   tensor_view<const T, 3> hidden() const {
     this->require_forward("hidden");
-    return {act(al_.final_ln), {this->batch_, this->seq_, C.d_model}};
+    return {this->top(), {this->batch_, this->seq_, C.d_model}};
   }
 
   // The LM head's logits [B·T, V] = LN_f(h) Wᵀ of the last forward
@@ -93,32 +90,26 @@ class decoder : public detail::body<C, P, Policy> {
       const auto k = lm_cache();  // dlogits in place of the logits
       kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, targets_.data(), T(1) / T(count_), k.logits,
                                       C.vocab);
-      heads::lm_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, act(al_.final_ln), k,
+      heads::lm_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, this->top(), k,
                          d_final);
     }
     logits_valid_ = false;
     backward_from_final(d_final);
   }
 
-  // For task heads: begin_backward() returns a zeroed d(LN_f output)
-  // [N, C] to add into; backward_from_final() propagates it.
+  // For task heads: begin_backward() returns a zeroed d hidden() [N, C]
+  // to add into; backward_from_final() propagates it through the final
+  // LayerNorm and the body.
   T* begin_backward() {
     this->require_unconsumed_forward("begin_backward");
-    T* d = act(al_.grad_b);  // consumed by LN_f's backward before the block stack reuses it
+    T* d = this->top_gradient();
     layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
     return d;
   }
   void backward_from_final(const T* d_final) {
     this->require_unconsumed_forward("backward_from_final");
-    const int n = this->batch_ * this->seq_;
-    this->notify_hidden_gradient(C.layers + 1, d_final);
-    T* d_top = this->top_gradient();
-    layers::detail::zero(std::ptrdiff_t(n) * C.d_model, d_top);
-    auto sc = this->scratch();
-    layers::layernorm_backward(this->layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]),
-                               this->layernorm_grads_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]), n,
-                               this->hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)},
-                               d_final, d_top, sc.gain, sc.bias);
+    T* d = this->top_gradient();
+    if (d_final != d) std::copy_n(d_final, std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
     this->body_backward();
     this->mark_backward_done();
   }
@@ -139,7 +130,7 @@ class decoder : public detail::body<C, P, Policy> {
                                  this->batch_);
   }
   void compute_logits() {
-    heads::lm_forward(head_params(), this->batch_ * this->seq_, act(al_.final_ln), lm_cache());
+    heads::lm_forward(head_params(), this->batch_ * this->seq_, this->top(), lm_cache());
     logits_valid_ = true;
   }
 

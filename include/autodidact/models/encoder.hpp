@@ -24,11 +24,11 @@
 
 namespace autodidact::models {
 
-template <model_config C, plain_precision P, training_policy Policy = full_training>
+template <model_config C, precision_policy P, training_policy Policy = full_training>
 class encoder : public detail::body<C, P, Policy> {
-  static_assert(C.norm == norm_placement::post,
-                "autodidact: encoder<> is the BERT family and needs norm = norm_placement::post "
-                "(use decoder<> for pre-LN models).");
+  static_assert(C.attention == attention_kind::bidirectional,
+                "autodidact: encoder<> is the BERT family and needs attention = attention_kind::bidirectional "
+                "(use decoder<> for causal models).");
   using base = detail::body<C, P, Policy>;
   using base::act;
   using base::al_;
@@ -53,7 +53,12 @@ class encoder : public detail::body<C, P, Policy> {
     mlm_valid_ = nsp_valid_ = false;
   }
 
-  tensor_view<const T, 3> hidden() const { return this->hidden_state(C.layers); }
+  // The body's output [B, T, C]: the last block's (or the final
+  // LayerNorm's, in a config with one).
+  tensor_view<const T, 3> hidden() const {
+    this->require_forward("hidden");
+    return {this->top(), {this->batch_, this->seq_, C.d_model}};
+  }
   tensor_view<const T, 2> pooled() const requires(C.pooler) {
     this->require_forward("pooled");
     return {act(al_.pooled), {this->batch_, C.d_model}};

@@ -77,10 +77,10 @@ struct hf_rule {
   bool transposed = false;
 };
 
-// Which family a config belongs to (until the config says it itself, the
-// norm placement decides: post-LN is BERT's, pre-LN GPT-2's).
+// Which family's conventions (initialisation, names) a config follows:
+// bidirectional attention is BERT's, causal GPT-2's (config.hpp).
 constexpr hf_family family_of(const model_config& c) noexcept {
-  return c.norm == norm_placement::post ? hf_family::bert : hf_family::gpt2;
+  return c.attention == attention_kind::bidirectional ? hf_family::bert : hf_family::gpt2;
 }
 
 // What a module type provides.

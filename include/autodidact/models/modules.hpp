@@ -17,10 +17,9 @@ namespace detail {
 constexpr std::size_t z(int v) noexcept { return static_cast<std::size_t>(v); }
 }  // namespace detail
 
-// Which optional body parts a config has (until the config says so in
-// fields of its own: the norm placement decides).
-constexpr bool has_embedding_norm(const model_config& c) noexcept { return c.norm == norm_placement::post; }
-constexpr bool has_final_norm(const model_config& c) noexcept { return c.norm == norm_placement::pre; }
+// Which optional body parts a config has.
+constexpr bool has_embedding_norm(const model_config& c) noexcept { return c.embedding_norm; }
+constexpr bool has_final_norm(const model_config& c) noexcept { return c.final_norm; }
 
 // Token, position and segment embeddings, and (BERT) their LayerNorm.
 struct embeddings_module {

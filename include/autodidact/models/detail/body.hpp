@@ -25,7 +25,7 @@
 #include "autodidact/layers/embedding.hpp"    // for embedding_forward, embedding_backward
 #include "autodidact/layers/layernorm.hpp"    // for layernorm_forward
 #include "autodidact/models/memory_plan.hpp"  // for memory_plan
-#include "autodidact/precision.hpp"           // for plain_precision
+#include "autodidact/precision.hpp"           // for precision_policy, plain_precision
 
 namespace autodidact::models {
 
@@ -61,9 +61,12 @@ struct init_options {
 
 namespace detail {
 
-template <model_config C, plain_precision P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy>
 class body {
   static_assert(check_config<C>());
+  static_assert(plain_precision<P>,
+                "autodidact: models run in f32 or f64 so far; bf16w and int8w weight storage is not supported by "
+                "encoder<> and decoder<> yet.");
 
  public:
   using value_type = typename P::compute_type;
@@ -74,7 +77,6 @@ class body {
   using layout_type = typename plan::layout_type;
   static constexpr layout_type layout = plan::parameters;
   using heads_type = typename layout_type::heads_type;
-  static constexpr bool post_ln = C.norm == norm_placement::post;
 
   // Allocates the parameter, gradient and activation arenas for batches of
   // up to max_batch sequences of up to max_seq tokens, and initialises the
@@ -266,7 +268,7 @@ class body {
   const T* act(std::size_t offset) const noexcept { return acts_.data() + offset; }
 
   const T* hidden_ptr(int index) const {
-    if (index == 0) return act(post_ln ? al_.embedding_ln : al_.embeddings);
+    if (index == 0) return act(C.embedding_norm ? al_.embedding_ln : al_.embeddings);
     return block_cache_of(index - 1).output(C.norm);
   }
 
@@ -374,7 +376,7 @@ class body {
     p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
     p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
     p.attention.heads = C.heads;
-    p.attention.causal = C.norm == norm_placement::pre;
+    p.attention.causal = C.attention == attention_kind::causal;
     p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
     p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
     p.ff.gelu = C.gelu;
@@ -477,6 +479,24 @@ class body {
 
   // Embeddings (+ embedding LayerNorm for post-LN) and all blocks.
   void body_forward(const batch_input& in) {
+    stack_forward(in);
+    if constexpr (C.final_norm) {
+      layers::layernorm_forward(final_norm_params(), batch_ * seq_, hidden_ptr(C.layers), act(al_.final_ln),
+                                {act(al_.final_mean), act(al_.final_rstd)});
+    }
+  }
+
+  // The body's output [N, C]: the final LayerNorm's when the config has
+  // one, else the last block's.
+  const T* top() const {
+    if constexpr (C.final_norm) return act(al_.final_ln);
+    return hidden_ptr(C.layers);
+  }
+  layers::layernorm_params<T> final_norm_params() const {
+    return layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]);
+  }
+
+  void stack_forward(const batch_input& in) {
     accept(in);
     stage_ = stage::forwarded;
     if (packing_ && !packed_fresh_) refresh_packed();
@@ -484,7 +504,7 @@ class body {
     T* emb = act(al_.embeddings);
     layers::embedding_forward(embedding_params(), embedding_input(), emb);
     const T* x = emb;
-    if constexpr (post_ln) {
+    if constexpr (C.embedding_norm) {
       layers::layernorm_forward(embedding_norm(), n, emb,
                                 act(al_.embedding_ln), {act(al_.embedding_mean), act(al_.embedding_rstd)});
       x = act(al_.embedding_ln);
@@ -545,10 +565,12 @@ class body {
 #endif
   }
 
-  // The gradient buffer the heads write d(last block output)[N, C] into.
-  T* top_gradient() noexcept { return act(al_.grad_a); }
+  // The gradient buffer the heads write d top() [N, C] into (with a final
+  // LayerNorm, the slot its backward reads before the stack reuses it).
+  T* top_gradient() noexcept { return act(C.final_norm ? al_.grad_b : al_.grad_a); }
 
-  // From top_gradient() down to the embeddings; the two gradient slots
+  // From top_gradient() down to the embeddings: through the final
+  // LayerNorm (when the config has one), then the two gradient slots
   // (grad_a, grad_b) alternate through the stack: each block reads dy and
   // accumulates dx.
   void body_backward() {
@@ -556,10 +578,20 @@ class body {
     const std::ptrdiff_t nc = std::ptrdiff_t(n) * C.d_model;
     T* dy = act(al_.grad_a);
     T* dx = act(al_.grad_b);
+    if constexpr (C.final_norm) {
+      notify_hidden_gradient(C.layers + 1, dx);
+      layers::detail::zero(nc, dy);
+      auto sc = scratch();
+      layers::layernorm_backward(final_norm_params(),
+                                 layernorm_grads_at(layout.final_norm[final_norm_module::gain],
+                                                    layout.final_norm[final_norm_module::bias]),
+                                 n, hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)}, dx, dy,
+                                 sc.gain, sc.bias);
+    }
     notify_hidden_gradient(C.layers, dy);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
-      const T* x = l == 0 ? (post_ln ? act(al_.embedding_ln) : act(al_.embeddings))
+      const T* x = l == 0 ? (C.embedding_norm ? act(al_.embedding_ln) : act(al_.embeddings))
                           : block_cache_of(l - 1).output(C.norm);
       layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx,
                              scratch(), block_dropout_of(l));
@@ -569,7 +601,7 @@ class body {
     // dy now holds d(embedding output).
     layers::dropout_backward(dropout_site_for(1, dropout_.hidden), nc, dy);
     T* d_emb = dy;
-    if constexpr (post_ln) {
+    if constexpr (C.embedding_norm) {
       T* d_sum = dx;
       layers::detail::zero(nc, d_sum);
       auto sc = scratch();
