@@ -3,11 +3,14 @@
 # peer ratios. Builds bench_models and minilm_embed at two commits (release,
 # -march=native) in scratch folders, then runs every case ROUNDS times,
 # alternating which binary goes first, and prints per case the median of
-# each side's per-round medians and new/old. A refactoring passes when no
-# case is more than 3 % slower (ratio <= 1.03).
+# each side's per-round medians, and the median (min..max) of the
+# per-round ratios new/old: each round's pair ran back to back, so the
+# paired ratio cancels most of a shared host's drift. A refactoring passes
+# when no case's median paired ratio is above 1.03 (3 % slower).
 #   bash tools/ab.sh OLD [NEW]        NEW defaults to the working tree
 # Env: ROUNDS (default 5), REPS (bench_models repetitions per round,
-# default 7), MIN_TIME (minilm_embed seconds per case per round, default 2).
+# default 7), MIN_TIME (minilm_embed seconds per case per round, default 2),
+# CASES (space-separated subset of the cases below).
 # Cases: compare/models' and compare/training's own side (bench_models
 # encoder_b1, encoder_b8, clm_small, clm_gpt2) and compare/minilm's
 # (minilm_embed on the MiniLM checkpoint, when tools/fetch_minilm.sh has
@@ -70,21 +73,25 @@ median() { tr ',' '\n' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(
 
 cases=(encoder_b1 encoder_b8 clm_small clm_gpt2)
 [ "$have_minilm" -eq 1 ] && cases+=(minilm_latency_b1_t128_notok minilm_throughput_b32_mixed_notok)
-printf '%-40s %10s %10s %8s  %s\n' "case" "old" "new" "new/old" "(ms; minilm throughput: sentences/s, ratio old/new)"
+[ -n "${CASES:-}" ] && read -r -a cases <<< "$CASES"
+printf '%-36s %10s %10s %8s  %s\n' "case" "old" "new" "ratio" "(min..max of the per-round ratios; ms, minilm throughput in sentences/s; ratio > 1 = new slower)"
 worst=0
 for c in "${cases[@]}"; do
   for t in 1 2; do
-    o_all="" n_all=""
+    o_all="" n_all="" r_all=""
     for ((r = 0; r < rounds; r++)); do
       if ((r % 2 == 0)); then o="$(run old "$c" "$t")"; n="$(run new "$c" "$t")"
       else n="$(run new "$c" "$t")"; o="$(run old "$c" "$t")"; fi
       o_all="${o_all:+$o_all,}$o"; n_all="${n_all:+$n_all,}$n"
+      # A ratio > 1 is always "new is slower": time new/old, throughput old/new.
+      case "$c" in *throughput*) q="$(awk -v o="$o" -v n="$n" 'BEGIN { printf "%.4f", o / n }')" ;;
+                   *) q="$(awk -v o="$o" -v n="$n" 'BEGIN { printf "%.4f", n / o }')" ;; esac
+      r_all="${r_all:+$r_all,}$q"
     done
     om="$(echo "$o_all" | median)"; nm="$(echo "$n_all" | median)"
-    # A ratio > 1 is always "new is slower": time new/old, throughput old/new.
-    case "$c" in *throughput*) ratio="$(awk -v o="$om" -v n="$nm" 'BEGIN { printf "%.3f", o / n }')" ;;
-                 *) ratio="$(awk -v o="$om" -v n="$nm" 'BEGIN { printf "%.3f", n / o }')" ;; esac
-    printf '%-40s %10s %10s %8s\n' "$c/t$t" "$om" "$nm" "$ratio"
+    ratio="$(echo "$r_all" | median | awk '{ printf "%.3f", $1 }')"
+    spread="$(echo "$r_all" | tr ',' '\n' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.3f..%.3f", lo, hi }')"
+    printf '%-36s %10s %10s %8s  %s\n' "$c/t$t" "$om" "$nm" "$ratio" "$spread"
     worst="$(awk -v a="$worst" -v b="$ratio" 'BEGIN { print (b > a ? b : a) }')"
   done
 done
