@@ -1,8 +1,9 @@
 #pragma once
 // What the encoder and the decoder share: the arenas of their memory plan,
-// the binding of layer parameters to arena offsets, input validation, the
-// embeddings, and the stack of blocks forward and backward. The encoder
-// (post-LN, BERT) and decoder (pre-LN, GPT-2) add their own heads on top.
+// the binding of layer parameters to arena offsets (from the modules'
+// tables, module_spec.hpp), input validation, the embeddings, the stack of
+// blocks and the final LayerNorm, forward and backward. The encoder (BERT)
+// and decoder (GPT-2) compose their heads (heads/) on top.
 
 #include <algorithm>  // for std::fill, std::copy
 #include <array>      // for std::array (the packed-weight table)
