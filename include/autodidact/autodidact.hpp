@@ -8,6 +8,7 @@
 #include "autodidact/core/error.hpp"
 #include "autodidact/core/rng.hpp"
 #include "autodidact/core/tensor_view.hpp"
+#include "autodidact/heads/linear_logits.hpp"
 #include "autodidact/heads/lm.hpp"
 #include "autodidact/heads/mlm.hpp"
 #include "autodidact/heads/nsp.hpp"

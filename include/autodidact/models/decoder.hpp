@@ -18,7 +18,7 @@
 #include <vector>   // for std::vector
 
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
-#include "autodidact/heads/lm.hpp"              // for heads::lm_head, lm_forward, lm_backward
+#include "autodidact/heads/lm.hpp"              // for heads::lm_head, linear_logits_forward
 #include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
 
 namespace autodidact::models {
@@ -90,7 +90,7 @@ class decoder : public detail::body<C, P, Policy> {
       const auto k = lm_cache();  // dlogits in place of the logits
       kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, targets_.data(), T(1) / T(count_), k.logits,
                                       C.vocab);
-      heads::lm_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, this->top(), k,
+      heads::linear_logits_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, this->top(), k,
                          d_final);
     }
     logits_valid_ = false;
@@ -130,7 +130,7 @@ class decoder : public detail::body<C, P, Policy> {
                                  this->batch_);
   }
   void compute_logits() {
-    heads::lm_forward(head_params(), this->batch_ * this->seq_, this->top(), lm_cache());
+    heads::linear_logits_forward(head_params(), this->batch_ * this->seq_, this->top(), lm_cache());
     logits_valid_ = true;
   }
 

@@ -19,7 +19,7 @@
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
 #include "autodidact/kernels/gemm.hpp"           // for gemm, bias_backward
 #include "autodidact/heads/mlm.hpp"             // for heads::mlm_head, mlm_forward, mlm_backward
-#include "autodidact/heads/nsp.hpp"             // for heads::nsp_head, nsp_forward, nsp_backward
+#include "autodidact/heads/nsp.hpp"             // for heads::nsp_head, linear_logits_forward
 #include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
 
 namespace autodidact::models {
@@ -78,7 +78,7 @@ class encoder : public detail::body<C, P, Policy> {
   tensor_view<const T, 2> nsp_logits() requires(Policy.pretraining_heads && C.pooler) {
     this->require_forward("nsp_logits");
     if (!nsp_valid_) {
-      heads::nsp_forward(nsp_params(), this->batch_, act(al_.pooled), nsp_cache());
+      heads::linear_logits_forward(nsp_params(), this->batch_, act(al_.pooled), nsp_cache());
       nsp_valid_ = true;
     }
     return {nsp_cache().logits, {this->batch_, 2}};
@@ -147,7 +147,7 @@ class encoder : public detail::body<C, P, Policy> {
         kernels::cross_entropy_backward(this->batch_, 2, k.logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_),
                                         k.logits, 2);
         nsp_valid_ = false;
-        heads::nsp_backward(nsp_params(), nsp_grads(), this->batch_, act(al_.pooled), k, d_pooled);
+        heads::linear_logits_backward(nsp_params(), nsp_grads(), this->batch_, act(al_.pooled), k, d_pooled);
       }
     }
     backward_from_pooled(d_pooled);

@@ -25,6 +25,7 @@
 #include "autodidact/layers/block.hpp"        // for block_forward, block_backward
 #include "autodidact/layers/embedding.hpp"    // for embedding_forward, embedding_backward
 #include "autodidact/layers/layernorm.hpp"    // for layernorm_forward
+#include "autodidact/models/detail/packed_table.hpp"  // for make_packed_table
 #include "autodidact/models/memory_plan.hpp"  // for memory_plan
 #include "autodidact/precision.hpp"           // for precision_policy, plain_precision
 
@@ -302,61 +303,20 @@ class body {
             packed_for(weight)};
   }
 
-  // Which matrices pack_weights() packs: (offset in the parameter arena,
-  // in, out, offset in the packed arena).
-  struct packed_entry {
-    std::size_t weight = 0, packed = 0;
-    int in = 0, out = 0;
-  };
-  // Every matrix with `packed` in its module's table (the heads' only when
-  // the policy has pretraining heads), then the token embedding when a head
-  // multiplies by it (a tied decoder), in arena order.
-  template <class Add>
-  static constexpr void walk_packed(Add&& add) {
-    bool tied = false;
-    layout.for_each_parameter([&](const auto& m, std::size_t, const param_spec& spec, std::size_t offset) {
-      using M = typename std::remove_cvref_t<decltype(m)>::module;
-      if (M::is_head && !Policy.pretraining_heads) return;
-      if (spec.packed) add(offset, static_cast<int>(spec.cols), static_cast<int>(spec.rows));
-    });
-    layout.for_each_module([&](const auto& m) {
-      using M = typename std::remove_cvref_t<decltype(m)>::module;
-      if constexpr (requires { M::multiplies_token_embedding(C); })
-        tied = tied || (Policy.pretraining_heads && M::multiplies_token_embedding(C));
-    });
-    if (tied) add(layout.embeddings[embeddings_module::token], C.d_model, C.vocab);
-  }
-  static constexpr int count_packed() {
-    int n = 0;
-    walk_packed([&](std::size_t, int, int) { ++n; });
-    return n;
-  }
-  static constexpr int max_packed = count_packed() > 0 ? count_packed() : 1;
-  struct packed_layout {
-    std::array<packed_entry, max_packed> entries{};
-    int count = 0;
-    std::size_t total = 0;
-  };
-  static constexpr packed_layout packed_table() {
-    packed_layout t{};
-    walk_packed([&](std::size_t weight, int in, int out) {
-      t.entries[static_cast<std::size_t>(t.count++)] = {weight, t.total, in, out};
-      t.total += aligned_count<T>(kernels::packed_b_elements<T>(in, out));
-    });
-    return t;
-  }
+  // Which matrices pack_weights() packs (detail/packed_table.hpp).
+  static constexpr auto packed_table() { return make_packed_table<C, Policy, plan, T>(); }
   // The packed copy of the matrix at `weight`, or null (not packing, not
   // packed, or out of date: forward then packs on the fly, still correct).
   const T* packed_for(std::size_t weight) const noexcept {
     if (!packing_ || !packed_fresh_) return nullptr;
-    constexpr packed_layout t = packed_table();
+    constexpr auto t = packed_table();
     for (int i = 0; i < t.count; ++i)
       if (t.entries[static_cast<std::size_t>(i)].weight == weight)
         return packed_.data() + t.entries[static_cast<std::size_t>(i)].packed;
     return nullptr;
   }
   void refresh_packed() {
-    constexpr packed_layout t = packed_table();
+    constexpr auto t = packed_table();
     kernels::detail::parallel_for(0, t.count, true, [&](int i) {
       const packed_entry& e = t.entries[static_cast<std::size_t>(i)];
       kernels::pack_b(kernels::transpose::yes, e.in, e.out, params_.data() + e.weight, e.in,
