@@ -48,6 +48,7 @@
 #include "autodidact/models/memory_plan.hpp"
 #include "autodidact/models/module_spec.hpp"
 #include "autodidact/models/modules.hpp"
+#include "autodidact/models/workspace.hpp"
 #include "autodidact/optim/adamw.hpp"
 #include "autodidact/precision.hpp"
 #include "autodidact/simd/simd.hpp"

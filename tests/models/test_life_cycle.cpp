@@ -197,3 +197,34 @@ TEST_CASE("decoder: calls out of order fail, logits never outlive their forward"
   const auto lr = m->logits();
   CHECK(std::equal(lr.data(), lr.data() + lr.size(), logits_b.begin()));
 }
+
+TEST_CASE("the life cycle is per workspace; a workspace's sizes bound its batches", "[life_cycle]") {
+  using model_t = models::encoder<tiny_encoder, f32>;
+  auto m = std::make_unique<model_t>(2, 4);  // its own workspace is small
+  const model_t& shared = *m;
+  auto a = std::make_unique<model_t::workspace_type>(2, 16);
+  auto b = std::make_unique<model_t::workspace_type>(2, 8);
+  std::vector<std::int32_t> ids(32, 5), labels(32, -100);
+  labels[3] = 7;
+  const models::batch_input in{ids, {}, {}, 2, 16};
+  // A workspace bounds the batch, whatever the model's own one holds.
+  CHECK_THROWS_WITH(m->forward(in), Contains("sequence length 16 must be in [1, max_seq = 4]"));
+  CHECK_THROWS_WITH(shared.forward(*b, in), Contains("max_seq = 8") && Contains("workspace was set up"));
+  shared.forward(*a, in);
+  // Workspace b and the model's own have seen no forward.
+  CHECK_THROWS_WITH(shared.hidden(*b), Contains("hidden: no forward()"));
+  CHECK_THROWS_WITH(shared.backward(*b), Contains("no forward() has run yet"));
+  CHECK_THROWS_WITH(m->hidden(), Contains("hidden: no forward()"));
+  shared.pretraining_loss(*a, labels);
+  shared.backward(*a);
+  CHECK_THROWS_WITH(shared.backward(*a), Contains("already ran for this forward()"));
+  // Gradients went to workspace a only.
+  double in_a = 0, in_own = 0;
+  for (float g : a->gradients()) in_a += std::abs(g);
+  for (float g : m->gradients()) in_own += std::abs(g);
+  CHECK(in_a > 1e-3);
+  CHECK(in_own == 0);
+  CHECK(a->gradients().size() == model_t::plan::gradient_elements);
+  CHECK_THROWS_WITH(model_t::workspace_type(0, 4), Contains("max_batch = 0 must be at least 1"));
+  CHECK_THROWS_WITH(model_t::workspace_type(1, tiny_encoder.max_positions + 1), Contains("max_positions"));
+}

@@ -11,11 +11,14 @@
 //   model.forward({ids, {}, lengths, B, T});
 //   T loss = model.clm_loss(labels);   // labels [B, T], usually = ids
 //   model.backward();
+//
+// Each call also takes a workspace first (workspace.hpp), and is then const
+// on the model: threads share one model, each with its own workspace.
 
 #include <algorithm>  // for std::copy_n
 #include <cstdint>  // for std::int32_t
 #include <span>     // for std::span
-#include <vector>   // for std::vector
+#include <utility>  // for std::as_const
 
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
 #include "autodidact/heads/lm.hpp"              // for heads::lm_head, linear_logits_forward
@@ -29,116 +32,131 @@ class decoder : public detail::body<C, P, Policy> {
                 "autodidact: decoder<> is the GPT-2 family and needs attention = attention_kind::causal "
                 "(use encoder<> for bidirectional models).");
   using base = detail::body<C, P, Policy>;
-  using base::act;
-  using base::al_;
+  using base::ws_;
 
  public:
   using T = typename base::T;
+  using typename base::workspace_type;
   using base::layout;
 
-  decoder(int max_batch, int max_seq, const init_options& init = {})
-      : base(max_batch, max_seq, init),
-        targets_(static_cast<std::size_t>(max_batch) * max_seq),
-        losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
+  decoder(int max_batch, int max_seq, const init_options& init = {}) : base(max_batch, max_seq, init) {}
+
+  // Every call below comes in two forms: with a workspace (workspace.hpp;
+  // const on the model, so threads can share one model, each with its own
+  // workspace) and without (the model's own workspace).
 
   // Runs the body (with its final LayerNorm); hidden() is LN_f(h) [B, T, C]
   // (HF's last hidden state).
-  void forward(const batch_input& in) {
-    this->body_forward(in);
-    logits_valid_ = false;  // the logits of the previous batch are gone
+  void forward(workspace_type& w, const batch_input& in) const { this->body_forward(w, in); }
+  // Through a non-const model, the packed weights are refreshed first.
+  void forward(workspace_type& w, const batch_input& in) {
+    this->refresh_packed_if_stale();
+    std::as_const(*this).forward(w, in);
   }
+  void forward(const batch_input& in) { forward(ws_, in); }
 
-  tensor_view<const T, 3> hidden() const {
-    this->require_forward("hidden");
-    return {this->top(), {this->batch_, this->seq_, C.d_model}};
+  tensor_view<const T, 3> hidden(const workspace_type& w) const {
+    this->require_forward(w, "hidden");
+    return {this->top(w), {w.batch(), w.seq(), C.d_model}};
   }
+  tensor_view<const T, 3> hidden() const { return hidden(ws_); }
 
   // The LM head's logits [B·T, V] = LN_f(h) Wᵀ of the last forward
   // (heads/lm.hpp), computed on first use after each forward.
-  tensor_view<const T, 2> logits() requires(Policy.pretraining_heads) {
-    this->require_forward("logits");
-    if (!logits_valid_) compute_logits();
-    return {lm_cache().logits, {this->batch_ * this->seq_, C.vocab}};
+  tensor_view<const T, 2> logits(workspace_type& w) const requires(Policy.pretraining_heads) {
+    this->require_forward(w, "logits");
+    const int n = w.batch() * w.seq();
+    auto& state = w.template head<lm>();
+    if (!state.logits_valid) {
+      heads::linear_logits_forward(head_params(), n, this->top(w), lm_cache(w));
+      state.logits_valid = true;
+    }
+    return {lm_cache(w).logits, {n, C.vocab}};
   }
+  tensor_view<const T, 2> logits() requires(Policy.pretraining_heads) { return logits(ws_); }
 
   // Mean cross-entropy of predicting labels[b, t+1] from position t.
-  T clm_loss(std::span<const std::int32_t> labels) requires(Policy.pretraining_heads) {
-    this->require_forward("clm_loss");
-    const int b = this->batch_, t = this->seq_, n = b * t;
+  T clm_loss(workspace_type& w, std::span<const std::int32_t> labels) const requires(Policy.pretraining_heads) {
+    this->require_forward(w, "clm_loss");
+    const int b = w.batch(), t = w.seq(), n = b * t;
     require(labels.size() == static_cast<std::size_t>(n), "clm_loss: labels holds ", labels.size(),
             " labels, expected batch x seq = ", n);
-    this->begin_loss("clm_loss");
+    this->begin_loss(w, "clm_loss");
+    std::int32_t* targets = w.token_targets();
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < t; ++j) {
-        targets_[static_cast<std::size_t>(i * t + j)] =
+        targets[i * t + j] =
             j + 1 < t ? labels[static_cast<std::size_t>(i * t + j + 1)] : kernels::default_ignore_index;
       }
     }
-    count_ = kernels::cross_entropy_forward(n, C.vocab, logits().data(), C.vocab, targets_.data(), losses_.data());
+    auto& state = w.template head<lm>();
+    state.count = kernels::cross_entropy_forward(n, C.vocab, logits(w).data(), C.vocab, targets, w.losses_.data());
     T s = 0;
-    for (int i = 0; i < n; ++i) s += losses_[static_cast<std::size_t>(i)];
-    loss_ = count_ > 0 ? s / T(count_) : T(0);
-    return loss_;
+    for (int i = 0; i < n; ++i) s += w.losses_.data()[i];
+    state.loss = state.count > 0 ? s / T(state.count) : T(0);
+    return state.loss;
+  }
+  T clm_loss(std::span<const std::int32_t> labels) requires(Policy.pretraining_heads) {
+    return clm_loss(ws_, labels);
   }
 
-  // Backward of clm_loss: accumulates every trainable gradient.
-  void backward() requires(Policy.pretraining_heads) {
-    this->require_loss("backward", "clm_loss()");
-    const int n = this->batch_ * this->seq_;
-    T* d_final = begin_backward();
-    if (count_ > 0) {
-      const auto k = lm_cache();  // dlogits in place of the logits
-      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, targets_.data(), T(1) / T(count_), k.logits,
-                                      C.vocab);
-      heads::linear_logits_backward(head_params(), {this->gradient_at(head_weight_offset()), nullptr}, n, this->top(), k,
-                         d_final);
+  // Backward of clm_loss: accumulates every trainable gradient into the
+  // workspace's.
+  void backward(workspace_type& w) const requires(Policy.pretraining_heads) {
+    this->require_loss(w, "backward", "clm_loss()");
+    const int n = w.batch() * w.seq();
+    T* d_final = begin_backward(w);
+    auto& state = w.template head<lm>();
+    if (state.count > 0) {
+      const auto k = lm_cache(w);  // dlogits in place of the logits
+      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(state.count),
+                                      k.logits, C.vocab);
+      heads::linear_logits_backward(head_params(), {base::gradient_at(w, head_weight_offset()), nullptr}, n,
+                                    this->top(w), k, d_final);
     }
-    logits_valid_ = false;
-    backward_from_final(d_final);
+    state.logits_valid = false;
+    backward_from_final(w, d_final);
   }
+  void backward() requires(Policy.pretraining_heads) { backward(ws_); }
 
   // For task heads: begin_backward() returns a zeroed d hidden() [N, C]
   // to add into; backward_from_final() propagates it through the final
   // LayerNorm and the body.
-  T* begin_backward() {
-    this->require_unconsumed_forward("begin_backward");
-    T* d = this->top_gradient();
-    layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
+  T* begin_backward(workspace_type& w) const {
+    this->require_unconsumed_forward(w, "begin_backward");
+    T* d = this->top_gradient(w);
+    layers::detail::zero(std::ptrdiff_t(w.batch()) * w.seq() * C.d_model, d);
     return d;
   }
-  void backward_from_final(const T* d_final) {
-    this->require_unconsumed_forward("backward_from_final");
-    T* d = this->top_gradient();
-    if (d_final != d) std::copy_n(d_final, std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
-    this->body_backward();
-    this->mark_backward_done();
+  T* begin_backward() { return begin_backward(ws_); }
+  void backward_from_final(workspace_type& w, const T* d_final) const {
+    this->require_unconsumed_forward(w, "backward_from_final");
+    T* d = this->top_gradient(w);
+    if (d_final != d) std::copy_n(d_final, std::ptrdiff_t(w.batch()) * w.seq() * C.d_model, d);
+    this->body_backward(w);
+    this->mark_backward_done(w);
   }
+  void backward_from_final(const T* d_final) { backward_from_final(ws_, d_final); }
 
-  T loss() const noexcept { return loss_; }
+  // The last clm_loss.
+  T loss(const workspace_type& w) const noexcept {
+    if constexpr (Policy.pretraining_heads) return w.template head<lm>().loss;
+    return T(0);
+  }
+  T loss() const noexcept { return loss(ws_); }
 
  private:
+  using lm = heads::lm_head;
   static constexpr std::size_t head_weight_offset() {
-    return C.tied_lm_head ? layout.embeddings[embeddings_module::token]
-                          : layout.template head<heads::lm_head>()[heads::lm_head::weight];
+    return C.tied_lm_head ? layout.embeddings[embeddings_module::token] : layout.template head<lm>()[lm::weight];
   }
   layers::linear_params<T> head_params() const {
     return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab,
             this->packed_for(head_weight_offset())};
   }
-  typename heads::lm_head::template cache_type<T> lm_cache() const {
-    return heads::lm_head::cache(this->template head_workspace<heads::lm_head>(), C, this->batch_ * this->seq_,
-                                 this->batch_);
+  static typename lm::template cache_type<T> lm_cache(const workspace_type& w) {
+    return lm::cache(base::template head_workspace<lm>(w), C, w.batch() * w.seq(), w.batch());
   }
-  void compute_logits() {
-    heads::linear_logits_forward(head_params(), this->batch_ * this->seq_, this->top(), lm_cache());
-    logits_valid_ = true;
-  }
-
-  std::vector<std::int32_t> targets_;
-  std::vector<T> losses_;
-  int count_ = 0;
-  T loss_ = 0;
-  bool logits_valid_ = false;
 };
 
 }  // namespace autodidact::models

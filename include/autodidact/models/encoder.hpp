@@ -10,10 +10,16 @@
 //   model.forward({ids, segments, lengths, B, T});   // hidden(), pooled()
 //   T loss = model.pretraining_loss(mlm_labels, nsp_labels);
 //   model.backward();                                 // gradients accumulate
+//
+// Each call also takes a workspace first (workspace.hpp), and is then const
+// on the model: threads share one model, each with its own workspace.
+//   decltype(model)::workspace_type ws(8, 128);
+//   model.forward(ws, {ids, segments, lengths, B, T});  // model.hidden(ws)
 
 #include <cmath>    // for std::tanh
 #include <cstdint>  // for std::int32_t
 #include <span>     // for std::span
+#include <utility>  // for std::as_const
 
 #include "autodidact/kernels/common.hpp"         // for gemm_epilogue, activation
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
@@ -30,68 +36,80 @@ class encoder : public detail::body<C, P, Policy> {
                 "autodidact: encoder<> is the BERT family and needs attention = attention_kind::bidirectional "
                 "(use decoder<> for causal models).");
   using base = detail::body<C, P, Policy>;
-  using base::act;
-  using base::al_;
+  using base::ws_;
 
  public:
   using T = typename base::T;
+  using typename base::workspace_type;
   using base::layout;
 
-  encoder(int max_batch, int max_seq, const init_options& init = {})
-      : base(max_batch, max_seq, init),
-        mlm_targets_(static_cast<std::size_t>(max_batch) * max_seq),
-        nsp_targets_(static_cast<std::size_t>(max_batch)),
-        losses_(static_cast<std::size_t>(max_batch) * max_seq) {}
+  encoder(int max_batch, int max_seq, const init_options& init = {}) : base(max_batch, max_seq, init) {}
+
+  // Every call below comes in two forms: with a workspace (workspace.hpp;
+  // const on the model, so threads can share one model, each with its own
+  // workspace) and without (the model's own workspace).
 
   // Runs the body and the pooler. Afterwards hidden() is [B, T, C] and
   // pooled() is [B, C] (when the config has a pooler). The heads' logits
   // are not computed here (the MLM head is about half the FLOPs of a
   // forward): mlm_logits() and nsp_logits() compute them on first use.
-  void forward(const batch_input& in) {
-    this->body_forward(in);
-    if constexpr (C.pooler) pool();
-    mlm_valid_ = nsp_valid_ = false;
+  void forward(workspace_type& w, const batch_input& in) const {
+    this->body_forward(w, in);
+    if constexpr (C.pooler) pool(w);
   }
+  // Through a non-const model, the packed weights are refreshed first.
+  void forward(workspace_type& w, const batch_input& in) {
+    this->refresh_packed_if_stale();
+    std::as_const(*this).forward(w, in);
+  }
+  void forward(const batch_input& in) { forward(ws_, in); }
 
   // The body's output [B, T, C]: the last block's (or the final
   // LayerNorm's, in a config with one).
-  tensor_view<const T, 3> hidden() const {
-    this->require_forward("hidden");
-    return {this->top(), {this->batch_, this->seq_, C.d_model}};
+  tensor_view<const T, 3> hidden(const workspace_type& w) const {
+    this->require_forward(w, "hidden");
+    return {this->top(w), {w.batch(), w.seq(), C.d_model}};
   }
-  tensor_view<const T, 2> pooled() const requires(C.pooler) {
-    this->require_forward("pooled");
-    return {act(al_.pooled), {this->batch_, C.d_model}};
+  tensor_view<const T, 3> hidden() const { return hidden(ws_); }
+  tensor_view<const T, 2> pooled(const workspace_type& w) const requires(C.pooler) {
+    this->require_forward(w, "pooled");
+    return {w.act(w.al_.pooled), {w.batch(), C.d_model}};
   }
+  tensor_view<const T, 2> pooled() const requires(C.pooler) { return pooled(ws_); }
 
   // The MLM head's logits [B·T, V] on every position of the last forward
   // (heads/mlm.hpp), computed on first use after each forward.
-  tensor_view<const T, 2> mlm_logits() requires(Policy.pretraining_heads) {
-    this->require_forward("mlm_logits");
-    if (!mlm_valid_) {
-      heads::mlm_forward(mlm_params(), this->batch_ * this->seq_, hidden().data(), mlm_cache());
-      mlm_valid_ = true;
+  tensor_view<const T, 2> mlm_logits(workspace_type& w) const requires(Policy.pretraining_heads) {
+    this->require_forward(w, "mlm_logits");
+    const int n = w.batch() * w.seq();
+    auto& state = w.template head<mlm>();
+    if (!state.logits_valid) {
+      heads::mlm_forward(mlm_params(), n, this->top(w), mlm_cache(w));
+      state.logits_valid = true;
     }
-    return {mlm_cache().logits, {this->batch_ * this->seq_, C.vocab}};
+    return {mlm_cache(w).logits, {n, C.vocab}};
   }
+  tensor_view<const T, 2> mlm_logits() requires(Policy.pretraining_heads) { return mlm_logits(ws_); }
   // The next-sentence head's logits [B, 2] (heads/nsp.hpp), computed on first use.
-  tensor_view<const T, 2> nsp_logits() requires(Policy.pretraining_heads && C.pooler) {
-    this->require_forward("nsp_logits");
-    if (!nsp_valid_) {
-      heads::linear_logits_forward(nsp_params(), this->batch_, act(al_.pooled), nsp_cache());
-      nsp_valid_ = true;
+  tensor_view<const T, 2> nsp_logits(workspace_type& w) const requires(Policy.pretraining_heads && C.pooler) {
+    this->require_forward(w, "nsp_logits");
+    auto& state = w.template head<nsp>();
+    if (!state.logits_valid) {
+      heads::linear_logits_forward(nsp_params(), w.batch(), w.act(w.al_.pooled), nsp_cache(w));
+      state.logits_valid = true;
     }
-    return {nsp_cache().logits, {this->batch_, 2}};
+    return {nsp_cache(w).logits, {w.batch(), 2}};
   }
+  tensor_view<const T, 2> nsp_logits() requires(Policy.pretraining_heads && C.pooler) { return nsp_logits(ws_); }
 
   // After forward: the MLM and NSP heads and their losses (mean cross-entropy
   // over the labelled tokens, ignore index -100, plus mean cross-entropy of
   // the next-sentence labels when given). mlm_labels: [B, T];
   // nsp_labels: [B] or empty. Returns the total loss, like HF's.
-  T pretraining_loss(std::span<const std::int32_t> mlm_labels,
-                     std::span<const std::int32_t> nsp_labels = {}) requires(Policy.pretraining_heads) {
-    this->require_forward("pretraining_loss");
-    const int b = this->batch_, n = this->batch_ * this->seq_;
+  T pretraining_loss(workspace_type& w, std::span<const std::int32_t> mlm_labels,
+                     std::span<const std::int32_t> nsp_labels = {}) const requires(Policy.pretraining_heads) {
+    this->require_forward(w, "pretraining_loss");
+    const int b = w.batch(), n = w.batch() * w.seq();
     require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
             mlm_labels.size(), " labels, expected batch x seq = ", n);
     require(nsp_labels.empty() || nsp_labels.size() == static_cast<std::size_t>(b),
@@ -99,86 +117,109 @@ class encoder : public detail::body<C, P, Policy> {
     if constexpr (!C.pooler) {
       require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
     }
-    this->begin_loss("pretraining_loss");
-    std::copy(mlm_labels.begin(), mlm_labels.end(), mlm_targets_.begin());
-    const T* logits = mlm_logits().data();
-    mlm_count_ = kernels::cross_entropy_forward(n, C.vocab, logits, C.vocab, mlm_targets_.data(), losses_.data());
-    T loss = 0;
-    for (int i = 0; i < n; ++i) loss += losses_[static_cast<std::size_t>(i)];
-    mlm_loss_ = mlm_count_ > 0 ? loss / T(mlm_count_) : T(0);
-    nsp_count_ = 0;
-    nsp_loss_ = 0;
+    this->begin_loss(w, "pretraining_loss");
+    std::copy(mlm_labels.begin(), mlm_labels.end(), w.token_targets());
+    auto& m = w.template head<mlm>();
+    m.count = kernels::cross_entropy_forward(n, C.vocab, mlm_logits(w).data(), C.vocab, w.token_targets(),
+                                             w.losses_.data());
+    m.loss = mean_loss(w, n, m.count);
     if constexpr (C.pooler) {
+      auto& s = w.template head<nsp>();
+      s.count = 0;
+      s.loss = 0;
       if (!nsp_labels.empty()) {
-        std::copy(nsp_labels.begin(), nsp_labels.end(), nsp_targets_.begin());
-        nsp_count_ = kernels::cross_entropy_forward(b, 2, nsp_logits().data(), 2, nsp_targets_.data(), losses_.data());
-        T s = 0;
-        for (int i = 0; i < b; ++i) s += losses_[static_cast<std::size_t>(i)];
-        nsp_loss_ = nsp_count_ > 0 ? s / T(nsp_count_) : T(0);
+        std::copy(nsp_labels.begin(), nsp_labels.end(), w.sequence_targets());
+        s.count = kernels::cross_entropy_forward(b, 2, nsp_logits(w).data(), 2, w.sequence_targets(),
+                                                 w.losses_.data());
+        s.loss = mean_loss(w, b, s.count);
       }
     }
-    return mlm_loss_ + nsp_loss_;
+    return mlm_loss(w) + nsp_loss(w);
+  }
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {})
+    requires(Policy.pretraining_heads) {
+    return pretraining_loss(ws_, mlm_labels, nsp_labels);
   }
 
-  T mlm_loss() const noexcept { return mlm_loss_; }
-  T nsp_loss() const noexcept { return nsp_loss_; }
+  // The parts of the last pretraining_loss.
+  T mlm_loss(const workspace_type& w) const noexcept {
+    if constexpr (Policy.pretraining_heads) return w.template head<mlm>().loss;
+    return T(0);
+  }
+  T nsp_loss(const workspace_type& w) const noexcept {
+    if constexpr (Policy.pretraining_heads && C.pooler) return w.template head<nsp>().loss;
+    return T(0);
+  }
+  T mlm_loss() const noexcept { return mlm_loss(ws_); }
+  T nsp_loss() const noexcept { return nsp_loss(ws_); }
 
-  // Backward of pretraining_loss: accumulates every trainable gradient.
-  void backward() requires(Policy.pretraining_heads) {
-    this->require_loss("backward", "pretraining_loss()");
-    const int n = this->batch_ * this->seq_, c = C.d_model;
-    T* d_hidden = this->top_gradient();
+  // Backward of pretraining_loss: accumulates every trainable gradient
+  // into the workspace's.
+  void backward(workspace_type& w) const requires(Policy.pretraining_heads) {
+    this->require_loss(w, "backward", "pretraining_loss()");
+    const int n = w.batch() * w.seq(), c = C.d_model;
+    T* d_hidden = this->top_gradient(w);
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
-    if (mlm_count_ > 0) {
-      const auto k = mlm_cache();  // dlogits in place of the logits
-      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, mlm_targets_.data(), T(1) / T(mlm_count_),
+    auto& m = w.template head<mlm>();
+    if (m.count > 0) {
+      const auto k = mlm_cache(w);  // dlogits in place of the logits
+      kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(m.count),
                                       k.logits, C.vocab);
-      auto sc = this->scratch();
-      mlm_valid_ = false;  // the logits buffer now holds their gradient
-      heads::mlm_backward(mlm_params(), mlm_grads(), n, hidden().data(), k, d_hidden, act(al_.scratch_c1),
-                          act(al_.scratch_c2), sc.gain, sc.bias);
+      auto sc = this->scratch(w);
+      m.logits_valid = false;  // the logits buffer now holds their gradient
+      heads::mlm_backward(mlm_params(), mlm_grads(w), n, this->top(w), k, d_hidden, w.act(w.al_.scratch_c1),
+                          w.act(w.al_.scratch_c2), sc.gain, sc.bias);
     }
     T* d_pooled = nullptr;
     if constexpr (C.pooler) {
-      d_pooled = act(al_.scratch_c0);  // [B, C]; the block scratch is free until body_backward
-      layers::detail::zero(std::ptrdiff_t(this->batch_) * c, d_pooled);
-      if (nsp_count_ > 0) {
-        const auto k = nsp_cache();
-        kernels::cross_entropy_backward(this->batch_, 2, k.logits, 2, nsp_targets_.data(), T(1) / T(nsp_count_),
+      d_pooled = w.act(w.al_.scratch_c0);  // [B, C]; the block scratch is free until body_backward
+      layers::detail::zero(std::ptrdiff_t(w.batch()) * c, d_pooled);
+      auto& s = w.template head<nsp>();
+      if (s.count > 0) {
+        const auto k = nsp_cache(w);
+        kernels::cross_entropy_backward(w.batch(), 2, k.logits, 2, w.sequence_targets(), T(1) / T(s.count),
                                         k.logits, 2);
-        nsp_valid_ = false;
-        heads::linear_logits_backward(nsp_params(), nsp_grads(), this->batch_, act(al_.pooled), k, d_pooled);
+        s.logits_valid = false;
+        heads::linear_logits_backward(nsp_params(), nsp_grads(w), w.batch(), w.act(w.al_.pooled), k, d_pooled);
       }
     }
-    backward_from_pooled(d_pooled);
+    backward_from_pooled(w, d_pooled);
   }
+  void backward() requires(Policy.pretraining_heads) { backward(ws_); }
 
-  // For task heads: after the head has added d(hidden) into
-  // top_gradient() (zeroed by begin_backward) and formed d(pooled) [B, C]
-  // (or null), propagate into the body.
-  T* begin_backward() {
-    this->require_unconsumed_forward("begin_backward");
-    T* d = this->top_gradient();
-    layers::detail::zero(std::ptrdiff_t(this->batch_) * this->seq_ * C.d_model, d);
+  // For task heads: after the head has added d(hidden) into the buffer
+  // begin_backward returns (zeroed) and formed d(pooled) [B, C] (or null),
+  // propagate into the body.
+  T* begin_backward(workspace_type& w) const {
+    this->require_unconsumed_forward(w, "begin_backward");
+    T* d = this->top_gradient(w);
+    layers::detail::zero(std::ptrdiff_t(w.batch()) * w.seq() * C.d_model, d);
     return d;
   }
-  void backward_from_pooled(const T* d_pooled) {
-    this->require_unconsumed_forward("backward_from_pooled");
+  T* begin_backward() { return begin_backward(ws_); }
+  void backward_from_pooled(workspace_type& w, const T* d_pooled) const {
+    this->require_unconsumed_forward(w, "backward_from_pooled");
     if constexpr (C.pooler) {
-      if (d_pooled) pooler_backward(d_pooled, this->top_gradient());
+      if (d_pooled) pooler_backward(w, d_pooled, this->top_gradient(w));
     }
-    this->body_backward();
-    this->mark_backward_done();
+    this->body_backward(w);
+    this->mark_backward_done(w);
   }
+  void backward_from_pooled(const T* d_pooled) { backward_from_pooled(ws_, d_pooled); }
 
  private:
   using mlm = heads::mlm_head;
   using nsp = heads::nsp_head;
-  using heads_type = typename base::heads_type;
   static constexpr std::size_t pooler_at(std::size_t p) { return layout.pooler[p]; }
   static constexpr std::size_t mlm_at(std::size_t p) { return layout.template head<mlm>()[p]; }
   static constexpr std::size_t nsp_at(std::size_t p) { return layout.template head<nsp>()[p]; }
   static constexpr std::size_t token_embedding() { return layout.embeddings[embeddings_module::token]; }
+
+  static T mean_loss(const workspace_type& w, int rows, int count) {
+    T s = 0;
+    for (int i = 0; i < rows; ++i) s += w.losses_.data()[i];
+    return count > 0 ? s / T(count) : T(0);
+  }
 
   // The heads bound to the arenas (parameters from the layout, workspaces
   // from the activation layout).
@@ -190,60 +231,52 @@ class encoder : public detail::body<C, P, Policy> {
              this->packed_for(token_embedding())},
             C.gelu};
   }
-  typename mlm::template grads_type<T> mlm_grads() {
-    return {this->linear_grads_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)),
-            this->layernorm_grads_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
-            {this->gradient_at(token_embedding()), this->gradient_at(mlm_at(mlm::output_bias))}};
+  static typename mlm::template grads_type<T> mlm_grads(workspace_type& w) {
+    return {base::linear_grads_at(w, mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)),
+            base::layernorm_grads_at(w, mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
+            {base::gradient_at(w, token_embedding()), base::gradient_at(w, mlm_at(mlm::output_bias))}};
   }
-  typename mlm::template cache_type<T> mlm_cache() const {
-    return mlm::cache(this->template head_workspace<mlm>(), C, this->batch_ * this->seq_, this->batch_);
+  static typename mlm::template cache_type<T> mlm_cache(const workspace_type& w) {
+    return mlm::cache(base::template head_workspace<mlm>(w), C, w.batch() * w.seq(), w.batch());
   }
   typename nsp::template params_type<T> nsp_params() const {
     return this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2);
   }
-  typename nsp::template grads_type<T> nsp_grads() {
-    return this->linear_grads_at(nsp_at(nsp::weight), nsp_at(nsp::bias));
+  static typename nsp::template grads_type<T> nsp_grads(workspace_type& w) {
+    return base::linear_grads_at(w, nsp_at(nsp::weight), nsp_at(nsp::bias));
   }
-  typename nsp::template cache_type<T> nsp_cache() const {
-    return nsp::cache(this->template head_workspace<nsp>(), C, this->batch_ * this->seq_, this->batch_);
+  static typename nsp::template cache_type<T> nsp_cache(const workspace_type& w) {
+    return nsp::cache(base::template head_workspace<nsp>(w), C, w.batch() * w.seq(), w.batch());
   }
 
   // pooled[b] = tanh(W h[b, 0] + bias)
-  void pool() {
-    const int b = this->batch_, t = this->seq_, c = C.d_model;
-    T* cls = act(al_.pooled_input);
-    const T* h = hidden().data();
+  void pool(workspace_type& w) const {
+    const int b = w.batch(), t = w.seq(), c = C.d_model;
+    T* cls = w.act(w.al_.pooled_input);
+    const T* h = this->top(w);
     for (int i = 0; i < b; ++i) {
-      std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c,
-                cls + std::ptrdiff_t(i) * c);
+      std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c, cls + std::ptrdiff_t(i) * c);
     }
-    T* out = act(al_.pooled);
+    T* out = w.act(w.al_.pooled);
     layers::linear_forward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c), b,
                            cls, out);
     for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) out[i] = std::tanh(out[i]);
   }
 
-  void pooler_backward(const T* d_pooled, T* d_hidden) {
-    const int b = this->batch_, t = this->seq_, c = C.d_model;
-    const T* out = act(al_.pooled);
-    T* d_pre = act(al_.scratch_c1);  // [B, C]
-    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i)
-      d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
-    T* d_cls = act(al_.scratch_c2);  // [B, C]
+  void pooler_backward(workspace_type& w, const T* d_pooled, T* d_hidden) const {
+    const int b = w.batch(), t = w.seq(), c = C.d_model;
+    const T* out = w.act(w.al_.pooled);
+    T* d_pre = w.act(w.al_.scratch_c1);  // [B, C]
+    for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
+    T* d_cls = w.act(w.al_.scratch_c2);  // [B, C]
     layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
     layers::linear_backward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c),
-                            this->linear_grads_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)),
-                            b, act(al_.pooled_input), d_pre, d_cls);
+                            base::linear_grads_at(w, pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)),
+                            b, w.act(w.al_.pooled_input), d_pre, d_cls);
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < c; ++j) d_hidden[std::ptrdiff_t(i) * t * c + j] += d_cls[std::ptrdiff_t(i) * c + j];
     }
   }
-
-  std::vector<std::int32_t> mlm_targets_, nsp_targets_;
-  std::vector<T> losses_;
-  int mlm_count_ = 0, nsp_count_ = 0;
-  T mlm_loss_ = 0, nsp_loss_ = 0;
-  bool mlm_valid_ = false, nsp_valid_ = false;  // the heads' logits are those of the last forward
 };
 
 }  // namespace autodidact::models

@@ -27,26 +27,10 @@
 #include "autodidact/layers/layernorm.hpp"    // for layernorm_forward
 #include "autodidact/models/detail/packed_table.hpp"  // for make_packed_table
 #include "autodidact/models/memory_plan.hpp"  // for memory_plan
+#include "autodidact/models/workspace.hpp"    // for workspace, batch_input, dropout_options
 #include "autodidact/precision.hpp"           // for precision_policy, plain_precision
 
 namespace autodidact::models {
-
-// A batch of B sequences of T tokens (run-time sizes, bounded by the
-// model's maximum batch and sequence length).
-struct batch_input {
-  std::span<const std::int32_t> ids;       // [B, T] token ids
-  std::span<const std::int32_t> segments;  // [B, T] segment ids, or empty (all 0)
-  std::span<const std::int32_t> lengths;   // [B] non-padding tokens (right padding), or empty (all T)
-  int batch = 0;                           // B
-  int seq = 0;                             // T
-};
-
-// Run-time training options (not part of the model type).
-struct dropout_options {
-  float hidden = 0.0f;     // embeddings, attention output, feed-forward output
-  float attention = 0.0f;  // attention probabilities
-  std::uint64_t seed = 0;  // keys the dropout stream
-};
 
 // How a new model's weights are set. By default as Hugging Face's
 // _init_weights does for the family: every matrix and embedding table
@@ -79,20 +63,15 @@ class body {
   using layout_type = typename plan::layout_type;
   static constexpr layout_type layout = plan::parameters;
   using heads_type = typename layout_type::heads_type;
+  // Everything a pass writes (workspace.hpp): one per thread that runs
+  // this model.
+  using workspace_type = workspace<C, P, Policy>;
 
-  // Allocates the parameter, gradient and activation arenas for batches of
-  // up to max_batch sequences of up to max_seq tokens, and initialises the
-  // weights (init_options). No allocation after.
+  // Allocates the parameter arena and the model's own workspace (for
+  // batches of up to max_batch sequences of up to max_seq tokens), and
+  // initialises the weights (init_options). No allocation after.
   body(int max_batch, int max_seq, const init_options& init = {})
-      : max_batch_(max_batch),
-        max_seq_(max_seq),
-        params_(plan::parameter_elements),
-        grads_(plan::gradient_elements),
-        acts_(checked_activation_elements(max_batch, max_seq)),
-        ids_(static_cast<std::size_t>(max_batch) * max_seq),
-        segments_(static_cast<std::size_t>(max_batch) * max_seq),
-        positions_(static_cast<std::size_t>(max_batch) * max_seq),
-        lengths_(static_cast<std::size_t>(max_batch)) {
+      : params_(plan::parameter_elements), ws_(max_batch, max_seq) {
     initialize(init);
   }
 
@@ -130,26 +109,34 @@ class body {
     });
   }
 
-  int max_batch() const noexcept { return max_batch_; }
-  int max_seq() const noexcept { return max_seq_; }
-  int batch() const noexcept { return batch_; }
-  int seq() const noexcept { return seq_; }
+  // The model's own workspace, used by every call without a workspace
+  // argument.
+  workspace_type& own_workspace() noexcept { return ws_; }
+  const workspace_type& own_workspace() const noexcept { return ws_; }
+  int max_batch() const noexcept { return ws_.max_batch(); }
+  int max_seq() const noexcept { return ws_.max_seq(); }
+  int batch() const noexcept { return ws_.batch(); }
+  int seq() const noexcept { return ws_.seq(); }
 
-  // The flat arenas. Parameters are laid out as memory_plan says;
-  // gradients cover the trainable suffix [plan::first_trainable, end).
-  // Mutable access marks the packed weights (pack_weights) out of date.
+  // The parameter arena, laid out as memory_plan says. Mutable access
+  // marks the packed weights (pack_weights) out of date.
   std::span<T> parameters() noexcept {
     packed_fresh_ = false;
     return params_.span();
   }
   std::span<const T> parameters() const noexcept { return params_.span(); }
-  std::span<T> gradients() noexcept { return grads_.span(); }
-  std::span<const T> gradients() const noexcept { return grads_.span(); }
   std::span<T> trainable_parameters() noexcept {
     packed_fresh_ = false;
     return params_.span().subspan(plan::first_trainable);
   }
-  void zero_gradients() noexcept { grads_.zero(); }
+  std::span<const T> trainable_parameters() const noexcept {
+    return params_.span().subspan(plan::first_trainable);
+  }
+  // The own workspace's gradients: the trainable suffix
+  // [plan::first_trainable, end) of the parameter arena.
+  std::span<T> gradients() noexcept { return ws_.gradients(); }
+  std::span<const T> gradients() const noexcept { return ws_.gradients(); }
+  void zero_gradients() noexcept { ws_.zero_gradients(); }
 
   T* parameter_at(std::size_t offset) noexcept {
     packed_fresh_ = false;
@@ -164,9 +151,13 @@ class body {
   // re-pack them on every call. Costs memory the size of those matrices;
   // results are bitwise the same. Worth it for inference at small batches
   // (the packing was a fifth of batch-1 encoder latency).
-  // The copy is refreshed by the next forward after any mutable access to
-  // the parameters (parameters(), trainable_parameters(), parameter_at(),
-  // an optimizer step, a checkpoint load). Writing through a span obtained
+  // Any mutable access to the parameters (parameters(),
+  // trainable_parameters(), parameter_at(), an optimizer step, a checkpoint
+  // load) marks the copy out of date; a forward through a non-const model
+  // refreshes it first, a forward through a const model (shared by
+  // threads) never writes to the model and packs on the fly while the copy
+  // is out of date (still correct, slower): call pack_weights() again after
+  // changing a model that threads share. Writing through a span obtained
   // *before* the last forward is not seen: call parameters_changed() after.
   void pack_weights() {
     if (!packing_) {
@@ -176,107 +167,82 @@ class body {
     refresh_packed();
   }
   bool packs_weights() const noexcept { return packing_; }
+  bool packed_weights_fresh() const noexcept { return packing_ && packed_fresh_; }
   void parameters_changed() noexcept { packed_fresh_ = false; }
-  // The gradient of the parameter at `offset`, or null when it is frozen.
-  T* gradient_at(std::size_t offset) noexcept {
-    if (offset == npos || offset < plan::first_trainable) return nullptr;
-    return grads_.data() + (offset - plan::first_trainable);
-  }
+  // The own workspace's gradient of the parameter at `offset`, or null
+  // when it is frozen.
+  T* gradient_at(std::size_t offset) noexcept { return gradient_at(ws_, offset); }
 
-  void set_dropout(const dropout_options& o) {
-    require(o.hidden >= 0.0f && o.hidden < 1.0f, "set_dropout: hidden rate ", o.hidden, " must be in [0, 1)");
-    require(o.attention >= 0.0f && o.attention < 1.0f, "set_dropout: attention rate ", o.attention,
-            " must be in [0, 1)");
-    dropout_ = o;
-    rng_ = philox_rng(o.seed, rng_stream::dropout);
-  }
-  // Dropout applies only in training mode, with the current step as counter
-  // (and never to an inference-only model).
-  void set_training(bool on) noexcept { training_ = on; }
-  void set_step(std::uint32_t step) noexcept { step_ = step; }
+  void set_dropout(const dropout_options& o) { ws_.set_dropout(o); }
+  void set_training(bool on) noexcept { ws_.set_training(on); }
+  void set_step(std::uint32_t step) noexcept { ws_.set_step(step); }
 
-  // Hidden states: 0 = the embeddings (after the embedding LayerNorm in a
-  // post-LN model), l = the output of block l-1.   [B, T, C]
-  tensor_view<const T, 3> hidden_state(int index) const {
-    require_forward("hidden_state");
+  // Hidden states of the last forward: 0 = the embeddings (after the
+  // embedding LayerNorm in a post-LN model), l = the output of block l-1.
+  // [B, T, C]
+  tensor_view<const T, 3> hidden_state(int index) const { return hidden_state(ws_, index); }
+  tensor_view<const T, 3> hidden_state(const workspace_type& w, int index) const {
+    require_forward(w, "hidden_state");
     require(index >= 0 && index <= C.layers, "hidden_state: index ", index, " must be in [0, ", C.layers,
             "]");
     require(Policy.trainable || index >= C.layers - 1,
             "hidden_state: an inference-only model keeps only the last ", "two blocks' outputs (index ",
             C.layers - 1, " or ", C.layers, "), not index ", index);
-    return {hidden_ptr(index), {batch_, seq_, C.d_model}};
+    return {hidden_ptr(w, index), {w.batch_, w.seq_, C.d_model}};
   }
 
-  // Test hook (the golden tests compare d loss / d hidden state, which
-  // backward overwrites as it goes down the stack): when set, backward
-  // calls observer(context, i, d) with d = d loss / d hidden_state(i)
-  // [B, T, C] for i = C.layers down to 0; the decoder also passes
-  // i = C.layers + 1 for d loss / d hidden() (the final LayerNorm's output).
-  // Null (the default) turns it off.
-  using hidden_gradient_observer = void (*)(void* context, int index, const T* gradient);
+  // The own workspace's observer (workspace::observe_hidden_gradients).
+  using hidden_gradient_observer = typename workspace_type::hidden_gradient_observer;
   void observe_hidden_gradients(hidden_gradient_observer observer, void* context = nullptr) noexcept {
-    grad_observer_ = observer;
-    grad_observer_context_ = context;
+    ws_.observe_hidden_gradients(observer, context);
   }
 
  protected:
-  // The life cycle: forward, then a loss (or a task head's), then backward,
-  // once. Every call out of this order is an invalid_argument saying so.
-  enum class stage : unsigned char { empty, forwarded, loss_ready, backwarded };
+  using stage = typename workspace_type::stage;
   static constexpr const char* order = " (the order is forward(), a loss, backward())";
-  void require_forward(const char* what) const {
-    require(stage_ != stage::empty, what, ": no forward() has run yet", order);
+  static void require_forward(const workspace_type& w, const char* what) {
+    require(w.stage_ != stage::empty, what, ": no forward() has run yet", order);
   }
   // A loss needs a forward whose activations backward has not consumed.
-  void begin_loss(const char* what) {
-    require_forward(what);
-    require(stage_ != stage::backwarded, what, ": backward() has run since the last forward(); call forward() again",
-            order);
-    stage_ = stage::loss_ready;
+  static void begin_loss(workspace_type& w, const char* what) {
+    require_forward(w, what);
+    require(w.stage_ != stage::backwarded, what,
+            ": backward() has run since the last forward(); call forward() again", order);
+    w.stage_ = stage::loss_ready;
   }
   // backward needs a loss of the current forward, and runs once per forward.
-  void require_loss(const char* what, const char* loss_name) const {
-    require_forward(what);
-    require(stage_ != stage::backwarded, what, ": already ran for this forward(); a second backward would add ",
+  static void require_loss(const workspace_type& w, const char* what, const char* loss_name) {
+    require_forward(w, what);
+    require(w.stage_ != stage::backwarded, what, ": already ran for this forward(); a second backward would add ",
             "the gradients again. Call forward() and ", loss_name, " again", order);
-    require(stage_ == stage::loss_ready, what, ": call ", loss_name, " after forward() first", order);
+    require(w.stage_ == stage::loss_ready, what, ": call ", loss_name, " after forward() first", order);
   }
   // A task head's backward (begin_backward): a forward not yet consumed.
-  void require_unconsumed_forward(const char* what) const {
-    require_forward(what);
-    require(stage_ != stage::backwarded, what, ": backward() already ran for this forward(); call forward() again",
-            order);
+  static void require_unconsumed_forward(const workspace_type& w, const char* what) {
+    require_forward(w, what);
+    require(w.stage_ != stage::backwarded, what,
+            ": backward() already ran for this forward(); call forward() again", order);
   }
-  void mark_backward_done() noexcept { stage_ = stage::backwarded; }
+  static void mark_backward_done(workspace_type& w) noexcept { w.stage_ = stage::backwarded; }
 
-  void notify_hidden_gradient(int index, const T* gradient) const {
-    if (grad_observer_) grad_observer_(grad_observer_context_, index, gradient);
-  }
-
-  static std::size_t checked_activation_elements(int max_batch, int max_seq) {
-    require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
-    require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
-            " must be in [1, max_positions = ", C.max_positions, "]");
-    return plan::activations(max_batch, max_seq).total;
+  static void notify_hidden_gradient(const workspace_type& w, int index, const T* gradient) {
+    if (w.grad_observer_) w.grad_observer_(w.grad_observer_context_, index, gradient);
   }
 
   // Head H's workspace (its workspace_elements) for the current batch.
   template <class H>
-  T* head_workspace() const {
-    return const_cast<T*>(acts_.data()) + al_.heads[layout_type::template head_index<H>];
+  static T* head_workspace(const workspace_type& w) {
+    return const_cast<T*>(w.act(w.al_.heads[layout_type::template head_index<H>]));
   }
 
-  T* act(std::size_t offset) noexcept { return acts_.data() + offset; }
-  const T* act(std::size_t offset) const noexcept { return acts_.data() + offset; }
-
-  const T* hidden_ptr(int index) const {
-    if (index == 0) return act(C.embedding_norm ? al_.embedding_ln : al_.embeddings);
-    return block_cache_of(index - 1).output(C.norm);
+  static const T* hidden_ptr(const workspace_type& w, int index) {
+    if (index == 0) return w.act(C.embedding_norm ? w.al_.embedding_ln : w.al_.embeddings);
+    return block_cache_of(w, index - 1).output(C.norm);
   }
 
-  layers::block_cache<T> block_cache_of(int l) const {
-    const block_activations& o = al_.block;
-    T* base = const_cast<T*>(act(al_.blocks + static_cast<std::size_t>(l % al_.block_slots) * o.size));
+  static layers::block_cache<T> block_cache_of(const workspace_type& w, int l) {
+    const block_activations& o = w.al_.block;
+    T* base = const_cast<T*>(w.act(w.al_.blocks + static_cast<std::size_t>(l % w.al_.block_slots) * o.size));
     layers::block_cache<T> c;
     c.ln1 = base + o.ln1;
     c.ln1_mean = base + o.ln1_mean;
@@ -292,15 +258,22 @@ class body {
     return c;
   }
 
+  static T* gradient_at(workspace_type& w, std::size_t offset) noexcept {
+    if (offset == npos || offset < plan::first_trainable) return nullptr;
+    return w.grads_.data() + (offset - plan::first_trainable);
+  }
   layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias) const {
     return {parameter_at(gain), parameter_at(bias), C.d_model, static_cast<T>(C.layer_norm_eps)};
   }
-  layers::layernorm_grads<T> layernorm_grads_at(std::size_t gain, std::size_t bias) {
-    return {gradient_at(gain), gradient_at(bias)};
+  static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
+    return {gradient_at(w, gain), gradient_at(w, bias)};
   }
   layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
     return {parameter_at(weight), bias == npos ? nullptr : parameter_at(bias), in, out,
             packed_for(weight)};
+  }
+  static layers::linear_grads<T> linear_grads_at(workspace_type& w, std::size_t weight, std::size_t bias) {
+    return {gradient_at(w, weight), gradient_at(w, bias)};
   }
 
   // Which matrices pack_weights() packs (detail/packed_table.hpp).
@@ -324,8 +297,10 @@ class body {
     });
     packed_fresh_ = true;
   }
-  layers::linear_grads<T> linear_grads_at(std::size_t weight, std::size_t bias) {
-    return {gradient_at(weight), gradient_at(bias)};
+  // Before a forward through a non-const model: bring the packed copy up
+  // to date (a const forward cannot).
+  void refresh_packed_if_stale() {
+    if (packing_ && !packed_fresh_) refresh_packed();
   }
 
   layers::block_params<T> block_params_of(int l) const {
@@ -344,22 +319,23 @@ class body {
     p.norm = C.norm;
     return p;
   }
-  layers::block_grads<T> block_grads_of(int l) {
+  static layers::block_grads<T> block_grads_of(workspace_type& w, int l) {
     using bm = block_module;
     const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
     layers::block_grads<T> g;
-    g.ln1 = layernorm_grads_at(b[bm::ln1_gain], b[bm::ln1_bias]);
-    g.ln2 = layernorm_grads_at(b[bm::ln2_gain], b[bm::ln2_bias]);
-    g.attention.qkv = linear_grads_at(b[bm::qkv_weight], b[bm::qkv_bias]);
-    g.attention.proj = linear_grads_at(b[bm::proj_weight], b[bm::proj_bias]);
-    g.ff.in = linear_grads_at(b[bm::ff1_weight], b[bm::ff1_bias]);
-    g.ff.out = linear_grads_at(b[bm::ff2_weight], b[bm::ff2_bias]);
+    g.ln1 = layernorm_grads_at(w, b[bm::ln1_gain], b[bm::ln1_bias]);
+    g.ln2 = layernorm_grads_at(w, b[bm::ln2_gain], b[bm::ln2_bias]);
+    g.attention.qkv = linear_grads_at(w, b[bm::qkv_weight], b[bm::qkv_bias]);
+    g.attention.proj = linear_grads_at(w, b[bm::proj_weight], b[bm::proj_bias]);
+    g.ff.in = linear_grads_at(w, b[bm::ff1_weight], b[bm::ff1_bias]);
+    g.ff.out = linear_grads_at(w, b[bm::ff2_weight], b[bm::ff2_bias]);
     return g;
   }
-  layers::block_scratch<T> scratch() {
-    return {act(al_.scratch_c0),    act(al_.scratch_c1),    act(al_.scratch_c2),
-            act(al_.scratch_c3),    act(al_.scratch_qkv),   act(al_.scratch_f),
-            act(al_.scratch_probs), act(al_.scratch_small), act(al_.scratch_small) + C.d_model};
+  static layers::block_scratch<T> scratch(workspace_type& w) {
+    const auto& a = w.al_;
+    return {w.act(a.scratch_c0),    w.act(a.scratch_c1),    w.act(a.scratch_c2),
+            w.act(a.scratch_c3),    w.act(a.scratch_qkv),   w.act(a.scratch_f),
+            w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + C.d_model};
   }
 
   layers::embedding_params<T> embedding_params() const {
@@ -373,31 +349,33 @@ class body {
             C.d_model};
   }
   layers::layernorm_params<T> embedding_norm() const {
-    return layernorm_at(layout.embeddings[embeddings_module::norm_gain], layout.embeddings[embeddings_module::norm_bias]);
+    return layernorm_at(layout.embeddings[embeddings_module::norm_gain],
+                        layout.embeddings[embeddings_module::norm_bias]);
   }
-  layers::embedding_input embedding_input() const {
-    return {ids_.data(), positions_.data(), C.type_vocab > 0 ? segments_.data() : nullptr, batch_ * seq_};
+  static layers::embedding_input embedding_input(const workspace_type& w) {
+    return {w.ids(), w.positions(), C.type_vocab > 0 ? w.segments() : nullptr, w.batch_ * w.seq_};
   }
 
-  layers::dropout_site dropout_site_for(std::uint32_t site, float rate) const {
+  static layers::dropout_site dropout_site_for(const workspace_type& w, std::uint32_t site, float rate) {
     // An inference-only model never drops (its plan has no room for the
     // attention probabilities dropout needs).
-    if (!Policy.trainable || !training_ || rate <= 0.0f) return {};
-    return {&rng_, step_, site, rate};
+    if (!Policy.trainable || !w.training_ || rate <= 0.0f) return {};
+    return {&w.rng_, w.step_, site, rate};
   }
-  layers::block_dropout block_dropout_of(int l) const {
+  static layers::block_dropout block_dropout_of(const workspace_type& w, int l) {
     const std::uint32_t base = 16u + 4u * static_cast<std::uint32_t>(l);
-    return {dropout_site_for(base, dropout_.attention), dropout_site_for(base + 1, dropout_.hidden),
-            dropout_site_for(base + 2, dropout_.hidden)};
+    return {dropout_site_for(w, base, w.dropout_.attention), dropout_site_for(w, base + 1, w.dropout_.hidden),
+            dropout_site_for(w, base + 2, w.dropout_.hidden)};
   }
-  layers::attention_shape shape() const { return {batch_, seq_, lengths_.data()}; }
+  static layers::attention_shape shape(const workspace_type& w) { return {w.batch_, w.seq_, w.lengths()}; }
 
-  // Validates and copies the input, and lays out the activations for it.
-  void accept(const batch_input& in) {
-    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch,
-            " must be in [1, max_batch = ", max_batch_, "]");
-    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq,
-            " must be in [1, max_seq = ", max_seq_, "] (the model was set up for at most ", max_seq_,
+  // Validates and copies the input into the workspace, and lays out its
+  // activations for it.
+  static void accept(workspace_type& w, const batch_input& in) {
+    require(in.batch >= 1 && in.batch <= w.max_batch_, "forward: batch = ", in.batch,
+            " must be in [1, max_batch = ", w.max_batch_, "]");
+    require(in.seq >= 1 && in.seq <= w.max_seq_, "forward: sequence length ", in.seq,
+            " must be in [1, max_seq = ", w.max_seq_, "] (the workspace was set up for at most ", w.max_seq_,
             " tokens; max_positions = ", C.max_positions, ")");
     const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
     require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
@@ -421,62 +399,61 @@ class body {
       require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
               " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
     }
-    batch_ = in.batch;
-    seq_ = in.seq;
-    al_ = plan::activations(batch_, seq_);
-    std::copy(in.ids.begin(), in.ids.end(), ids_.begin());
+    w.batch_ = in.batch;
+    w.seq_ = in.seq;
+    w.al_ = plan::activations(w.batch_, w.seq_);
+    std::copy(in.ids.begin(), in.ids.end(), w.ids());
     if (in.segments.empty()) {
-      std::fill(segments_.begin(), segments_.begin() + static_cast<std::ptrdiff_t>(n), 0);
+      std::fill_n(w.segments(), n, 0);
     } else {
-      std::copy(in.segments.begin(), in.segments.end(), segments_.begin());
+      std::copy(in.segments.begin(), in.segments.end(), w.segments());
     }
     for (std::size_t i = 0; i < n; ++i)
-      positions_[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(seq_));
-    for (int b = 0; b < batch_; ++b) {
-      lengths_[static_cast<std::size_t>(b)] =
-          in.lengths.empty() ? seq_ : in.lengths[static_cast<std::size_t>(b)];
-    }
+      w.positions()[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(in.seq));
+    for (int b = 0; b < in.batch; ++b)
+      w.lengths()[b] = in.lengths.empty() ? in.seq : in.lengths[static_cast<std::size_t>(b)];
+    w.invalidate_logits();  // the heads' logits of the previous batch are gone
   }
 
-  // Embeddings (+ embedding LayerNorm for post-LN) and all blocks.
-  void body_forward(const batch_input& in) {
-    stack_forward(in);
+  // Embeddings (+ embedding LayerNorm for post-LN), all blocks, and the
+  // final LayerNorm when the config has one.
+  void body_forward(workspace_type& w, const batch_input& in) const {
+    stack_forward(w, in);
     if constexpr (C.final_norm) {
-      layers::layernorm_forward(final_norm_params(), batch_ * seq_, hidden_ptr(C.layers), act(al_.final_ln),
-                                {act(al_.final_mean), act(al_.final_rstd)});
+      layers::layernorm_forward(final_norm_params(), w.batch_ * w.seq_, hidden_ptr(w, C.layers),
+                                w.act(w.al_.final_ln), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)});
     }
   }
 
   // The body's output [N, C]: the final LayerNorm's when the config has
   // one, else the last block's.
-  const T* top() const {
-    if constexpr (C.final_norm) return act(al_.final_ln);
-    return hidden_ptr(C.layers);
+  static const T* top(const workspace_type& w) {
+    if constexpr (C.final_norm) return w.act(w.al_.final_ln);
+    return hidden_ptr(w, C.layers);
   }
   layers::layernorm_params<T> final_norm_params() const {
     return layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]);
   }
 
-  void stack_forward(const batch_input& in) {
-    accept(in);
-    stage_ = stage::forwarded;
-    if (packing_ && !packed_fresh_) refresh_packed();
-    const int n = batch_ * seq_;
-    T* emb = act(al_.embeddings);
-    layers::embedding_forward(embedding_params(), embedding_input(), emb);
+  void stack_forward(workspace_type& w, const batch_input& in) const {
+    accept(w, in);
+    w.stage_ = stage::forwarded;
+    const int n = w.batch_ * w.seq_;
+    T* emb = w.act(w.al_.embeddings);
+    layers::embedding_forward(embedding_params(), embedding_input(w), emb);
     const T* x = emb;
     if constexpr (C.embedding_norm) {
-      layers::layernorm_forward(embedding_norm(), n, emb,
-                                act(al_.embedding_ln), {act(al_.embedding_mean), act(al_.embedding_rstd)});
-      x = act(al_.embedding_ln);
+      layers::layernorm_forward(embedding_norm(), n, emb, w.act(w.al_.embedding_ln),
+                                {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)});
+      x = w.act(w.al_.embedding_ln);
     }
-    layers::dropout_apply(dropout_site_for(1, dropout_.hidden), std::ptrdiff_t(n) * C.d_model,
+    layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * C.d_model,
                           const_cast<T*>(x));
     const int threads = team_threads(n);
     if (threads <= 1) {
       for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(l);
-        layers::block_forward(block_params_of(l), shape(), x, cache, block_dropout_of(l));
+        const auto cache = block_cache_of(w, l);
+        layers::block_forward(block_params_of(l), shape(w), x, cache, block_dropout_of(w, l));
         x = cache.output(C.norm);
       }
       return;
@@ -496,12 +473,13 @@ class body {
       const int r0 = std::min(n, tiles * tid / nt * mr), r1 = std::min(n, tiles * (tid + 1) / nt * mr);
       const T* xl = x;
       for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(l);
+        const auto cache = block_cache_of(w, l);
         const auto params = block_params_of(l);
-        const auto drop = block_dropout_of(l);
+        const auto drop = block_dropout_of(w, l);
         layers::block_forward_before_heads(params, r0, r1, xl, cache);
 #pragma omp barrier
-        layers::attention_heads_forward(params.attention, shape(), cache.attention, drop.attention, /*team=*/true);
+        layers::attention_heads_forward(params.attention, shape(w), cache.attention, drop.attention,
+                                        /*team=*/true);
         layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
         xl = cache.output(C.norm);
       }
@@ -528,72 +506,62 @@ class body {
 
   // The gradient buffer the heads write d top() [N, C] into (with a final
   // LayerNorm, the slot its backward reads before the stack reuses it).
-  T* top_gradient() noexcept { return act(C.final_norm ? al_.grad_b : al_.grad_a); }
+  static T* top_gradient(workspace_type& w) noexcept {
+    return w.act(C.final_norm ? w.al_.grad_b : w.al_.grad_a);
+  }
 
   // From top_gradient() down to the embeddings: through the final
   // LayerNorm (when the config has one), then the two gradient slots
   // (grad_a, grad_b) alternate through the stack: each block reads dy and
-  // accumulates dx.
-  void body_backward() {
-    const int n = batch_ * seq_;
+  // accumulates dx. Gradients accumulate into the workspace's.
+  void body_backward(workspace_type& w) const {
+    const int n = w.batch_ * w.seq_;
     const std::ptrdiff_t nc = std::ptrdiff_t(n) * C.d_model;
-    T* dy = act(al_.grad_a);
-    T* dx = act(al_.grad_b);
+    T* dy = w.act(w.al_.grad_a);
+    T* dx = w.act(w.al_.grad_b);
     if constexpr (C.final_norm) {
-      notify_hidden_gradient(C.layers + 1, dx);
+      notify_hidden_gradient(w, C.layers + 1, dx);
       layers::detail::zero(nc, dy);
-      auto sc = scratch();
+      auto sc = scratch(w);
       layers::layernorm_backward(final_norm_params(),
-                                 layernorm_grads_at(layout.final_norm[final_norm_module::gain],
+                                 layernorm_grads_at(w, layout.final_norm[final_norm_module::gain],
                                                     layout.final_norm[final_norm_module::bias]),
-                                 n, hidden_ptr(C.layers), {act(al_.final_mean), act(al_.final_rstd)}, dx, dy,
-                                 sc.gain, sc.bias);
+                                 n, hidden_ptr(w, C.layers), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)},
+                                 dx, dy, sc.gain, sc.bias);
     }
-    notify_hidden_gradient(C.layers, dy);
+    notify_hidden_gradient(w, C.layers, dy);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
-      const T* x = l == 0 ? (C.embedding_norm ? act(al_.embedding_ln) : act(al_.embeddings))
-                          : block_cache_of(l - 1).output(C.norm);
-      layers::block_backward(block_params_of(l), block_grads_of(l), shape(), x, block_cache_of(l), dy, dx,
-                             scratch(), block_dropout_of(l));
+      layers::block_backward(block_params_of(l), block_grads_of(w, l), shape(w), hidden_ptr(w, l),
+                             block_cache_of(w, l), dy, dx, scratch(w), block_dropout_of(w, l));
       std::swap(dx, dy);
-      notify_hidden_gradient(l, dy);
+      notify_hidden_gradient(w, l, dy);
     }
     // dy now holds d(embedding output).
-    layers::dropout_backward(dropout_site_for(1, dropout_.hidden), nc, dy);
+    layers::dropout_backward(dropout_site_for(w, 1, w.dropout_.hidden), nc, dy);
     T* d_emb = dy;
     if constexpr (C.embedding_norm) {
       T* d_sum = dx;
       layers::detail::zero(nc, d_sum);
-      auto sc = scratch();
+      auto sc = scratch(w);
       layers::layernorm_backward(embedding_norm(),
-                                 layernorm_grads_at(layout.embeddings[embeddings_module::norm_gain],
-                                                    layout.embeddings[embeddings_module::norm_bias]), n,
-                                 act(al_.embeddings), {act(al_.embedding_mean), act(al_.embedding_rstd)}, dy,
-                                 d_sum, sc.gain, sc.bias);
+                                 layernorm_grads_at(w, layout.embeddings[embeddings_module::norm_gain],
+                                                    layout.embeddings[embeddings_module::norm_bias]),
+                                 n, w.act(w.al_.embeddings), {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)},
+                                 dy, d_sum, sc.gain, sc.bias);
       d_emb = d_sum;
     }
     using em = embeddings_module;
-    layers::embedding_grads<T> eg{gradient_at(layout.embeddings[em::token]),
-                                  gradient_at(layout.embeddings[em::position]),
-                                  C.type_vocab > 0 ? gradient_at(layout.embeddings[em::segment]) : nullptr};
-    layers::embedding_backward(embedding_params(), eg, embedding_input(), d_emb);
+    layers::embedding_grads<T> eg{gradient_at(w, layout.embeddings[em::token]),
+                                  gradient_at(w, layout.embeddings[em::position]),
+                                  C.type_vocab > 0 ? gradient_at(w, layout.embeddings[em::segment]) : nullptr};
+    layers::embedding_backward(embedding_params(), eg, embedding_input(w), d_emb);
   }
 
-  int max_batch_, max_seq_;
-  arena<T> params_, grads_, acts_;
+  arena<T> params_;
   arena<T> packed_;  // pack_weights(): see packed_table()
   bool packing_ = false, packed_fresh_ = false;
-  std::vector<std::int32_t> ids_, segments_, positions_, lengths_;
-  int batch_ = 0, seq_ = 0;
-  activation_layout<heads_type::size> al_{};
-  dropout_options dropout_{};
-  philox_rng rng_{0, rng_stream::dropout};
-  bool training_ = false;
-  std::uint32_t step_ = 0;
-  stage stage_ = stage::empty;
-  hidden_gradient_observer grad_observer_ = nullptr;  // observe_hidden_gradients()
-  void* grad_observer_context_ = nullptr;
+  workspace_type ws_;  // the model's own (own_workspace())
 };
 
 }  // namespace detail
