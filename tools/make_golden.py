@@ -230,6 +230,27 @@ def gpt2_forward(model, inputs, out):
     return result.loss
 
 
+def electra_forward(model, inputs, out):
+    result = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                   token_type_ids=inputs["token_type_ids"], labels=inputs["labels"],
+                   output_hidden_states=True, return_dict=True)
+    assert result.loss.dtype == torch.float64
+    if out is not None:
+        v = model.config.vocab_size
+        mlm = F.cross_entropy(result.logits.reshape(-1, v), inputs["labels"].reshape(-1), ignore_index=-100)
+        assert abs(float(mlm - result.loss)) < 1e-12
+        # hidden_states[0] is the blocks' input: the embeddings after their
+        # LayerNorm, projected (embeddings_project) to hidden_size.
+        for i, h in enumerate(result.hidden_states):
+            h.retain_grad()
+            out["hidden.%d" % i] = h.detach().clone()
+            out["_retained.hidden.%d" % i] = h
+        out["prediction_logits"] = result.logits.detach().clone()
+        out["loss"] = result.loss.detach().clone()
+        out["loss_mlm"] = mlm.detach().clone()
+    return result.loss
+
+
 BERT_FIELDS = ["model_type", "vocab_size", "hidden_size", "num_attention_heads",
                "num_hidden_layers", "intermediate_size", "max_position_embeddings",
                "type_vocab_size", "hidden_act", "layer_norm_eps", "pad_token_id",
@@ -259,6 +280,33 @@ def make_bert(name, cfg, batch, seq_len, lengths):
     meta["d_ff"] = str(config.intermediate_size)
     meta["tied"] = json.dumps({"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
                                "cls.predictions.decoder.bias": "cls.predictions.bias"})
+    return finish(name, model, out, meta, batch, seq_len, lengths)
+
+
+ELECTRA_FIELDS = BERT_FIELDS + ["embedding_size"]
+
+
+def make_electra(name, cfg, batch, seq_len, lengths):
+    """ElectraForMaskedLM (the generator): factorised embeddings
+    (embedding_size != hidden_size) projected into the blocks, no pooler,
+    generator head hidden -> embedding_size -> tied decoder."""
+    config = transformers.ElectraConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                        pad_token_id=BERT_PAD, attn_implementation="eager", **cfg)
+    assert config.embedding_size != config.hidden_size
+    set_determinism()
+    model = transformers.ElectraForMaskedLM(config).double().eval()
+    assert model.config._attn_implementation == "eager"
+    assert hasattr(model.electra, "embeddings_project")
+    assert model.generator_lm_head.weight is model.electra.embeddings.word_embeddings.weight
+    redraw_parameters(model, WEIGHT_SEED)
+    inputs = bert_inputs(config.vocab_size, batch, seq_len, lengths, INPUT_SEED)
+    del inputs["next_sentence_label"]
+    out = {k: v.clone() for k, v in inputs.items()}
+    run(model, inputs, electra_forward, out)
+    meta = config_metadata(config, ELECTRA_FIELDS)
+    meta["architecture"] = "ElectraForMaskedLM"
+    meta["d_ff"] = str(config.intermediate_size)
+    meta["tied"] = json.dumps({"generator_lm_head.weight": "electra.embeddings.word_embeddings.weight"})
     return finish(name, model, out, meta, batch, seq_len, lengths)
 
 
@@ -322,6 +370,16 @@ FIXTURES = {
         vocab_size=101, n_embd=80, n_head=5, n_layer=3, n_positions=48,
         activation_function="gelu_new", layer_norm_epsilon=1e-5), batch=3, seq_len=37,
         lengths=(37, 28, 17)),
+    # ELECTRA generators: embeddings narrower (20 < 48) and wider (40 > 24)
+    # than the blocks, 3 heads of 16 / 2 of 12, rows padded by 0, 5 and 11.
+    "electra_generator_narrow": lambda n: make_electra(n, dict(
+        vocab_size=61, embedding_size=20, hidden_size=48, num_attention_heads=3, num_hidden_layers=2,
+        intermediate_size=72, max_position_embeddings=24, type_vocab_size=2,
+        hidden_act="gelu", layer_norm_eps=1e-12), batch=3, seq_len=19, lengths=(19, 14, 8)),
+    "electra_generator_wide": lambda n: make_electra(n, dict(
+        vocab_size=53, embedding_size=40, hidden_size=24, num_attention_heads=2, num_hidden_layers=2,
+        intermediate_size=40, max_position_embeddings=16, type_vocab_size=2,
+        hidden_act="gelu", layer_norm_eps=1e-12), batch=2, seq_len=11, lengths=(11, 7)),
     "gpt2_lm_small": lambda n: make_gpt2(n, dict(
         vocab_size=64, n_embd=32, n_head=2, n_layer=2, n_positions=16,
         activation_function="gelu_new", layer_norm_epsilon=1e-5), batch=2, seq_len=9,

@@ -39,8 +39,15 @@ struct model_config {
   attention_kind attention = attention_kind::bidirectional;
   bool embedding_norm = true;  // LayerNorm over the summed embeddings (BERT)
   bool final_norm = false;     // LayerNorm after the last block (GPT-2's ln_f)
+  // E: width of the token, position and segment embeddings (and of their
+  // LayerNorm); 0 = d_model. When E != d_model the embeddings are
+  // factorised as ELECTRA's (and ALBERT's): a Linear(E → C) projects them
+  // into the blocks, and a tied MLM head maps C → E before the decoder.
+  int embedding_size = 0;
 
   constexpr int head_dim() const { return heads > 0 ? d_model / heads : 0; }
+  constexpr int embedding_width() const { return embedding_size > 0 ? embedding_size : d_model; }
+  constexpr bool factorised_embeddings() const { return embedding_width() != d_model; }
   friend constexpr bool operator==(const model_config&, const model_config&) = default;
 };
 
@@ -52,7 +59,7 @@ struct model_config {
 template <model_config C>
 concept valid_config =
     C.vocab > 0 && C.max_positions > 0 && C.d_model > 0 && C.heads > 0 && C.d_ff > 0 && C.layers > 0 &&
-    C.type_vocab >= 0 && C.d_model % C.heads == 0 && C.layer_norm_eps > 0.0;
+    C.type_vocab >= 0 && C.d_model % C.heads == 0 && C.layer_norm_eps > 0.0 && C.embedding_size >= 0;
 
 namespace detail {
 template <model_config C>
@@ -71,6 +78,8 @@ struct config_checks {
   static_assert(C.type_vocab >= 0,
                 "autodidact: model_config.type_vocab must not be negative (0 means no segment embeddings).");
   static_assert(C.layer_norm_eps > 0.0, "autodidact: model_config.layer_norm_eps must be positive.");
+  static_assert(C.embedding_size >= 0,
+                "autodidact: model_config.embedding_size must not be negative (0 means d_model).");
   static constexpr bool value = true;
 };
 }  // namespace detail
@@ -180,13 +189,14 @@ constexpr std::size_t block_parameter_count(const model_config& c) {
   return (d * 3 * d + 3 * d) + (d * d + d) + 2 * (2 * d) + (d * f + f) + (f * d + d);
 }
 
-// Embeddings (token, position, segment), their LayerNorm and the final
-// LayerNorm when the config has them.
+// Embeddings (token, position, segment, E wide), their LayerNorm, the
+// projection E → C of factorised embeddings and the final LayerNorm when
+// the config has them.
 constexpr std::size_t embedding_parameter_count(const model_config& c) {
   using detail::sz;
-  const std::size_t d = sz(c.d_model);
-  return sz(c.vocab) * d + sz(c.max_positions) * d + sz(c.type_vocab) * d + (c.embedding_norm ? 2 * d : 0) +
-         (c.final_norm ? 2 * d : 0);
+  const std::size_t d = sz(c.d_model), e = sz(c.embedding_width());
+  return sz(c.vocab) * e + sz(c.max_positions) * e + sz(c.type_vocab) * e + (c.embedding_norm ? 2 * e : 0) +
+         (c.factorised_embeddings() ? e * d + d : 0) + (c.final_norm ? 2 * d : 0);
 }
 
 // The body (BertModel / GPT2Model), with the pooler when the config has one.

@@ -73,6 +73,30 @@ TEST_CASE("config.json: BERT and GPT-2 parse into the presets", "[io]") {
   CHECK(io::parse_hf_config(gpt2, "g.json") == autodidact::gpt2_small);
 }
 
+namespace {
+// An ELECTRA generator: embeddings 20 wide projected into 48-wide blocks.
+constexpr model_config electra_narrow{.vocab = 61, .max_positions = 24, .d_model = 48, .heads = 3, .d_ff = 72,
+                                      .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12,
+                                      .gelu = autodidact::gelu_kind::erf, .norm = autodidact::norm_placement::post,
+                                      .tied_lm_head = true, .pooler = false, .embedding_size = 20};
+}  // namespace
+
+TEST_CASE("config.json: ELECTRA parses with its embedding size and no pooler", "[io]") {
+  json j = bert_json(electra_narrow);
+  j["model_type"] = "electra";
+  j["embedding_size"] = 20;
+  CHECK(io::parse_hf_config(j, "e.json") == electra_narrow);
+  // embedding_size = hidden_size is the unfactorised model (0).
+  j["embedding_size"] = 48;
+  model_config plain = electra_narrow;
+  plain.embedding_size = 0;
+  CHECK(io::parse_hf_config(j, "e.json") == plain);
+  j.erase("embedding_size");  // ElectraConfig's default
+  CHECK(io::parse_hf_config(j, "e.json").embedding_size == 128);
+  j["embedding_size"] = 0;
+  CHECK(contains(error_of([&] { io::parse_hf_config(j, "e.json"); }), "embedding_size is 0, expected a positive"));
+}
+
 TEST_CASE("config.json: unsupported or malformed configs are format errors saying why", "[io]") {
   json j = bert_json(autodidact::minilm_l6);
   j["model_type"] = "roberta";
@@ -119,7 +143,13 @@ TEST_CASE("config differences list every field; the declaration reads back", "[i
         "    .heads = 4,\n    .d_ff = 256,\n    .layers = 2,\n    .type_vocab = 0,\n    .layer_norm_eps = 1e-05,\n"
         "    .gelu = autodidact::gelu_kind::tanh,\n    .norm = autodidact::norm_placement::pre,\n"
         "    .tied_lm_head = true,\n    .pooler = false,\n    .attention = autodidact::attention_kind::causal,\n"
-        "    .embedding_norm = false,\n    .final_norm = true};\n");
+        "    .embedding_norm = false,\n    .final_norm = true,\n    .embedding_size = 0};\n");
+  // Checkpoints written before embedding_size existed have no such field: 0.
+  auto old = io::config_to_metadata(autodidact::tiny_decoder);
+  old.erase("config.embedding_size");
+  CHECK(io::config_from_metadata(old, "old") == autodidact::tiny_decoder);
+  old["config.embedding_size"] = "-3";
+  CHECK(contains(error_of([&] { io::config_from_metadata(old, "old"); }), "expected 0 (= d_model) or a positive width"));
   // A format_version 1 checkpoint has no attention, embedding_norm or
   // final_norm: they follow from norm.
   auto v1 = io::config_to_metadata(autodidact::tiny_decoder);
@@ -165,6 +195,15 @@ TEST_CASE("our checkpoint format round-trips encoders and decoders, with either 
   CHECK(io::safetensors_file::open(pe).size() == io::parameter_map<autodidact::tiny_encoder>(enc::layout).size());
   CHECK(io::safetensors_file::open(pe).contains("blocks.2.qkv.weight"));
   CHECK(io::safetensors_file::open(pg).contains("transformer.h.1.attn.c_attn.weight"));
+  // ELECTRA: saved with the generator's names, the names are detected back.
+  using gen = models::encoder<electra_narrow, f32>;
+  auto g = std::make_unique<gen>(1, 4, models::init_options{.seed = 3});
+  const auto pgen = scratch("electra.safetensors");
+  io::save_checkpoint(pgen, *g, {.hf_names = io::hf_naming::electra_generator, .metadata = {}});
+  CHECK(io::detect_hf_naming<electra_narrow>(io::safetensors_file::open(pgen)) == io::hf_naming::electra_generator);
+  auto g2 = std::make_unique<gen>(1, 4, models::init_options{.zeros = true});
+  io::load_checkpoint(pgen, *g2);
+  CHECK(std::equal(g->parameters().begin(), g->parameters().end(), g2->parameters().begin()));
   for (const auto& t : io::parameter_map<autodidact::tiny_decoder>(dec::layout)) {
     std::size_t n = 1;
     for (auto x : t.shape) n *= static_cast<std::size_t>(x);
@@ -346,6 +385,27 @@ TEST_CASE("name maps derived from the module tables name every parameter exactly
   CHECK(c_fc.transposed);
   CHECK(c_fc.shape == std::vector<std::int64_t>{64, 256});
   CHECK(find(gpt, "transformer.ln_f.bias").offset == D.final_norm[autodidact::models::final_norm_module::bias]);
+
+  // ELECTRA: the generator's names (body, projection, generator head) and
+  // the discriminator's body; factorised widths in every shape.
+  using electra_plan = memory_plan<electra_narrow, autodidact::f32>;
+  constexpr auto& G = electra_plan::parameters;
+  const auto gen = io::hf_parameter_map<electra_narrow>(G, io::hf_naming::electra_generator);
+  require_exact_cover(G, gen, G.real_parameters);
+  require_exact_cover(G, io::hf_parameter_map<electra_narrow>(G, io::hf_naming::electra_discriminator),
+                      autodidact::parameter_count(electra_narrow));
+  require_exact_cover(G, io::hf_parameter_map<electra_narrow>(G, io::hf_naming::bert_model),
+                      autodidact::parameter_count(electra_narrow));
+  CHECK(find(gen, "electra.embeddings.word_embeddings.weight").shape == std::vector<std::int64_t>{61, 20});
+  CHECK(find(gen, "electra.embeddings.LayerNorm.weight").shape == std::vector<std::int64_t>{20});
+  CHECK(find(gen, "electra.embeddings_project.weight").shape == std::vector<std::int64_t>{48, 20});
+  CHECK(find(gen, "generator_predictions.dense.weight").shape == std::vector<std::int64_t>{20, 48});
+  CHECK(find(gen, "generator_predictions.LayerNorm.bias").shape == std::vector<std::int64_t>{20});
+  CHECK(find(gen, "generator_lm_head.bias").shape == std::vector<std::int64_t>{61});
+  // The count config.hpp computes for the body: embeddings 20 wide, the
+  // projection 48 x 20 + 48, no pooler.
+  CHECK(autodidact::parameter_count(electra_narrow) ==
+        (61 + 24 + 2) * 20 + 2 * 20 + 48 * 20 + 48 + 2 * autodidact::block_parameter_count(electra_narrow));
 }
 
 TEST_CASE("a format_version 1 checkpoint (no attention, embedding_norm, final_norm fields) still loads", "[io]") {

@@ -1,5 +1,6 @@
-// Golden test: encoder<> against Hugging Face BertForPreTraining (fixtures
-// from tools/make_golden.py; protocol in tests/golden/README.md). Forward
+// Golden test: encoder<> against Hugging Face BertForPreTraining and, with
+// factorised embeddings and no pooler, ElectraForMaskedLM (fixtures from
+// tools/make_golden.py; protocol in tests/golden/README.md). Forward
 // (every hidden state, pooler, both heads' logits, losses), every parameter
 // gradient, the gradient w.r.t. every hidden state, and parameters after
 // AdamW steps, in double and float. Every tensor of a fixture must be
@@ -26,8 +27,18 @@ constexpr model_config bert_small{.vocab = 64,
                                   .tied_lm_head = true,
                                   .pooler = true};
 
+// ELECTRA generators: embeddings narrower and wider than the blocks.
+constexpr model_config electra_narrow{.vocab = 61, .max_positions = 24, .d_model = 48, .heads = 3, .d_ff = 72,
+                                      .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
+                                      .norm = norm_placement::post, .tied_lm_head = true, .pooler = false,
+                                      .embedding_size = 20};
+constexpr model_config electra_wide{.vocab = 53, .max_positions = 16, .d_model = 24, .heads = 2, .d_ff = 40,
+                                    .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
+                                    .norm = norm_placement::post, .tied_lm_head = true, .pooler = false,
+                                    .embedding_size = 40};
+
 template <model_config C, class P>
-void run_bert_fixture(const std::string& fixture) {
+void run_bert_fixture(const std::string& fixture, io::hf_naming naming = io::hf_naming::bert_pretraining) {
   using T = typename P::compute_type;
   using model_t = models::encoder<C, P>;
   constexpr golden::tolerances tol = golden::tolerances_for<T>();
@@ -37,17 +48,17 @@ void run_bert_fixture(const std::string& fixture) {
   REQUIRE(std::stoi(f.metadata().at("num_hidden_layers")) == C.layers);
   REQUIRE(std::stoi(f.metadata().at("vocab_size")) == C.vocab);
   REQUIRE(std::stoi(f.metadata().at("d_ff")) == C.d_ff);
+  if constexpr (C.embedding_size != 0) REQUIRE(std::stoi(f.metadata().at("embedding_size")) == C.embedding_size);
 
   auto model = std::make_unique<model_t>(batch, seq);
   golden::checklist list(f);
-  golden::load_parameters<C>(list, model_t::layout, io::hf_naming::bert_pretraining, model->parameters(),
-                             "param.");
-  for (const char* input : {"input_ids", "token_type_ids", "labels", "next_sentence_label", "attention_mask"})
-    list.use(input);
+  golden::load_parameters<C>(list, model_t::layout, naming, model->parameters(), "param.");
+  for (const char* input : {"input_ids", "token_type_ids", "labels", "attention_mask"}) list.use(input);
+  if constexpr (C.pooler) list.use("next_sentence_label");
   const auto ids = golden::read_ids<T>(f, "input_ids");
   const auto segments = golden::read_ids<T>(f, "token_type_ids");
   const auto labels = golden::read_ids<T>(f, "labels");
-  const auto nsp = golden::read_ids<T>(f, "next_sentence_label");
+  const auto nsp = C.pooler ? golden::read_ids<T>(f, "next_sentence_label") : std::vector<std::int32_t>{};
   const auto lengths = golden::lengths_from_mask(f, batch, seq);
   const models::batch_input in{ids, segments, lengths, batch, seq};
 
@@ -62,17 +73,21 @@ void run_bert_fixture(const std::string& fixture) {
   for (int i = 0; i <= C.layers; ++i) {
     list.compare("hidden." + std::to_string(i), model->hidden_state(i).data(), btc, tol.forward, fwd_max);
   }
-  list.compare("pooler_output", model->pooled().data(), model->pooled().size(), tol.forward, fwd_max);
+  if constexpr (C.pooler) {
+    list.compare("pooler_output", model->pooled().data(), model->pooled().size(), tol.forward, fwd_max);
+  }
   const T loss = model->pretraining_loss(labels, nsp);
   list.compare("prediction_logits", model->mlm_logits().data(), model->mlm_logits().size(), tol.forward,
                fwd_max);
-  list.compare("seq_relationship_logits", model->nsp_logits().data(), model->nsp_logits().size(),
-               tol.forward, fwd_max);
   const T mlm = model->mlm_loss(), nsp_loss = model->nsp_loss();
   list.compare("loss", &loss, 1, tol.forward, fwd_max);
   list.compare("train.loss.1", &loss, 1, tol.forward, fwd_max);
   list.compare("loss_mlm", &mlm, 1, tol.forward, fwd_max);
-  list.compare("loss_nsp", &nsp_loss, 1, tol.forward, fwd_max);
+  if constexpr (C.pooler) {
+    list.compare("seq_relationship_logits", model->nsp_logits().data(), model->nsp_logits().size(),
+                 tol.forward, fwd_max);
+    list.compare("loss_nsp", &nsp_loss, 1, tol.forward, fwd_max);
+  }
 
   // d loss / d hidden.<i>, i = 0..L, recorded as backward passes them.
   golden::hidden_gradients dh{btc, {}};
@@ -85,12 +100,12 @@ void run_bert_fixture(const std::string& fixture) {
     list.compare("grad_hidden." + std::to_string(i), dh.by_index[i].data(), btc, tol.gradient, grad_max);
   }
   REQUIRE(dh.by_index.size() == static_cast<std::size_t>(C.layers + 1));
-  golden::compare_parameters<C>(list, model_t::layout, io::hf_naming::bert_pretraining, "grad.",
+  golden::compare_parameters<C>(list, model_t::layout, naming, "grad.",
                                 model->gradients().data(), model_t::plan::first_trainable, tol.gradient,
                                 grad_max);
 
   golden::check_adamw_steps<C>(
-      list, *model, io::hf_naming::bert_pretraining,
+      list, *model, naming,
       [&] {
         model->zero_gradients();
         model->forward(in);
@@ -115,4 +130,16 @@ TEST_CASE("encoder matches BertForPreTraining: small, double", "[golden][bert]")
 }
 TEST_CASE("encoder matches BertForPreTraining: small, float", "[golden][bert]") {
   run_bert_fixture<bert_small, f32>("bert_pretraining_small");
+}
+TEST_CASE("encoder matches ElectraForMaskedLM: embeddings narrower than the blocks, double", "[golden][electra]") {
+  run_bert_fixture<electra_narrow, f64>("electra_generator_narrow", io::hf_naming::electra_generator);
+}
+TEST_CASE("encoder matches ElectraForMaskedLM: embeddings narrower than the blocks, float", "[golden][electra]") {
+  run_bert_fixture<electra_narrow, f32>("electra_generator_narrow", io::hf_naming::electra_generator);
+}
+TEST_CASE("encoder matches ElectraForMaskedLM: embeddings wider than the blocks, double", "[golden][electra]") {
+  run_bert_fixture<electra_wide, f64>("electra_generator_wide", io::hf_naming::electra_generator);
+}
+TEST_CASE("encoder matches ElectraForMaskedLM: embeddings wider than the blocks, float", "[golden][electra]") {
+  run_bert_fixture<electra_wide, f32>("electra_generator_wide", io::hf_naming::electra_generator);
 }

@@ -64,6 +64,15 @@ void gains_near_one(Model& m, std::initializer_list<Offsets> offsets) {
     for (int j = 0; j < Model::config.d_model; ++j) m.parameters()[o + static_cast<std::size_t>(j)] += 1.0;
 }
 
+// Every LayerNorm gain near 1 (whatever its width), from the module tables.
+template <class Model>
+void all_gains_near_one(Model& m) {
+  Model::layout.for_each_parameter([&](const auto&, std::size_t, const models::param_spec& s, std::size_t offset) {
+    if (s.role != models::param_role::norm_gain) return;
+    for (std::size_t j = 0; j < s.elements(); ++j) m.parameters()[offset + j] += 1.0;
+  });
+}
+
 // One entry per parameter tensor: its Hugging Face name, arena offset and
 // element count. Together they cover every real parameter of the model.
 struct tensor_entry {
@@ -173,6 +182,69 @@ TEST_CASE("decoder: causal LM loss gradient, padded batch", "[gradcheck][decoder
         },
         io::hf_naming::gpt2_lm, dropout > 0 ? "decoder with dropout" : "decoder");
   }
+}
+
+// Factorised embeddings (ELECTRA): E-wide embeddings, their LayerNorm, the
+// projection E -> C and the MLM head's C -> E, narrower and wider than C.
+template <int E>
+constexpr model_config electra_cfg = [] {
+  model_config c = enc_cfg;
+  c.pooler = false;
+  c.embedding_size = E;
+  return c;
+}();
+
+TEMPLATE_TEST_CASE_SIG("encoder with factorised embeddings: MLM loss gradient", "[gradcheck][encoder]", ((int E), E), 7,
+                       17) {
+  for (float dropout : {0.0f, 0.15f}) {
+    using model_t = models::encoder<electra_cfg<E>, f64>;
+    static_assert(model_t::layout.embedding_projection.present);
+    auto m = std::make_unique<model_t>(2, 9);
+    randomize(*m, 42);
+    all_gains_near_one(*m);
+    std::vector<std::int32_t> ids{2, 5, 9, 4, 11, 3, 7, 8, 3, 2, 6, 6, 3, 14, 15, 3, 0, 0};
+    std::vector<std::int32_t> segs{0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0};
+    std::vector<std::int32_t> lengths{9, 7}, labels(18, -100);
+    labels[3] = 10;
+    labels[4] = 12;
+    labels[11] = 1;
+    m->set_dropout({.hidden = dropout, .attention = dropout, .seed = 79});
+    m->set_training(true);
+    m->set_step(3);
+    const models::batch_input in{ids, segs, lengths, 2, 9};
+    check_model_gradients(
+        *m,
+        [&] {
+          m->forward(in);
+          return static_cast<double>(m->pretraining_loss(labels));
+        },
+        io::hf_naming::electra_generator, "electra E=" + std::to_string(E) + (dropout > 0 ? " with dropout" : ""));
+  }
+}
+
+TEST_CASE("decoder with factorised embeddings and an untied head: causal LM loss gradient", "[gradcheck][decoder]") {
+  constexpr model_config cfg = [] {
+    model_config c = dec_cfg;
+    c.embedding_size = 5;
+    c.tied_lm_head = false;
+    return c;
+  }();
+  using model_t = models::decoder<cfg, f64>;
+  auto m = std::make_unique<model_t>(2, 10);
+  randomize(*m, 43);
+  all_gains_near_one(*m);
+  std::vector<std::int32_t> ids{1, 5, 9, 4, 11, 3, 7, 8, 3, 2, 6, 6, 3, 14, 15, 3, 18, 18, 18, 18};
+  std::vector<std::int32_t> labels = ids;
+  for (int t = 6; t < 10; ++t) labels[static_cast<std::size_t>(10 + t)] = -100;
+  std::vector<std::int32_t> lengths{10, 6};
+  const models::batch_input in{ids, {}, lengths, 2, 10};
+  check_model_gradients(
+      *m,
+      [&] {
+        m->forward(in);
+        return static_cast<double>(m->clm_loss(labels));
+      },
+      io::hf_naming::gpt2_lm, "factorised decoder");
 }
 
 TEST_CASE("a frozen prefix gets no gradient and the rest stays exact", "[gradcheck][policy]") {

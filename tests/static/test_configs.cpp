@@ -83,6 +83,16 @@ static_assert(bert_plan::parameters.real_parameters == 110'106'428,
               "BertForPreTraining(bert-base-uncased).num_parameters() is 110,106,428");
 static_assert(memory_plan<gpt2_small, f32>::parameters.real_parameters == 124'439'808,
               "GPT2LMHeadModel(gpt2).num_parameters() is 124,439,808 (lm_head tied to wte)");
+// ELECTRA-small's generator (google/electra-small-generator: embeddings
+// 128 wide projected into 256-wide blocks, no pooler).
+inline constexpr model_config electra_small_generator{
+    .vocab = 30522, .max_positions = 512, .d_model = 256, .heads = 4, .d_ff = 1024, .layers = 12,
+    .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf, .norm = norm_placement::post,
+    .tied_lm_head = true, .pooler = false, .embedding_size = 128};
+static_assert(memory_plan<electra_small_generator, f32>::parameters.real_parameters == 13'546'682,
+              "ElectraForMaskedLM(electra-small-generator).num_parameters() is 13,546,682");
+static_assert(parameter_count(electra_small_generator) == 13'483'008,
+              "ElectraModel(electra-small-generator).num_parameters() is 13,483,008");
 static_assert(memory_plan<minilm_l6, f32>::parameters.real_parameters ==
                   22'713'216 + (384 * 384 + 384) + 2 * 384 + 30522 + (2 * 384 + 2),
               "all-MiniLM-L6-v2 as BertForPreTraining: its BertModel plus the heads");

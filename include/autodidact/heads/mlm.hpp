@@ -1,8 +1,11 @@
 #pragma once
 // BERT's masked-LM head (BertLMPredictionHead) as a module:
-//   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Eᵀ + b_out
-// with E the token embedding (the decoder is tied to it) and b_out its own
-// output bias. Hugging Face: cls.predictions.*.
+//   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Embᵀ + b_out
+// with Emb the token embedding [V, E] (the decoder is tied to it) and b_out
+// its own output bias. The dense layer maps C → E (E = embedding_width():
+// C for BERT; ELECTRA's generator head with factorised embeddings, whose
+// LayerNorm is E wide too). Hugging Face: cls.predictions.* (BERT),
+// generator_predictions.* and generator_lm_head.bias (ELECTRA).
 //
 // The module declares its parameters (parameters()) and its workspace for
 // N rows (workspace_elements, carved by cache()): the dense output before
@@ -31,42 +34,53 @@ struct mlm_head {
   static constexpr bool is_head = true;
   static constexpr std::array<models::param_spec, count> parameters(const model_config& c) {
     using models::param_role;
-    const std::size_t d = static_cast<std::size_t>(c.d_model), v = static_cast<std::size_t>(c.vocab);
-    return {{{"dense.weight", d, d, param_role::matrix, true},
-             {"dense.bias", d, 0, param_role::bias},
-             {"ln.gain", d, 0, param_role::norm_gain},
-             {"ln.bias", d, 0, param_role::norm_bias},
+    const std::size_t d = static_cast<std::size_t>(c.d_model), v = static_cast<std::size_t>(c.vocab),
+                      e = static_cast<std::size_t>(c.embedding_width());
+    return {{{"dense.weight", e, d, param_role::matrix, true},
+             {"dense.bias", e, 0, param_role::bias},
+             {"ln.gain", e, 0, param_role::norm_gain},
+             {"ln.bias", e, 0, param_role::norm_bias},
              {"output_bias", v, 0, param_role::bias}}};
   }
-  // The decoder matrix is the token embedding [V, C] (packed with the heads).
+  // The decoder matrix is the token embedding [V, E] (packed with the heads).
   static constexpr bool multiplies_token_embedding(const model_config&) noexcept { return true; }
   static std::string prefix(int) { return "mlm."; }
-  static std::string hf_prefix(models::hf_family, int) { return "cls.predictions."; }
+  static std::string hf_prefix(models::hf_family f, int) {
+    return f == models::hf_family::electra ? "" : "cls.predictions.";
+  }
   static constexpr models::hf_rule rules[] = {{dense_weight, "transform.dense.weight"},
                                               {dense_bias, "transform.dense.bias"},
                                               {norm_gain, "transform.LayerNorm.weight"},
                                               {norm_bias, "transform.LayerNorm.bias"},
                                               {output_bias, "bias"}};
-  static std::span<const models::hf_rule> hf_rules(models::hf_family) { return rules; }
+  static constexpr models::hf_rule electra_rules[] = {{dense_weight, "generator_predictions.dense.weight"},
+                                                      {dense_bias, "generator_predictions.dense.bias"},
+                                                      {norm_gain, "generator_predictions.LayerNorm.weight"},
+                                                      {norm_bias, "generator_predictions.LayerNorm.bias"},
+                                                      {output_bias, "generator_lm_head.bias"}};
+  static std::span<const models::hf_rule> hf_rules(models::hf_family f) {
+    return f == models::hf_family::electra ? std::span<const models::hf_rule>(electra_rules)
+                                           : std::span<const models::hf_rule>(rules);
+  }
 
   // What forward keeps for backward, for n rows.
   template <class T>
   struct cache_type {
-    T* pre = nullptr;     // [n, C] dense output before GELU
-    T* act = nullptr;     // [n, C] after GELU
-    T* ln = nullptr;      // [n, C] LayerNorm output
+    T* pre = nullptr;     // [n, E] dense output before GELU
+    T* act = nullptr;     // [n, E] after GELU
+    T* ln = nullptr;      // [n, E] LayerNorm output
     T* mean = nullptr;    // [n]
     T* rstd = nullptr;    // [n]
     T* logits = nullptr;  // [n, V] (dlogits in place during backward)
   };
   template <class T>
   static constexpr std::size_t workspace_elements(const model_config& c, int rows, int /*batch*/) {
-    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.d_model);
+    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.embedding_width());
     return 3 * aligned_count<T>(n * d) + 2 * aligned_count<T>(n) + aligned_count<T>(n * static_cast<std::size_t>(c.vocab));
   }
   template <class T>
   static cache_type<T> cache(T* base, const model_config& c, int rows, int /*batch*/) {
-    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.d_model);
+    const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.embedding_width());
     cache_type<T> k;
     auto take = [&](std::size_t count) {
       T* p = base;
@@ -85,9 +99,9 @@ struct mlm_head {
   // The head's parameters bound to an arena.
   template <class T>
   struct params_type {
-    layers::linear_params<T> dense;    // [C, C]
-    layers::layernorm_params<T> norm;
-    layers::linear_params<T> decoder;  // the token embedding [V, C], bias = output_bias
+    layers::linear_params<T> dense;    // [E, C]
+    layers::layernorm_params<T> norm;  // E wide
+    layers::linear_params<T> decoder;  // the token embedding [V, E], bias = output_bias
     gelu_kind gelu = gelu_kind::erf;
   };
   template <class T>
@@ -110,8 +124,8 @@ void mlm_forward(const mlm_head::params_type<T>& p, int n, const T* hidden, cons
 }
 
 // From dlogits[n, V] (in k.logits): accumulates the head's gradients and
-// adds d hidden[n, C] into d_hidden. scratch_ln and scratch_act hold n x C
-// each; sink_gain / sink_bias [C] take LayerNorm gradients when frozen.
+// adds d hidden[n, C] into d_hidden. scratch_ln and scratch_act hold n x E
+// each; sink_gain / sink_bias [E] take LayerNorm gradients when frozen.
 template <class T>
 void mlm_backward(const mlm_head::params_type<T>& p, const mlm_head::grads_type<T>& g, int n, const T* hidden,
                   const mlm_head::cache_type<T>& k, T* d_hidden, T* scratch_ln, T* scratch_act, T* sink_gain,

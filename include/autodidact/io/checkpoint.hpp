@@ -6,6 +6,7 @@
 // __metadata__, the model's config:
 //   "format": "autodidact"            "format_version": "1"
 //   "names": "autodidact" | "bert_model" | "bert_pretraining" | "gpt2_model" | "gpt2_lm"
+//            | "electra_generator" | "electra_discriminator"
 //   "config.vocab": "30522", ... one entry per model_config field (hf_config.hpp)
 // The tensor names are our layout's ("blocks.3.qkv.weight", see
 // parameter_map below) or, when saved with Hugging Face names, those of
@@ -84,17 +85,22 @@ inline std::string_view naming_name(std::optional<hf_naming> naming) {
       return "gpt2_model";
     case hf_naming::gpt2_lm:
       return "gpt2_lm";
+    case hf_naming::electra_generator:
+      return "electra_generator";
+    case hf_naming::electra_discriminator:
+      return "electra_discriminator";
   }
   return "?";
 }
 
 inline std::optional<hf_naming> parse_naming(std::string_view name, std::string_view source) {
-  for (hf_naming n : {hf_naming::bert_model, hf_naming::bert_pretraining, hf_naming::gpt2_model, hf_naming::gpt2_lm}) {
+  for (hf_naming n : all_hf_namings) {
     if (naming_name(n) == name) return n;
   }
   if (name == "autodidact") return std::nullopt;
   raise<format_error>(source, ": metadata \"names\" = \"", name,
-                      "\": expected autodidact, bert_model, bert_pretraining, gpt2_model or gpt2_lm");
+                      "\": expected autodidact, bert_model, bert_pretraining, gpt2_model, gpt2_lm, ",
+                      "electra_generator or electra_discriminator");
 }
 
 struct checkpoint_options {
@@ -218,9 +224,14 @@ hf_naming detect_hf_naming(const safetensors_file& file) {
   const bool bert = models::family_of(C) == models::hf_family::bert;
   if (bert) {
     if (file.contains("bert.embeddings.word_embeddings.weight")) return hf_naming::bert_pretraining;
+    if (file.contains("electra.embeddings.word_embeddings.weight")) {
+      return file.contains("generator_lm_head.bias") ? hf_naming::electra_generator
+                                                     : hf_naming::electra_discriminator;
+    }
     if (file.contains("embeddings.word_embeddings.weight")) return hf_naming::bert_model;
-    raise<format_error>(file.source(), ": no BERT token embedding (looked for 'embeddings.word_embeddings.weight' "
-                                       "and 'bert.embeddings.word_embeddings.weight')");
+    raise<format_error>(file.source(), ": no BERT token embedding (looked for 'embeddings.word_embeddings.weight', "
+                                       "'bert.embeddings.word_embeddings.weight' and "
+                                       "'electra.embeddings.word_embeddings.weight')");
   }
   if (file.contains("transformer.wte.weight")) return hf_naming::gpt2_lm;
   if (file.contains("wte.weight")) return hf_naming::gpt2_model;

@@ -1,6 +1,6 @@
 #pragma once
 // model_config as text, at run time:
-//   - from a Hugging Face config.json (BERT and GPT-2 families):
+//   - from a Hugging Face config.json (BERT, ELECTRA and GPT-2 families):
 //       model_config c = io::load_hf_config("model/config.json");
 //   - to and from string metadata (the __metadata__ of our checkpoints):
 //       config_to_metadata(c), config_from_metadata(map, source)
@@ -13,6 +13,8 @@
 //   model_type "bert": BertModel / BertForPreTraining / BertForMaskedLM ...
 //     position_embedding_type "absolute", hidden_act "gelu" (erf) or
 //     "gelu_new" / "gelu_pytorch_tanh" (tanh); post-LN, pooler on.
+//   model_type "electra": as "bert", no pooler, embedding_size (default 128;
+//     equal to hidden_size maps to 0) for factorised embeddings.
 //   model_type "gpt2": n_inner null means 4 · n_embd; activation_function
 //     "gelu_new" / "gelu_pytorch_tanh" (tanh) or "gelu" (erf); pre-LN, no
 //     segments, no pooler.
@@ -81,6 +83,7 @@ inline std::vector<config_field> config_fields(const model_config& c) {
       {"attention", attention_text(c.attention), "autodidact::attention_kind::" + attention_text(c.attention)},
       {"embedding_norm", b(c.embedding_norm), b(c.embedding_norm)},
       {"final_norm", b(c.final_norm), b(c.final_norm)},
+      {"embedding_size", i(c.embedding_size), i(c.embedding_size)},
   };
 }
 
@@ -134,7 +137,8 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
   if (!j.is_object()) raise<format_error>(source, ": expected a JSON object, found a JSON ", j.type_name());
   const std::string type = detail::hf_string(j, "model_type", source, "");
   model_config c{};
-  if (type == "bert") {
+  if (type == "bert" || type == "electra") {
+    const bool electra = type == "electra";
     const std::string position = detail::hf_string(j, "position_embedding_type", source, "absolute");
     if (position != "absolute") {
       raise<format_error>(source, ": position_embedding_type \"", position,
@@ -151,10 +155,15 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
     c.gelu = detail::hf_gelu(detail::hf_string(j, "hidden_act", source, "gelu"), "hidden_act", source);
     c.norm = norm_placement::post;
     c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
-    c.pooler = true;
+    c.pooler = !electra;  // ELECTRA has none
     c.attention = attention_kind::bidirectional;
     c.embedding_norm = true;
     c.final_norm = false;
+    if (electra) {  // ElectraConfig's default is 128; equal to hidden_size means not factorised
+      const int e = j.contains("embedding_size") ? detail::hf_int(j, "embedding_size", source) : 128;
+      if (e <= 0) raise<format_error>(source, ": embedding_size is ", e, ", expected a positive integer");
+      c.embedding_size = e == c.d_model ? 0 : e;
+    }
   } else if (type == "gpt2") {
     c.vocab = detail::hf_int(j, "vocab_size", source);
     c.max_positions = detail::hf_int(j, "n_positions", source);
@@ -183,7 +192,7 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
   } else {
     raise<format_error>(source, ": model_type \"", type,
                         "\" is not supported (supported: \"bert\" — BERT, MiniLM, all-MiniLM sentence "
-                        "encoders — and \"gpt2\")");
+                        "encoders —, \"electra\" and \"gpt2\")");
   }
   // The rules a model_config must satisfy (config.hpp's valid_config), so a
   // config that no model type can have is rejected here, naming the field.
@@ -324,6 +333,14 @@ model_config config_from_metadata(const Map& metadata, std::string_view source, 
   }
   c.embedding_norm = boolean("embedding_norm");
   c.final_norm = boolean("final_norm");
+  // Added within version 2: absent means 0 (embeddings d_model wide).
+  if (metadata.find("config.embedding_size") != metadata.end()) {
+    c.embedding_size = integer("embedding_size");
+    if (c.embedding_size < 0) {
+      raise<format_error>(source, ": metadata \"config.embedding_size\" = ", c.embedding_size,
+                          ": expected 0 (= d_model) or a positive width");
+    }
+  }
   return c;
 }
 

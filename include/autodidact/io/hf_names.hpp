@@ -1,5 +1,5 @@
 #pragma once
-// Hugging Face parameter names for the BERT and GPT-2 families, mapped onto
+// Hugging Face parameter names for the BERT, ELECTRA and GPT-2 families, mapped onto
 // the parameter arena of encoder<> / decoder<> (models/memory_plan.hpp).
 //
 // Each entry says where a Hugging Face tensor lives in our arena and how it
@@ -10,8 +10,10 @@
 //   GPT-2's Conv1D weights are [in, out] (y = x W + b): stored transposed
 //   relative to ours; c_attn packs q, k, v along its output dimension.
 // Tied weights (BERT's cls.predictions.decoder.weight, GPT-2's
-// lm_head.weight) are the token embedding and are not listed.
+// lm_head.weight, ELECTRA's generator_lm_head.weight) are the token
+// embedding and are not listed.
 
+#include <array>        // for std::array
 #include <cstddef>      // for std::size_t
 #include <cstdint>      // for std::int64_t
 #include <span>         // for std::span
@@ -33,7 +35,16 @@ enum class hf_naming {
   bert_pretraining,  // BertForPreTraining: "bert." prefix, plus "cls.…" heads
   gpt2_model,        // GPT2Model: "wte.…", "h.<l>.…", "ln_f.…"
   gpt2_lm,           // GPT2LMHeadModel: "transformer." prefix
+  electra_generator,      // ElectraForMaskedLM: "electra." prefix (BERT's body names, plus
+                          // "embeddings_project.…"), heads "generator_predictions.…", "generator_lm_head.bias"
+  electra_discriminator,  // ElectraForPreTraining and ELECTRA task models: the "electra." body only
+                          // (ElectraModel itself is named as BertModel: bert_model)
 };
+
+// Every naming, for loops and messages.
+inline constexpr hf_naming all_hf_namings[] = {hf_naming::bert_model,        hf_naming::bert_pretraining,
+                                               hf_naming::gpt2_model,        hf_naming::gpt2_lm,
+                                               hf_naming::electra_generator, hf_naming::electra_discriminator};
 
 struct hf_tensor {
   std::string name;                 // Hugging Face name
@@ -44,28 +55,60 @@ struct hf_tensor {
 
 // The family of a naming, and whether it includes the heads.
 constexpr models::hf_family family_of(hf_naming n) noexcept {
-  return n == hf_naming::bert_model || n == hf_naming::bert_pretraining ? models::hf_family::bert
-                                                                        : models::hf_family::gpt2;
+  switch (n) {
+    case hf_naming::bert_model:
+    case hf_naming::bert_pretraining:
+      return models::hf_family::bert;
+    case hf_naming::gpt2_model:
+    case hf_naming::gpt2_lm:
+      return models::hf_family::gpt2;
+    case hf_naming::electra_generator:
+    case hf_naming::electra_discriminator:
+      return models::hf_family::electra;
+  }
+  return models::hf_family::bert;
 }
 constexpr bool names_heads(hf_naming n) noexcept {
-  return n == hf_naming::bert_pretraining || n == hf_naming::gpt2_lm;
+  return n == hf_naming::bert_pretraining || n == hf_naming::gpt2_lm || n == hf_naming::electra_generator;
+}
+// The prefix of the body's names in a naming that has one.
+constexpr std::string_view body_prefix(hf_naming n) noexcept {
+  switch (n) {
+    case hf_naming::bert_pretraining:
+      return "bert.";
+    case hf_naming::gpt2_lm:
+      return "transformer.";
+    case hf_naming::electra_generator:
+    case hf_naming::electra_discriminator:
+      return "electra.";
+    default:
+      return "";
+  }
 }
 
 // The name map for model config C with our layout `p`, derived from each
 // module's per-family rename rules (models/module_spec.hpp): the body's
-// names get the class prefix ("bert." / "transformer.") when the naming
-// includes the heads; the heads' names are listed only then.
+// names get the class prefix (body_prefix: "bert.", "transformer.",
+// "electra.") when the naming has one; the heads' names are listed only
+// when the naming includes the heads. A parameter of the map's modules that
+// the family has no name for is an invalid_argument (it could never load).
 template <model_config C, class Layout>
 std::vector<hf_tensor> hf_parameter_map(const Layout& p, hf_naming naming) {
   const models::hf_family family = family_of(naming);
-  const std::string body_prefix =
-      naming == hf_naming::bert_pretraining ? "bert." : naming == hf_naming::gpt2_lm ? "transformer." : "";
+  const std::string prefix(body_prefix(naming));
   std::vector<hf_tensor> out;
   p.for_each_module([&](const auto& m) {
     using M = typename std::remove_cvref_t<decltype(m)>::module;
     if (!m.present || (M::is_head && !names_heads(naming))) return;
     const auto specs = M::parameters(C);
-    const std::string pre = (M::is_head ? std::string() : body_prefix) + M::hf_prefix(family, m.index);
+    const std::string pre = (M::is_head ? std::string() : prefix) + M::hf_prefix(family, m.index);
+    std::array<bool, M::count> named{};
+    for (const models::hf_rule& r : M::hf_rules(family)) named[r.param] = true;
+    for (std::size_t i = 0; i < M::count; ++i) {
+      require(m.at[i] == models::npos || named[i], "hf_parameter_map: the Hugging Face names of this family have ",
+              "no name for parameter '", M::prefix(m.index), specs[i].name,
+              "' of this config (no Hugging Face model of the family has it)");
+    }
     for (const models::hf_rule& r : M::hf_rules(family)) {
       const models::param_spec& s = specs[r.param];
       if (m.at[r.param] == models::npos) continue;

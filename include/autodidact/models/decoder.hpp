@@ -31,6 +31,9 @@ class decoder : public detail::body<C, P, Policy> {
   static_assert(C.attention == attention_kind::causal,
                 "autodidact: decoder<> is the GPT-2 family and needs attention = attention_kind::causal "
                 "(use encoder<> for bidirectional models).");
+  static_assert(!C.factorised_embeddings() || !C.tied_lm_head,
+                "autodidact: a decoder<> with factorised embeddings (embedding_size != d_model) needs an untied LM "
+                "head (tied_lm_head = false): the token embedding is embedding_size wide, the blocks d_model.");
   using base = detail::body<C, P, Policy>;
   using base::ws_;
 

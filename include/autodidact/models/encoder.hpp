@@ -2,9 +2,11 @@
 // encoder<Config, Precision>: the BERT family. Post-LN blocks over token +
 // position + segment embeddings with an embedding LayerNorm, a pooler
 // tanh(W h[CLS] + b), and BERT's two pretraining heads:
-//   MLM   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Eᵀ + b_out   (E = token embeddings, tied)
+//   MLM   logits[N, V] = LN(gelu(h Wdᵀ + bd)) Embᵀ + b_out   (Emb = token embeddings, tied)
 //   NSP   logits[B, 2] = pooled Wnspᵀ + bnsp
 // PyTorch: transformers.BertForPreTraining (BertModel + BertPreTrainingHeads).
+// With embedding_size != d_model (factorised embeddings, projected into the
+// blocks) and no pooler: transformers.ElectraForMaskedLM (the generator).
 //
 //   encoder<minilm_l6, f32> model(/*max_batch=*/8, /*max_seq=*/128);
 //   model.forward({ids, segments, lengths, B, T});   // hidden(), pooled()
@@ -224,10 +226,10 @@ class encoder : public detail::body<C, P, Policy> {
   // The heads bound to the arenas (parameters from the layout, workspaces
   // from the activation layout).
   typename mlm::template params_type<T> mlm_params() const {
-    const int c = C.d_model;
-    return {this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, c),
-            this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
-            {this->parameter_at(token_embedding()), this->parameter_at(mlm_at(mlm::output_bias)), c, C.vocab,
+    const int c = C.d_model, e = base::E;
+    return {this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, e),
+            this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias), e),
+            {this->parameter_at(token_embedding()), this->parameter_at(mlm_at(mlm::output_bias)), e, C.vocab,
              this->packed_for(token_embedding())},
             C.gelu};
   }

@@ -7,7 +7,8 @@
 //
 // Parameters come from the modules' tables (models/module_spec.hpp), in
 // this order (also the order a frozen prefix is cut from):
-//   embeddings (token [V,C], position [P,C], segment [S,C], embedding LN)
+//   embeddings (token [V,E], position [P,E], segment [S,E], embedding LN [E];
+//   E = embedding_width()), their projection [C,E] when factorised
 //   blocks 0 .. L-1
 //   final LayerNorm (pre-LN models), pooler (encoders with one)
 //   the heads (heads/): MLM transform + LN + output bias (tied decoder),
@@ -49,7 +50,7 @@ using default_heads = std::conditional_t<family_of(C) == hf_family::bert,
                                          head_list<heads::mlm_head, heads::nsp_head>, head_list<heads::lm_head>>;
 
 // Where every parameter lives: one module_offsets per module instance, in
-// arena order (embeddings, blocks 0 .. L-1, final LayerNorm, pooler, then
+// arena order (embeddings, their projection, blocks 0 .. L-1, final LayerNorm, pooler, then
 // the heads). Built from the modules' tables by make_parameter_layout.
 //   layout.blocks[2][block_module::qkv_weight]    offset of block 2's QKV weight
 //   layout.head<heads::mlm_head>()[heads::mlm_head::output_bias]
@@ -61,6 +62,7 @@ struct parameter_layout<C, head_list<Heads...>> {
   using heads_type = head_list<Heads...>;
   static constexpr std::size_t npos = models::npos;
   module_offsets<embeddings_module> embeddings{};
+  module_offsets<embedding_projection_module> embedding_projection{};  // factorised embeddings only
   std::array<module_offsets<block_module>, C.layers> blocks{};
   module_offsets<final_norm_module> final_norm{};
   module_offsets<pooler_module> pooler{};
@@ -91,6 +93,7 @@ struct parameter_layout<C, head_list<Heads...>> {
   template <class F>
   constexpr void for_each_module(F&& f) const {
     f(embeddings);
+    f(embedding_projection);
     for (const auto& b : blocks) f(b);
     f(final_norm);
     f(pooler);
@@ -99,6 +102,7 @@ struct parameter_layout<C, head_list<Heads...>> {
   template <class F>
   constexpr void for_each_module(F&& f) {
     f(embeddings);
+    f(embedding_projection);
     for (auto& b : blocks) f(b);
     f(final_norm);
     f(pooler);
@@ -161,8 +165,10 @@ struct block_activations {
 
 template <std::size_t Heads>
 struct activation_layout {
-  std::size_t embeddings;             // [N, C] sum of token, position, segment embeddings
-  std::size_t embedding_ln, embedding_mean, embedding_rstd;  // [N, C], [N], [N] (post-LN)
+  std::size_t embeddings;             // [N, E] sum of token, position, segment embeddings
+  std::size_t embedding_ln, embedding_mean, embedding_rstd;  // [N, E], [N], [N] (post-LN)
+  std::size_t embedding_projected;    // [N, C] factorised embeddings projected (else empty)
+  std::size_t grad_embedding_a, grad_embedding_b;  // [N, E] backward below the projection (factorised)
   std::size_t blocks;                 // block_slots consecutive blocks of block_activations::size
   int block_slots;                    // L when training; 2 for inference (block l uses slot l % 2)
   block_activations block;            // offsets inside one block
@@ -170,11 +176,11 @@ struct activation_layout {
   std::size_t pooled_input, pooled;   // [B, C]: h[CLS], tanh(W h + b)
   std::array<std::size_t, Heads> heads;  // each head's workspace (its workspace_elements; none without heads)
   std::size_t grad_a, grad_b;         // [N, C] gradients flowing down the block stack
-  std::size_t scratch_c0, scratch_c1, scratch_c2, scratch_c3;  // [N, C] backward scratch
+  std::size_t scratch_c0, scratch_c1, scratch_c2, scratch_c3;  // [N, C] backward scratch (c1, c2: [N, max(C, E)])
   std::size_t scratch_qkv;            // [N, 3C]
   std::size_t scratch_f;              // [N, F]
   std::size_t scratch_probs;          // [B, H, T, T]
-  std::size_t scratch_small;          // [C] sinks for frozen LayerNorm gradients (x2)
+  std::size_t scratch_small;          // [max(C, E)] sinks for frozen LayerNorm gradients (x2)
   std::size_t total;
 };
 
@@ -193,8 +199,10 @@ constexpr activation_layout<Heads::size> make_activation_layout(int batch, int s
     at += aligned_count<T>(count);
     return start;
   };
-  a.embeddings = take(n * c);
-  a.embedding_ln = take(n * c);
+  const std::size_t e = static_cast<std::size_t>(C.embedding_width()), ce = std::max(c, e);
+  const bool factorised = C.factorised_embeddings();
+  a.embeddings = take(n * e);
+  a.embedding_ln = take(n * e);
   a.embedding_mean = take(n);
   a.embedding_rstd = take(n);
   {
@@ -238,13 +246,16 @@ constexpr activation_layout<Heads::size> make_activation_layout(int batch, int s
   a.grad_a = take(bn * c);
   a.grad_b = take(bn * c);
   a.scratch_c0 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));  // also the pooler's [B, C]
-  a.scratch_c1 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));
-  a.scratch_c2 = take(std::max(bn * c, static_cast<std::size_t>(batch) * c));
+  a.scratch_c1 = take(std::max(bn * ce, static_cast<std::size_t>(batch) * c));
+  a.scratch_c2 = take(std::max(bn * ce, static_cast<std::size_t>(batch) * c));
   a.scratch_c3 = take(bn * c);
   a.scratch_qkv = take(3 * bn * c);
   a.scratch_f = take(bn * f);
   a.scratch_probs = take(train ? tt : 0);
-  a.scratch_small = take(2 * c);
+  a.scratch_small = take(2 * ce);
+  a.embedding_projected = take(factorised ? n * c : 0);
+  a.grad_embedding_a = take(factorised ? bn * e : 0);
+  a.grad_embedding_b = take(factorised ? bn * e : 0);
   a.total = at;
   return a;
 }
@@ -280,7 +291,7 @@ struct memory_plan {
   static constexpr std::size_t first_trainable =
       !Policy.trainable            ? parameters.total
       : Policy.frozen_layers > 0   ? parameters.blocks[Policy.frozen_layers - 1].end
-      : Policy.freeze_embeddings   ? parameters.embeddings.end
+      : Policy.freeze_embeddings   ? parameters.embedding_projection.end
                                    : 0;
   static constexpr std::size_t gradient_elements = parameters.total - first_trainable;
   static constexpr std::size_t gradient_bytes = gradient_elements * sizeof(compute_type);

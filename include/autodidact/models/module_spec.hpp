@@ -63,8 +63,10 @@ struct param_spec {
   constexpr bool present() const noexcept { return rows > 0; }
 };
 
-// The naming families of Hugging Face checkpoints.
-enum class hf_family { bert, gpt2 };
+// The naming families of Hugging Face checkpoints. ELECTRA's body is named
+// as BERT's (with "embeddings_project." for the projection of factorised
+// embeddings); its heads have their own names.
+enum class hf_family { bert, gpt2, electra };
 
 // One Hugging Face tensor made from (part of) a parameter of the module:
 // rows [part·rows/parts, (part+1)·rows/parts) of ours (BERT's query, key and

@@ -1,6 +1,7 @@
 #pragma once
-// The modules of a body (models/module_spec.hpp): embeddings, a Transformer
-// block, the final LayerNorm and the pooler, each with its one parameter
+// The modules of a body (models/module_spec.hpp): embeddings, the
+// projection of factorised embeddings, a Transformer block, the final
+// LayerNorm and the pooler, each with its one parameter
 // table. The heads are in include/autodidact/heads/.
 
 #include <array>        // for std::array
@@ -21,13 +22,14 @@ constexpr std::size_t z(int v) noexcept { return static_cast<std::size_t>(v); }
 constexpr bool has_embedding_norm(const model_config& c) noexcept { return c.embedding_norm; }
 constexpr bool has_final_norm(const model_config& c) noexcept { return c.final_norm; }
 
-// Token, position and segment embeddings, and (BERT) their LayerNorm.
+// Token, position and segment embeddings (E = embedding_width() wide), and
+// (BERT) their LayerNorm.
 struct embeddings_module {
   enum param : std::size_t { token, position, segment, norm_gain, norm_bias, count };
   static constexpr bool is_head = false;
   static constexpr std::array<param_spec, count> parameters(const model_config& c) {
     using detail::z;
-    const std::size_t d = z(c.d_model), norm = has_embedding_norm(c) ? d : 0;
+    const std::size_t d = z(c.embedding_width()), norm = has_embedding_norm(c) ? d : 0;
     const int pad = family_of(c) == hf_family::bert ? 0 : -1;  // BertEmbeddings' padding_idx
     return {{{"token_embedding", z(c.vocab), d, param_role::embedding, false, pad},
              {"position_embedding", z(c.max_positions), d, param_role::embedding},
@@ -36,7 +38,7 @@ struct embeddings_module {
              {"embedding_ln.bias", norm, 0, param_role::norm_bias}}};
   }
   static std::string prefix(int) { return ""; }
-  static std::string hf_prefix(hf_family f, int) { return f == hf_family::bert ? "embeddings." : ""; }
+  static std::string hf_prefix(hf_family f, int) { return f != hf_family::gpt2 ? "embeddings." : ""; }
   static constexpr hf_rule bert_rules[] = {{token, "word_embeddings.weight"},
                                            {position, "position_embeddings.weight"},
                                            {segment, "token_type_embeddings.weight"},
@@ -44,8 +46,26 @@ struct embeddings_module {
                                            {norm_bias, "LayerNorm.bias"}};
   static constexpr hf_rule gpt2_rules[] = {{token, "wte.weight"}, {position, "wpe.weight"}};
   static std::span<const hf_rule> hf_rules(hf_family f) {
-    return f == hf_family::bert ? std::span<const hf_rule>(bert_rules) : std::span<const hf_rule>(gpt2_rules);
+    return f != hf_family::gpt2 ? std::span<const hf_rule>(bert_rules) : std::span<const hf_rule>(gpt2_rules);
   }
+};
+
+// Factorised embeddings' projection into the blocks, Linear(E → C)
+// (ELECTRA's embeddings_project): present only when embedding_size is
+// neither 0 nor d_model.
+struct embedding_projection_module {
+  enum param : std::size_t { weight, bias, count };
+  static constexpr bool is_head = false;
+  static constexpr std::array<param_spec, count> parameters(const model_config& c) {
+    const bool on = c.factorised_embeddings();
+    const std::size_t d = on ? detail::z(c.d_model) : 0, e = detail::z(c.embedding_width());
+    return {{{"weight", d, e, param_role::matrix, true}, {"bias", d, 0, param_role::bias}}};
+  }
+  static std::string prefix(int) { return "embedding_projection."; }
+  // ELECTRA's name; no other family has the module (the same name serves).
+  static std::string hf_prefix(hf_family, int) { return "embeddings_project."; }
+  static constexpr hf_rule rules[] = {{weight, "weight"}, {bias, "bias"}};
+  static std::span<const hf_rule> hf_rules(hf_family) { return rules; }
 };
 
 // One Transformer block: LayerNorms, fused QKV, attention output, and the
@@ -79,7 +99,7 @@ struct block_module {
   }
   static std::string prefix(int l) { return "blocks." + std::to_string(l) + "."; }
   static std::string hf_prefix(hf_family f, int l) {
-    return (f == hf_family::bert ? "encoder.layer." : "h.") + std::to_string(l) + ".";
+    return (f != hf_family::gpt2 ? "encoder.layer." : "h.") + std::to_string(l) + ".";
   }
   static constexpr hf_rule bert_rules[] = {
       {qkv_weight, "attention.self.query.weight", 0, 3},  {qkv_bias, "attention.self.query.bias", 0, 3},
@@ -98,7 +118,7 @@ struct block_module {
       {ff1_weight, "mlp.c_fc.weight", 0, 1, true},     {ff1_bias, "mlp.c_fc.bias"},
       {ff2_weight, "mlp.c_proj.weight", 0, 1, true},   {ff2_bias, "mlp.c_proj.bias"}};
   static std::span<const hf_rule> hf_rules(hf_family f) {
-    return f == hf_family::bert ? std::span<const hf_rule>(bert_rules) : std::span<const hf_rule>(gpt2_rules);
+    return f != hf_family::gpt2 ? std::span<const hf_rule>(bert_rules) : std::span<const hf_rule>(gpt2_rules);
   }
 };
 

@@ -66,6 +66,7 @@ class body {
   // Everything a pass writes (workspace.hpp): one per thread that runs
   // this model.
   using workspace_type = workspace<C, P, Policy>;
+  static constexpr int E = C.embedding_width();  // the embeddings' width
 
   // Allocates the parameter arena and the model's own workspace (for
   // batches of up to max_batch sequences of up to max_seq tokens), and
@@ -235,9 +236,15 @@ class body {
     return const_cast<T*>(w.act(w.al_.heads[layout_type::template head_index<H>]));
   }
 
+  // hidden_state(index): 0 is the blocks' input (the embeddings, after
+  // their LayerNorm, projected when factorised).
   static const T* hidden_ptr(const workspace_type& w, int index) {
-    if (index == 0) return w.act(C.embedding_norm ? w.al_.embedding_ln : w.al_.embeddings);
+    if (index == 0) return C.factorised_embeddings() ? w.act(w.al_.embedding_projected) : embedding_output(w);
     return block_cache_of(w, index - 1).output(C.norm);
+  }
+  // The embeddings' output [N, E]: after their LayerNorm when there is one.
+  static const T* embedding_output(const workspace_type& w) {
+    return w.act(C.embedding_norm ? w.al_.embedding_ln : w.al_.embeddings);
   }
 
   static layers::block_cache<T> block_cache_of(const workspace_type& w, int l) {
@@ -262,8 +269,8 @@ class body {
     if (offset == npos || offset < plan::first_trainable) return nullptr;
     return w.grads_.data() + (offset - plan::first_trainable);
   }
-  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias) const {
-    return {parameter_at(gain), parameter_at(bias), C.d_model, static_cast<T>(C.layer_norm_eps)};
+  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias, int width = C.d_model) const {
+    return {parameter_at(gain), parameter_at(bias), width, static_cast<T>(C.layer_norm_eps)};
   }
   static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
     return {gradient_at(w, gain), gradient_at(w, bias)};
@@ -335,7 +342,7 @@ class body {
     const auto& a = w.al_;
     return {w.act(a.scratch_c0),    w.act(a.scratch_c1),    w.act(a.scratch_c2),
             w.act(a.scratch_c3),    w.act(a.scratch_qkv),   w.act(a.scratch_f),
-            w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + C.d_model};
+            w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + std::max(C.d_model, E)};
   }
 
   layers::embedding_params<T> embedding_params() const {
@@ -346,11 +353,16 @@ class body {
             C.vocab,
             C.max_positions,
             C.type_vocab,
-            C.d_model};
+            E};
   }
   layers::layernorm_params<T> embedding_norm() const {
     return layernorm_at(layout.embeddings[embeddings_module::norm_gain],
-                        layout.embeddings[embeddings_module::norm_bias]);
+                        layout.embeddings[embeddings_module::norm_bias], E);
+  }
+  // Factorised embeddings' Linear(E → C).
+  layers::linear_params<T> embedding_projection() const {
+    using pm = embedding_projection_module;
+    return linear_at(layout.embedding_projection[pm::weight], layout.embedding_projection[pm::bias], E, C.d_model);
   }
   static layers::embedding_input embedding_input(const workspace_type& w) {
     return {w.ids(), w.positions(), C.type_vocab > 0 ? w.segments() : nullptr, w.batch_ * w.seq_};
@@ -447,8 +459,11 @@ class body {
                                 {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)});
       x = w.act(w.al_.embedding_ln);
     }
-    layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * C.d_model,
-                          const_cast<T*>(x));
+    layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * E, const_cast<T*>(x));
+    if constexpr (C.factorised_embeddings()) {
+      layers::linear_forward(embedding_projection(), n, x, w.act(w.al_.embedding_projected));
+      x = w.act(w.al_.embedding_projected);
+    }
     const int threads = team_threads(n);
     if (threads <= 1) {
       for (int l = 0; l < C.layers; ++l) {
@@ -537,12 +552,26 @@ class body {
       std::swap(dx, dy);
       notify_hidden_gradient(w, l, dy);
     }
-    // dy now holds d(embedding output).
-    layers::dropout_backward(dropout_site_for(w, 1, w.dropout_.hidden), nc, dy);
+    // dy now holds d(hidden state 0); with factorised embeddings, through
+    // the projection into the E-wide buffers.
+    const std::ptrdiff_t ne = std::ptrdiff_t(n) * E;
+    if constexpr (C.factorised_embeddings()) {
+      using pm = embedding_projection_module;
+      T* d_out = w.act(w.al_.grad_embedding_a);
+      layers::detail::zero(ne, d_out);
+      layers::linear_backward(embedding_projection(),
+                              linear_grads_at(w, layout.embedding_projection[pm::weight],
+                                              layout.embedding_projection[pm::bias]),
+                              n, embedding_output(w), dy, d_out);
+      dy = d_out;
+      dx = w.act(w.al_.grad_embedding_b);
+    }
+    // dy now holds d(embedding output) [N, E].
+    layers::dropout_backward(dropout_site_for(w, 1, w.dropout_.hidden), ne, dy);
     T* d_emb = dy;
     if constexpr (C.embedding_norm) {
       T* d_sum = dx;
-      layers::detail::zero(nc, d_sum);
+      layers::detail::zero(ne, d_sum);
       auto sc = scratch(w);
       layers::layernorm_backward(embedding_norm(),
                                  layernorm_grads_at(w, layout.embeddings[embeddings_module::norm_gain],

@@ -43,7 +43,7 @@ constexpr void walk_packed(const Layout& layout, Add&& add) {
     if constexpr (requires { M::multiplies_token_embedding(C); })
       tied = tied || (Policy.pretraining_heads && M::multiplies_token_embedding(C));
   });
-  if (tied) add(layout.embeddings[embeddings_module::token], C.d_model, C.vocab);
+  if (tied) add(layout.embeddings[embeddings_module::token], C.embedding_width(), C.vocab);
 }
 
 template <model_config C, training_policy Policy, class Plan>
