@@ -230,7 +230,8 @@ def gpt2_forward(model, inputs, out):
     return result.loss
 
 
-def electra_forward(model, inputs, out):
+def masked_lm_forward(model, inputs, out):
+    """BertForMaskedLM and ElectraForMaskedLM: an MLM loss only."""
     result = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                    token_type_ids=inputs["token_type_ids"], labels=inputs["labels"],
                    output_hidden_states=True, return_dict=True)
@@ -286,6 +287,29 @@ def make_bert(name, cfg, batch, seq_len, lengths):
 ELECTRA_FIELDS = BERT_FIELDS + ["embedding_size"]
 
 
+def make_bert_mlm(name, cfg, batch, seq_len, lengths):
+    """BertForMaskedLM: BertModel without a pooler, the MLM head; its loss is
+    the MLM loss on the (already corrupted) inputs."""
+    config = transformers.BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                                     pad_token_id=BERT_PAD, attn_implementation="eager", **cfg)
+    set_determinism()
+    model = transformers.BertForMaskedLM(config).double().eval()
+    assert model.config._attn_implementation == "eager"
+    assert model.bert.pooler is None
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    redraw_parameters(model, WEIGHT_SEED)
+    inputs = bert_inputs(config.vocab_size, batch, seq_len, lengths, INPUT_SEED)
+    del inputs["next_sentence_label"]
+    out = {k: v.clone() for k, v in inputs.items()}
+    run(model, inputs, masked_lm_forward, out)
+    meta = config_metadata(config, BERT_FIELDS)
+    meta["architecture"] = "BertForMaskedLM"
+    meta["d_ff"] = str(config.intermediate_size)
+    meta["tied"] = json.dumps({"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+                               "cls.predictions.decoder.bias": "cls.predictions.bias"})
+    return finish(name, model, out, meta, batch, seq_len, lengths)
+
+
 def make_electra(name, cfg, batch, seq_len, lengths):
     """ElectraForMaskedLM (the generator): factorised embeddings
     (embedding_size != hidden_size) projected into the blocks, no pooler,
@@ -302,7 +326,7 @@ def make_electra(name, cfg, batch, seq_len, lengths):
     inputs = bert_inputs(config.vocab_size, batch, seq_len, lengths, INPUT_SEED)
     del inputs["next_sentence_label"]
     out = {k: v.clone() for k, v in inputs.items()}
-    run(model, inputs, electra_forward, out)
+    run(model, inputs, masked_lm_forward, out)
     meta = config_metadata(config, ELECTRA_FIELDS)
     meta["architecture"] = "ElectraForMaskedLM"
     meta["d_ff"] = str(config.intermediate_size)
@@ -370,6 +394,11 @@ FIXTURES = {
         vocab_size=101, n_embd=80, n_head=5, n_layer=3, n_positions=48,
         activation_function="gelu_new", layer_norm_epsilon=1e-5), batch=3, seq_len=37,
         lengths=(37, 28, 17)),
+    # BertForMaskedLM (no pooler, MLM only): the sparse MLM head's reference.
+    "bert_mlm_small": lambda n: make_bert_mlm(n, dict(
+        vocab_size=71, hidden_size=40, num_attention_heads=5, num_hidden_layers=2,
+        intermediate_size=56, max_position_embeddings=24, type_vocab_size=2,
+        hidden_act="gelu", layer_norm_eps=1e-12), batch=3, seq_len=23, lengths=(23, 17, 9)),
     # ELECTRA generators: embeddings narrower (20 < 48) and wider (40 > 24)
     # than the blocks, 3 heads of 16 / 2 of 12, rows padded by 0, 5 and 11.
     "electra_generator_narrow": lambda n: make_electra(n, dict(

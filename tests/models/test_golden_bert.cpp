@@ -27,6 +27,11 @@ constexpr model_config bert_small{.vocab = 64,
                                   .tied_lm_head = true,
                                   .pooler = true};
 
+// BertForMaskedLM: no pooler, the MLM head alone.
+constexpr model_config bert_mlm{.vocab = 71, .max_positions = 24, .d_model = 40, .heads = 5, .d_ff = 56,
+                                .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
+                                .norm = norm_placement::post, .tied_lm_head = true, .pooler = false};
+
 // ELECTRA generators: embeddings narrower and wider than the blocks.
 constexpr model_config electra_narrow{.vocab = 61, .max_positions = 24, .d_model = 48, .heads = 3, .d_ff = 72,
                                       .layers = 2, .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
@@ -38,7 +43,8 @@ constexpr model_config electra_wide{.vocab = 53, .max_positions = 16, .d_model =
                                     .embedding_size = 40};
 
 template <model_config C, class P>
-void run_bert_fixture(const std::string& fixture, io::hf_naming naming = io::hf_naming::bert_pretraining) {
+void run_bert_fixture(const std::string& fixture, io::hf_naming naming = io::hf_naming::bert_pretraining,
+                      heads::mlm_rows rows = heads::mlm_rows::labelled) {
   using T = typename P::compute_type;
   using model_t = models::encoder<C, P>;
   constexpr golden::tolerances tol = golden::tolerances_for<T>();
@@ -76,7 +82,7 @@ void run_bert_fixture(const std::string& fixture, io::hf_naming naming = io::hf_
   if constexpr (C.pooler) {
     list.compare("pooler_output", model->pooled().data(), model->pooled().size(), tol.forward, fwd_max);
   }
-  const T loss = model->pretraining_loss(labels, nsp);
+  const T loss = model->pretraining_loss(labels, nsp, rows);
   list.compare("prediction_logits", model->mlm_logits().data(), model->mlm_logits().size(), tol.forward,
                fwd_max);
   const T mlm = model->mlm_loss(), nsp_loss = model->nsp_loss();
@@ -109,7 +115,7 @@ void run_bert_fixture(const std::string& fixture, io::hf_naming naming = io::hf_
       [&] {
         model->zero_gradients();
         model->forward(in);
-        const T l = model->pretraining_loss(labels, nsp);
+        const T l = model->pretraining_loss(labels, nsp, rows);
         model->backward();
         return l;
       },
@@ -142,4 +148,17 @@ TEST_CASE("encoder matches ElectraForMaskedLM: embeddings wider than the blocks,
 }
 TEST_CASE("encoder matches ElectraForMaskedLM: embeddings wider than the blocks, float", "[golden][electra]") {
   run_bert_fixture<electra_wide, f32>("electra_generator_wide", io::hf_naming::electra_generator);
+}
+// The MLM head on the labelled rows only (the default) and on every row.
+TEST_CASE("encoder matches BertForMaskedLM: MLM head on the labelled rows, double", "[golden][bert]") {
+  run_bert_fixture<bert_mlm, f64>("bert_mlm_small");
+}
+TEST_CASE("encoder matches BertForMaskedLM: MLM head on the labelled rows, float", "[golden][bert]") {
+  run_bert_fixture<bert_mlm, f32>("bert_mlm_small");
+}
+TEST_CASE("encoder matches BertForMaskedLM: MLM head on every row, double", "[golden][bert]") {
+  run_bert_fixture<bert_mlm, f64>("bert_mlm_small", io::hf_naming::bert_pretraining, heads::mlm_rows::all);
+}
+TEST_CASE("encoder matches BertForPreTraining: MLM head on every row, double", "[golden][bert]") {
+  run_bert_fixture<bert_odd, f64>("bert_pretraining_odd", io::hf_naming::bert_pretraining, heads::mlm_rows::all);
 }

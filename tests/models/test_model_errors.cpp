@@ -199,3 +199,50 @@ TEST_CASE("an inference-only encoder's forward team gives the 1-thread result", 
   set_threads(2);
   CHECK(results[0] == results[1]);
 }
+
+TEST_CASE("the MLM head on the labelled rows gives the all-position loss and gradients", "[mlm]") {
+  using model_t = models::encoder<tiny_encoder, f64>;
+  auto m = std::make_unique<model_t>(2, 16, models::init_options{.seed = 11, .initializer_range = 0.2});
+  std::vector<std::int32_t> ids(32), labels(32, -100), nsp{1, 0}, lengths{16, 11};
+  for (int i = 0; i < 32; ++i) ids[static_cast<std::size_t>(i)] = (i * 17 + 5) % 97;
+  for (int i : {1, 4, 5, 9, 18, 20, 26}) labels[static_cast<std::size_t>(i)] = (i * 31) % 97;
+  const models::batch_input in{ids, {}, lengths, 2, 16};
+  // One step: loss and gradients, with mlm_logits() read between the loss
+  // and backward or not (it reuses the head's memory: backward runs the
+  // gathered rows again).
+  auto step = [&](heads::mlm_rows rows, bool read_logits, std::span<const std::int32_t> mlm) {
+    m->zero_gradients();
+    m->forward(in);
+    const double loss = m->pretraining_loss(mlm, nsp, rows);
+    if (read_logits) (void)m->mlm_logits();
+    m->backward();
+    return std::pair{loss, std::vector<double>(m->gradients().begin(), m->gradients().end())};
+  };
+  const auto all = step(heads::mlm_rows::all, false, labels);
+  const auto sparse = step(heads::mlm_rows::labelled, false, labels);
+  const auto sparse_read = step(heads::mlm_rows::labelled, true, labels);
+  CHECK(sparse.first == Approx(all.first).epsilon(1e-13));
+  double largest = 0, worst = 0;
+  for (std::size_t i = 0; i < all.second.size(); ++i) {
+    largest = std::max(largest, std::abs(all.second[i]));
+    worst = std::max(worst, std::abs(all.second[i] - sparse.second[i]));
+  }
+  INFO("largest gradient " << largest << ", largest difference " << worst);
+  CHECK(largest > 1e-3);
+  CHECK(worst <= 1e-13 * largest);
+  CHECK(sparse_read.first == sparse.first);
+  CHECK(sparse_read.second == sparse.second);  // the rows run again give the same bits
+  // No labelled token: the MLM loss is 0 and only NSP's gradient flows.
+  const std::vector<std::int32_t> none(32, -100);
+  const auto empty_all = step(heads::mlm_rows::all, false, none);
+  const auto empty_sparse = step(heads::mlm_rows::labelled, false, none);
+  CHECK(m->mlm_loss() == 0.0);
+  CHECK(empty_sparse.first == Approx(empty_all.first).epsilon(1e-13));
+  for (std::size_t i = 0; i < empty_all.second.size(); ++i)
+    REQUIRE(empty_sparse.second[i] == Approx(empty_all.second[i]).margin(1e-15));
+  // A label outside the vocabulary is refused, naming it.
+  auto bad = labels;
+  bad[7] = 97;
+  m->forward(in);
+  CHECK_THROWS_WITH(m->pretraining_loss(bad, nsp), Catch::Contains("97"));
+}

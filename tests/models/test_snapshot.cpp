@@ -11,6 +11,11 @@
 // or not, and all four must give the same bits (in every build) and the
 // snapshot's (in the Release build the snapshot was taken with).
 //
+// The encoder's MLM head runs on every row (mlm_rows::all), the path the
+// snapshot was taken with; the default (the labelled rows alone, gathered:
+// other rounding) is checked against it and against Hugging Face in
+// models_golden and models_units.
+//
 // Weights are set by Hugging Face tensor name, not by arena offset, and
 // gradients are recorded by name, so a new arena layout still compares.
 //
@@ -167,7 +172,7 @@ results<typename P::compute_type> run_encoder(int threads, bool packed) {
   m->forward(in);
   for (int l = 0; l <= snap_encoder.layers; ++l) out["hidden." + std::to_string(l)] = copy_of<T>(m->hidden_state(l));
   out["pooled"] = copy_of<T>(m->pooled());
-  out["loss"] = {m->pretraining_loss(labels, nsp)};
+  out["loss"] = {m->pretraining_loss(labels, nsp, heads::mlm_rows::all)};
   out["loss_mlm"] = {m->mlm_loss()};
   out["loss_nsp"] = {m->nsp_loss()};
   out["mlm_logits"] = copy_of<T>(m->mlm_logits());
@@ -179,7 +184,7 @@ results<typename P::compute_type> run_encoder(int threads, bool packed) {
   record_parameters(out, *m, io::hf_naming::bert_pretraining, "after1.", false);
   m->set_step(4);
   m->forward(in);
-  out["loss.2"] = {m->pretraining_loss(labels, nsp)};
+  out["loss.2"] = {m->pretraining_loss(labels, nsp, heads::mlm_rows::all)};
   set_threads(2);
   return out;
 }

@@ -8,10 +8,12 @@
 // generator_predictions.* and generator_lm_head.bias (ELECTRA).
 //
 // The module declares its parameters (parameters()) and its workspace for
-// N rows (workspace_elements, carved by cache()): the dense output before
-// and after GELU, the LayerNorm output and statistics, and the logits.
-// mlm_forward / mlm_backward run it on any N rows of hidden states — all
-// positions (encoder<>) or only the masked ones.
+// N rows (workspace_elements, carved by cache()): room for N gathered
+// input rows, the dense output before and after GELU, the LayerNorm output
+// and statistics, and the logits. mlm_forward / mlm_backward run it on any
+// n rows of hidden states — all positions (mlm_rows::all) or only the
+// labelled ones, gathered first (mlm_rows::labelled: at 15 % masking the
+// head then costs about a seventh of the all-position head).
 
 #include <algorithm>    // for std::fill_n
 #include <array>        // for std::array
@@ -28,6 +30,11 @@
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
 
 namespace autodidact::heads {
+
+// Where encoder<>::pretraining_loss runs the MLM head: only on the rows
+// with a label (the default; same loss and gradients), or on every
+// position (as BertForPreTraining does; for comparison).
+enum class mlm_rows { labelled, all };
 
 struct mlm_head {
   enum param : std::size_t { dense_weight, dense_bias, norm_gain, norm_bias, output_bias, count };
@@ -66,6 +73,7 @@ struct mlm_head {
   // What forward keeps for backward, for n rows.
   template <class T>
   struct cache_type {
+    T* input = nullptr;   // [n, C] the gathered hidden rows (mlm_rows::labelled)
     T* pre = nullptr;     // [n, E] dense output before GELU
     T* act = nullptr;     // [n, E] after GELU
     T* ln = nullptr;      // [n, E] LayerNorm output
@@ -76,7 +84,8 @@ struct mlm_head {
   template <class T>
   static constexpr std::size_t workspace_elements(const model_config& c, int rows, int /*batch*/) {
     const std::size_t n = static_cast<std::size_t>(rows), d = static_cast<std::size_t>(c.embedding_width());
-    return 3 * aligned_count<T>(n * d) + 2 * aligned_count<T>(n) + aligned_count<T>(n * static_cast<std::size_t>(c.vocab));
+    return aligned_count<T>(n * static_cast<std::size_t>(c.d_model)) + 3 * aligned_count<T>(n * d) +
+           2 * aligned_count<T>(n) + aligned_count<T>(n * static_cast<std::size_t>(c.vocab));
   }
   template <class T>
   static cache_type<T> cache(T* base, const model_config& c, int rows, int /*batch*/) {
@@ -87,6 +96,7 @@ struct mlm_head {
       base += aligned_count<T>(count);
       return p;
     };
+    k.input = take(n * static_cast<std::size_t>(c.d_model));
     k.pre = take(n * d);
     k.act = take(n * d);
     k.ln = take(n * d);

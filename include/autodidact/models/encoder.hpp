@@ -18,6 +18,7 @@
 //   decltype(model)::workspace_type ws(8, 128);
 //   model.forward(ws, {ids, segments, lengths, B, T});  // model.hidden(ws)
 
+#include <algorithm>  // for std::copy, std::copy_n
 #include <cmath>    // for std::tanh
 #include <cstdint>  // for std::int32_t
 #include <span>     // for std::span
@@ -88,6 +89,7 @@ class encoder : public detail::body<C, P, Policy> {
     if (!state.logits_valid) {
       heads::mlm_forward(mlm_params(), n, this->top(w), mlm_cache(w));
       state.logits_valid = true;
+      state.sparse_valid = false;  // the same memory held the gathered rows' head
     }
     return {mlm_cache(w).logits, {n, C.vocab}};
   }
@@ -108,8 +110,12 @@ class encoder : public detail::body<C, P, Policy> {
   // over the labelled tokens, ignore index -100, plus mean cross-entropy of
   // the next-sentence labels when given). mlm_labels: [B, T];
   // nsp_labels: [B] or empty. Returns the total loss, like HF's.
+  // The MLM head runs on the labelled rows only, gathered (heads/mlm.hpp;
+  // mlm_rows::all runs it on every position as BertForPreTraining does:
+  // the same loss and gradients up to rounding, several times the FLOPs).
   T pretraining_loss(workspace_type& w, std::span<const std::int32_t> mlm_labels,
-                     std::span<const std::int32_t> nsp_labels = {}) const requires(Policy.pretraining_heads) {
+                     std::span<const std::int32_t> nsp_labels = {},
+                     heads::mlm_rows rows = heads::mlm_rows::labelled) const requires(Policy.pretraining_heads) {
     this->require_forward(w, "pretraining_loss");
     const int b = w.batch(), n = w.batch() * w.seq();
     require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
@@ -119,12 +125,30 @@ class encoder : public detail::body<C, P, Policy> {
     if constexpr (!C.pooler) {
       require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
     }
+    kernels::detail::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
     this->begin_loss(w, "pretraining_loss");
-    std::copy(mlm_labels.begin(), mlm_labels.end(), w.token_targets());
     auto& m = w.template head<mlm>();
-    m.count = kernels::cross_entropy_forward(n, C.vocab, mlm_logits(w).data(), C.vocab, w.token_targets(),
-                                             w.losses_.data());
-    m.loss = mean_loss(w, n, m.count);
+    m.all_rows = rows == heads::mlm_rows::all;
+    if (m.all_rows) {
+      std::copy(mlm_labels.begin(), mlm_labels.end(), w.token_targets());
+      m.count = kernels::cross_entropy_forward(n, C.vocab, mlm_logits(w).data(), C.vocab, w.token_targets(),
+                                               w.losses_.data());
+      m.loss = mean_loss(w, n, m.count);
+    } else {
+      // The labelled rows and their targets, kept for backward.
+      int count = 0;
+      for (int i = 0; i < n; ++i) {
+        if (mlm_labels[static_cast<std::size_t>(i)] == kernels::default_ignore_index) continue;
+        w.gather_rows()[count] = i;
+        w.token_targets()[count++] = mlm_labels[static_cast<std::size_t>(i)];
+      }
+      m.count = count;
+      sparse_head_forward(w);
+      if (count > 0)
+        kernels::cross_entropy_forward(count, C.vocab, sparse_cache(w).logits, C.vocab, w.token_targets(),
+                                       w.losses_.data());
+      m.loss = mean_loss(w, count, count);
+    }
     if constexpr (C.pooler) {
       auto& s = w.template head<nsp>();
       s.count = 0;
@@ -138,9 +162,9 @@ class encoder : public detail::body<C, P, Policy> {
     }
     return mlm_loss(w) + nsp_loss(w);
   }
-  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {})
-    requires(Policy.pretraining_heads) {
-    return pretraining_loss(ws_, mlm_labels, nsp_labels);
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels, std::span<const std::int32_t> nsp_labels = {},
+                     heads::mlm_rows rows = heads::mlm_rows::labelled) requires(Policy.pretraining_heads) {
+    return pretraining_loss(ws_, mlm_labels, nsp_labels, rows);
   }
 
   // The parts of the last pretraining_loss.
@@ -163,7 +187,8 @@ class encoder : public detail::body<C, P, Policy> {
     T* d_hidden = this->top_gradient(w);
     layers::detail::zero(std::ptrdiff_t(n) * c, d_hidden);
     auto& m = w.template head<mlm>();
-    if (m.count > 0) {
+    if (m.count > 0 && m.all_rows) {
+      if (!m.logits_valid) mlm_logits(w);  // overwritten since the loss
       const auto k = mlm_cache(w);  // dlogits in place of the logits
       kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(m.count),
                                       k.logits, C.vocab);
@@ -171,6 +196,25 @@ class encoder : public detail::body<C, P, Policy> {
       m.logits_valid = false;  // the logits buffer now holds their gradient
       heads::mlm_backward(mlm_params(), mlm_grads(w), n, this->top(w), k, d_hidden, w.act(w.al_.scratch_c1),
                           w.act(w.al_.scratch_c2), sc.gain, sc.bias);
+    } else if (m.count > 0) {
+      // mlm_logits() since the loss reused the head's memory: run the
+      // gathered rows again (the same rows, so the same values).
+      if (!m.sparse_valid) sparse_head_forward(w);
+      const int rows = m.count;
+      const auto k = sparse_cache(w);
+      kernels::cross_entropy_backward(rows, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(rows),
+                                      k.logits, C.vocab);
+      m.sparse_valid = false;
+      auto sc = this->scratch(w);
+      T* d_rows = w.act(w.al_.scratch_c3);  // [rows, C]; free until body_backward
+      layers::detail::zero(std::ptrdiff_t(rows) * c, d_rows);
+      heads::mlm_backward(mlm_params(), mlm_grads(w), rows, k.input, k, d_rows, w.act(w.al_.scratch_c1),
+                          w.act(w.al_.scratch_c2), sc.gain, sc.bias);
+      for (int r = 0; r < rows; ++r) {  // scatter-add into the rows they came from
+        const T* src = d_rows + std::ptrdiff_t(r) * c;
+        T* dst = d_hidden + std::ptrdiff_t(w.gather_rows()[r]) * c;
+        for (int j = 0; j < c; ++j) dst[j] += src[j];
+      }
     }
     T* d_pooled = nullptr;
     if constexpr (C.pooler) {
@@ -240,6 +284,24 @@ class encoder : public detail::body<C, P, Policy> {
   }
   static typename mlm::template cache_type<T> mlm_cache(const workspace_type& w) {
     return mlm::cache(base::template head_workspace<mlm>(w), C, w.batch() * w.seq(), w.batch());
+  }
+  // The same memory carved for the gathered labelled rows.
+  static typename mlm::template cache_type<T> sparse_cache(const workspace_type& w) {
+    return mlm::cache(base::template head_workspace<mlm>(w), C, w.template head<mlm>().count, w.batch());
+  }
+  // Gathers the labelled rows of hidden() (gather_rows, count) and runs the
+  // MLM head on them alone.
+  void sparse_head_forward(workspace_type& w) const {
+    auto& m = w.template head<mlm>();
+    m.logits_valid = false;  // the all-position logits shared this memory
+    m.sparse_valid = true;
+    if (m.count == 0) return;
+    const auto k = sparse_cache(w);
+    const T* h = this->top(w);
+    const int c = C.d_model;
+    for (int r = 0; r < m.count; ++r)
+      std::copy_n(h + std::ptrdiff_t(w.gather_rows()[r]) * c, c, k.input + std::ptrdiff_t(r) * c);
+    heads::mlm_forward(mlm_params(), m.count, k.input, k);
   }
   typename nsp::template params_type<T> nsp_params() const {
     return this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2);

@@ -73,7 +73,7 @@ class workspace {
         acts_(checked_activation_elements(max_batch, max_seq)),
         grads_(plan::gradient_elements),
         losses_(tokens()),
-        ints_(4 * tokens() + 2 * static_cast<std::size_t>(max_batch)) {
+        ints_(5 * tokens() + 2 * static_cast<std::size_t>(max_batch)) {
     grads_.zero();
   }
 
@@ -128,7 +128,9 @@ class workspace {
   enum class stage : unsigned char { empty, forwarded, loss_ready, backwarded };
   // What a head keeps between its loss and its backward.
   struct head_state {
-    bool logits_valid = false;  // its logits are those of the last forward
+    bool logits_valid = false;  // its logits (all rows) are those of the last forward
+    bool sparse_valid = false;  // its cache holds the gathered labelled rows of the last loss
+    bool all_rows = false;      // the last loss ran the head on every row
     int count = 0;              // labelled rows of the last loss
     T loss = 0;                 // mean loss of the last loss call
   };
@@ -142,13 +144,16 @@ class workspace {
   std::size_t tokens() const noexcept { return static_cast<std::size_t>(max_batch_) * max_seq_; }
 
   // The int arena: ids, segments, positions, token targets [max tokens]
-  // each, then lengths and sequence targets [max batch] each.
+  // each, then lengths and sequence targets [max batch] each, then the rows
+  // a head gathered [max tokens].
   std::int32_t* ids() noexcept { return ints_.data(); }
   std::int32_t* segments() noexcept { return ints_.data() + tokens(); }
   std::int32_t* positions() noexcept { return ints_.data() + 2 * tokens(); }
   std::int32_t* token_targets() noexcept { return ints_.data() + 3 * tokens(); }
   std::int32_t* lengths() noexcept { return ints_.data() + 4 * tokens(); }
   std::int32_t* sequence_targets() noexcept { return lengths() + max_batch_; }
+  std::int32_t* gather_rows() noexcept { return sequence_targets() + max_batch_; }  // [max tokens]
+  const std::int32_t* gather_rows() const noexcept { return ints_.data() + 4 * tokens() + 2 * max_batch_; }
   const std::int32_t* ids() const noexcept { return ints_.data(); }
   const std::int32_t* segments() const noexcept { return ints_.data() + tokens(); }
   const std::int32_t* positions() const noexcept { return ints_.data() + 2 * tokens(); }
@@ -166,7 +171,7 @@ class workspace {
     return heads_[plan::layout_type::template head_index<H>];
   }
   void invalidate_logits() noexcept {
-    for (head_state& h : heads_) h.logits_valid = false;
+    for (head_state& h : heads_) h.logits_valid = h.sparse_valid = false;
   }
 
   int max_batch_, max_seq_;
