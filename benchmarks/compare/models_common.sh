@@ -53,7 +53,12 @@ compare_case() {  # compare_case <area> <case> <threads> <reps> [label] [rounds]
   ratio="$(awk -v o="$o" -v p="$p" 'BEGIN { printf "%.3f", p / o }')"
   pct="$(awk -v g="$g" -v o="$o" -v c="$ceiling_gflops" -v t="$threads" 'BEGIN { printf "%.1f", 100 * g / (o / 1000) / (c * t) }')"
   echo "$area/$label/t$threads/pytorch ours=$o peer=$p unit=ms ratio=$ratio setup=$peer_setup,threads=$threads"
-  echo "$area/$label/t$threads/ours pct_peak=$pct gflops=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.1f", g / (o / 1000) }') ceiling=${ceiling_gflops}x$threads"
+  local tokens tokens_s=""
+  tokens="$(field tokens "$ours")"
+  if [ -n "$tokens" ] && [ "$tokens" != 0 ]; then
+    tokens_s=" tokens_s_ours=$(awk -v n="$tokens" -v o="$o" 'BEGIN { printf "%.0f", n / (o / 1000) }') tokens_s_peer=$(awk -v n="$tokens" -v p="$p" 'BEGIN { printf "%.0f", n / (p / 1000) }')"
+  fi
+  echo "$area/$label/t$threads/ours pct_peak=$pct gflops=$(awk -v g="$g" -v o="$o" 'BEGIN { printf "%.1f", g / (o / 1000) }') ceiling=${ceiling_gflops}x$threads$tokens_s"
   echo "$area/$label/t$threads/pytorch mem_ours=$mem_ours mem_peer=$mem_peer unit=MB impl=$impls"
 }
 

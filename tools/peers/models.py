@@ -5,12 +5,18 @@ Runs one case in this process and prints the line the comparison scripts read:
   case=<name> threads=<n> median_ms=<v> min_ms=<v> reps=<n> peak_rss_mb=<v> impl=<what ran> ...
   samples_ms=<v,...>
 
-  models.py encoder_b1|encoder_b8|clm_small|clm_gpt2 [--threads n] [--reps n]
+  models.py encoder_b1|encoder_b8|clm_small|clm_gpt2|mlm_small[_sparse]|mlm_minilm[_sparse]
+            [--threads n] [--reps n]
 
 Encoder cases try both Hugging Face BertModel (eager attention) and torch's
 fused nn.TransformerEncoder inference fast path, and report the faster
 (DESIGN.md: the peer is the faster of the two). Decoder cases train Hugging
-Face GPT2LMHeadModel with torch.optim.AdamW. Set OPENBLAS_NUM_THREADS /
+Face GPT2LMHeadModel with torch.optim.AdamW. MLM cases train Hugging Face
+BertForMaskedLM with torch.optim.AdamW on a fixed corrupted batch (the same
+selected positions as bench_models), with its attention as eager and, when
+the installed torch has it, sdpa (the faster is reported): mlm_<size> as people run it (the head on
+every position), mlm_<size>_sparse with the selected rows gathered before
+the head (like for like with ours). Set OPENBLAS_NUM_THREADS /
 OMP_NUM_THREADS and LD_LIBRARY_PATH (OpenBLAS variant) before starting it.
 """
 import argparse
@@ -73,9 +79,54 @@ def clm_case(name, reps):
     return median_and_min(step, reps) + ("hf_gpt2_adamw",)
 
 
+def selected_mask(n):
+    """Position i is selected when (i * 2654435761 mod 2^32) mod 100 < 15 (as bench_models)."""
+    return torch.tensor([(i * 2654435761 % 4294967296) % 100 < 15 for i in range(n)])
+
+
+def mlm_case(name, reps):
+    from transformers import BertConfig, BertForMaskedLM
+    sparse = name.endswith("_sparse")
+    if name.startswith("mlm_small"):
+        dims = dict(vocab_size=8192, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                    intermediate_size=1024, max_position_embeddings=128)
+    else:
+        dims = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                    intermediate_size=1536, max_position_embeddings=512)
+    batch, seq = 8, 128
+    ids = torch.randint(0, dims["vocab_size"], (batch, seq))
+    chosen = selected_mask(batch * seq).reshape(batch, seq)
+    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+    ids = torch.where(chosen, torch.full_like(ids, 3), ids)
+    results = []
+    for attn in ("eager", "sdpa"):
+        cfg = BertConfig(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, attn_implementation=attn, **dims)
+        try:
+            model = BertForMaskedLM(cfg).train()
+        except ImportError:  # sdpa needs torch >= 2.1.1
+            continue
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            if sparse:
+                hidden = model.bert(input_ids=ids).last_hidden_state
+                rows = hidden[chosen]  # [M, C]: the selected rows only
+                logits = model.cls(rows)
+                loss = torch.nn.functional.cross_entropy(logits, labels[chosen])
+            else:
+                loss = model(input_ids=ids, labels=labels).loss
+            loss.backward()
+            opt.step()
+
+        results.append(median_and_min(step, reps) + (f"hf_bert_mlm_{attn}" + ("_gathered" if sparse else ""),))
+    return min(results, key=lambda r: r[0])
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("case", choices=["encoder_b1", "encoder_b8", "clm_small", "clm_gpt2"])
+    parser.add_argument("case", choices=["encoder_b1", "encoder_b8", "clm_small", "clm_gpt2", "mlm_small",
+                                         "mlm_small_sparse", "mlm_minilm", "mlm_minilm_sparse"])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
@@ -83,6 +134,8 @@ def main():
     torch.manual_seed(0)
     if args.case.startswith("encoder"):
         med, mn, times, impl = encoder_case(1 if args.case == "encoder_b1" else 8, args.reps)
+    elif args.case.startswith("mlm"):
+        med, mn, times, impl = mlm_case(args.case, args.reps)
     else:
         med, mn, times, impl = clm_case(args.case, args.reps)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
