@@ -55,6 +55,8 @@
 #include "autodidact/objectives/token_batch.hpp"
 #include "autodidact/optim/adamw.hpp"
 #include "autodidact/precision.hpp"
+#include "autodidact/train/checkpoint.hpp"
+#include "autodidact/train/schedule.hpp"
 #include "autodidact/simd/simd.hpp"
 #include "autodidact/tokenizers/batch.hpp"
 #include "autodidact/tokenizers/byte_level_bpe.hpp"

@@ -1,0 +1,51 @@
+#pragma once
+// Learning-rate schedules: linear warmup from 0 to the peak over
+// `warmup_steps`, then constant, linear decay or cosine decay to
+// `final_fraction` x peak at `total_steps` (Hugging Face's
+// get_linear_schedule_with_warmup / get_cosine_schedule_with_warmup with
+// final_fraction = 0). A pure function of the step, so a resumed run needs
+// only the step.
+//
+//   train::lr_schedule s{.peak = 1e-3, .warmup_steps = 100, .total_steps = 5000, .decay = train::decay_kind::cosine};
+//   opt.set_lr(s.at(step));   // step = optimizer steps taken so far (0 for the first)
+
+#include <algorithm>  // for std::min
+#include <cmath>    // for std::cos, std::isfinite
+#include <cstdint>  // for std::int64_t
+
+#include "autodidact/core/error.hpp"  // for require
+
+namespace autodidact::train {
+
+enum class decay_kind { constant, linear, cosine };
+
+struct lr_schedule {
+  double peak = 1e-3;
+  std::int64_t warmup_steps = 0;
+  std::int64_t total_steps = 1;
+  decay_kind decay = decay_kind::linear;
+  double final_fraction = 0.0;  // lr at total_steps, as a fraction of the peak
+
+  void check() const {
+    require(peak > 0.0 && std::isfinite(peak), "lr_schedule: peak learning rate ", peak, " must be positive");
+    require(warmup_steps >= 0, "lr_schedule: warmup_steps = ", warmup_steps, " must not be negative");
+    require(total_steps >= 1 && total_steps >= warmup_steps, "lr_schedule: total_steps = ", total_steps,
+            " must be at least 1 and at least warmup_steps = ", warmup_steps);
+    require(final_fraction >= 0.0 && final_fraction <= 1.0, "lr_schedule: final_fraction = ", final_fraction,
+            " must be in [0, 1]");
+  }
+
+  // The learning rate of the optimizer step that follows `step` steps
+  // (warmup: step 0 gets peak / (warmup + 1), never 0).
+  double at(std::int64_t step) const {
+    if (step < warmup_steps) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup_steps + 1);
+    if (decay == decay_kind::constant || total_steps == warmup_steps) return peak;
+    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) /
+                                              static_cast<double>(total_steps - warmup_steps));
+    const double shape = decay == decay_kind::linear ? 1.0 - progress
+                                                     : 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
+    return peak * (final_fraction + (1.0 - final_fraction) * shape);
+  }
+};
+
+}  // namespace autodidact::train
