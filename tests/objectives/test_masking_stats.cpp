@@ -33,20 +33,20 @@ double z(double count, double trials, double p) { return (count - trials * p) / 
 // with w; words are ids 4..99; every third token continues a word.
 struct window_data {
   std::vector<std::int32_t> ids, labels;
-  std::vector<std::uint8_t> eligible, word_start;
+  std::vector<std::uint8_t> special, word_start;  // special: 1 = never masked
   int length = 0;
 };
 window_data make_window(std::uint64_t w) {
   window_data d;
   d.length = t - static_cast<int>(w % 9);
   d.ids.assign(t, pad);
-  d.eligible.assign(t, 0);
+  d.special.assign(t, 1);
   d.word_start.assign(t, 0);
   d.labels.assign(t, 0);
   d.ids[0] = cls;
   for (int i = 1; i < d.length - 1; ++i) {
     d.ids[static_cast<std::size_t>(i)] = 4 + static_cast<std::int32_t>((w * 31 + static_cast<std::uint64_t>(i) * 7) % 96);
-    d.eligible[static_cast<std::size_t>(i)] = 1;
+    d.special[static_cast<std::size_t>(i)] = 0;
     d.word_start[static_cast<std::size_t>(i)] = i % 3 != 2;
   }
   d.ids[static_cast<std::size_t>(d.length - 1)] = sep;
@@ -66,16 +66,16 @@ TEST_CASE("masking selects a fraction p and splits it 80/10/10 (5 sigma over 10^
   for (std::uint64_t w = 0; w < windows; ++w) {
     window_data d = make_window(w + (std::uint64_t{1} << 33));  // high window bits in use
     const std::vector<std::int32_t> original = d.ids;
-    const int s = mask_window(o, v, 3, w + (std::uint64_t{1} << 33), {d.ids, d.eligible, {}, d.labels});
+    const int s = mask_window(o, v, 3, w + (std::uint64_t{1} << 33), {d.ids, d.special, {}, d.labels});
     int counted = 0;
     for (std::size_t i = 0; i < d.ids.size(); ++i) {
-      eligible += d.eligible[i];
+      eligible += !d.special[i];
       if (d.labels[i] == ignore_label) {
         specials_untouched = specials_untouched && d.ids[i] == original[i];
         continue;
       }
       ++counted;
-      specials_untouched = specials_untouched && d.eligible[i];
+      specials_untouched = specials_untouched && !d.special[i];
       REQUIRE(d.labels[i] == original[i]);
       if (d.ids[i] == mask) {
         ++masked;
@@ -140,12 +140,12 @@ TEST_CASE("whole-word masking selects whole words at rate p (5 sigma)", "[stats]
   bool whole = true;
   for (std::uint64_t w = 0; w < 3 * windows / 2; ++w) {  // ~80 words a window: 10^6 words
     window_data d = make_window(w);
-    mask_window(o, v, 0, w, {d.ids, d.eligible, d.word_start, d.labels});
+    mask_window(o, v, 0, w, {d.ids, d.special, d.word_start, d.labels});
     // Walk the words: a word is a start piece and the continuations after it.
     std::size_t i = 1;
-    while (i < d.ids.size() && d.eligible[i]) {
+    while (i < d.ids.size() && !d.special[i]) {
       std::size_t end = i + 1;
-      while (end < d.ids.size() && d.eligible[end] && !d.word_start[end]) ++end;
+      while (end < d.ids.size() && !d.special[end] && !d.word_start[end]) ++end;
       const bool first = d.labels[i] != ignore_label;
       for (std::size_t k = i; k < end; ++k) whole = whole && (d.labels[k] != ignore_label) == first;
       words += 1;

@@ -25,11 +25,11 @@ const std::int32_t specials[] = {0, 1, 2};  // [PAD], [CLS], [SEP]; [MASK] = 3
 // Two windows of 16: [CLS] words [SEP] [PAD]...
 struct sample {
   std::vector<std::int32_t> ids, lengths{16, 11};
-  std::vector<std::uint8_t> eligible, word_start;
+  std::vector<std::uint8_t> special, word_start;  // special: 1 = never masked
   std::vector<std::uint64_t> windows{40, 41};
   sample() {
     ids.assign(32, 0);
-    eligible.assign(32, 0);
+    special.assign(32, 1);
     word_start.assign(32, 0);
     for (int b = 0; b < 2; ++b) {
       const int n = lengths[static_cast<std::size_t>(b)];
@@ -37,13 +37,13 @@ struct sample {
       for (int i = 1; i < n - 1; ++i) {
         const auto at = static_cast<std::size_t>(b * 16 + i);
         ids[at] = 4 + (b * 13 + i * 5) % 90;
-        eligible[at] = 1;
+        special[at] = 0;
         word_start[at] = i % 2;
       }
       ids[static_cast<std::size_t>(b * 16 + n - 1)] = 2;
     }
   }
-  token_batch batch() const { return {ids, {}, lengths, eligible, word_start, windows, 2, 16}; }
+  token_batch batch() const { return {ids, {}, lengths, special, word_start, windows, 2, 16}; }
 };
 
 }  // namespace
@@ -56,7 +56,7 @@ TEST_CASE("masking: only eligible tokens, labels are the originals, a pure funct
   const masking_options o{.select = 0.5, .seed = 5};
   auto run = [&](std::uint32_t epoch, std::uint64_t window) {
     std::vector<std::int32_t> ids(s.ids.begin(), s.ids.begin() + 16), labels(16);
-    mask_window(o, v, epoch, window, {ids, std::span(s.eligible).first(16), {}, labels});
+    mask_window(o, v, epoch, window, {ids, std::span(s.special).first(16), {}, labels});
     return std::pair{ids, labels};
   };
   const auto a = run(0, 7), again = run(0, 7), other_window = run(0, 8), other_epoch = run(1, 7);
@@ -65,7 +65,7 @@ TEST_CASE("masking: only eligible tokens, labels are the originals, a pure funct
   CHECK(a != other_epoch);
   int selected = 0;
   for (std::size_t i = 0; i < 16; ++i) {
-    if (!s.eligible[i]) {
+    if (s.special[i]) {
       CHECK(a.second[i] == ignore_label);
       CHECK(a.first[i] == s.ids[i]);
       continue;
@@ -80,10 +80,10 @@ TEST_CASE("masking: only eligible tokens, labels are the originals, a pure funct
   CHECK(selected > 0);
   // select = 0 never masks; select = 1 with mask = 1 masks every eligible token.
   std::vector<std::int32_t> ids(s.ids.begin(), s.ids.begin() + 16), labels(16);
-  CHECK(mask_window({.select = 0.0}, v, 0, 0, {ids, std::span(s.eligible).first(16), {}, labels}) == 0);
+  CHECK(mask_window({.select = 0.0}, v, 0, 0, {ids, std::span(s.special).first(16), {}, labels}) == 0);
   CHECK(mask_window({.select = 1.0, .mask = 1.0, .random = 0.0}, v, 0, 0,
-                    {ids, std::span(s.eligible).first(16), {}, labels}) == 14);
-  for (std::size_t i = 0; i < 16; ++i) CHECK(ids[i] == (s.eligible[i] ? 3 : s.ids[i]));
+                    {ids, std::span(s.special).first(16), {}, labels}) == 14);
+  for (std::size_t i = 0; i < 16; ++i) CHECK(ids[i] == (s.special[i] ? s.ids[i] : 3));
 }
 
 TEST_CASE("whole-word masking selects a word's pieces together", "[masking]") {
@@ -93,7 +93,7 @@ TEST_CASE("whole-word masking selects a word's pieces together", "[masking]") {
   for (std::uint64_t w = 0; w < 200; ++w) {
     std::vector<std::int32_t> ids(s.ids.begin(), s.ids.begin() + 16), labels(16);
     mask_window({.select = 0.3, .whole_word = true, .seed = 3}, v, 0, w,
-                {ids, std::span(s.eligible).first(16), std::span(s.word_start).first(16), labels});
+                {ids, std::span(s.special).first(16), std::span(s.word_start).first(16), labels});
     // Words are (1,2), (3,4), ..., (13,14): start at odd positions.
     for (std::size_t i = 1; i + 1 < 15; i += 2) {
       CHECK((labels[i] == ignore_label) == (labels[i + 1] == ignore_label));
@@ -118,9 +118,9 @@ TEST_CASE("masking refuses bad options, a vocabulary without [MASK] and batches 
   token_batch b = s.batch();
   b.word_start = {};
   CHECK_THROWS_WITH(mlm.corrupt(b, 0), Contains("whole-word masking needs the batch's word_start flags"));
-  const std::vector<std::uint8_t> none(32, 0);
+  const std::vector<std::uint8_t> all_special(32, 1);
   b = s.batch();
-  b.eligible = none;
+  b.special = all_special;
   CHECK_THROWS_WITH(mlm.corrupt(b, 0), Contains("no eligible token"));
   b = s.batch();
   b.window_indices = {};

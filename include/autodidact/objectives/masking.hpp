@@ -16,7 +16,7 @@
 //
 //   objectives::masking_options o{.select = 0.15, .whole_word = true, .seed = 7};
 //   auto vocab = objectives::masking_vocabulary::bert(tokenizer_vocab_size, special_ids, mask_id);
-//   int selected = objectives::mask_window(o, vocab, epoch, window_index, {ids, eligible, word_start, labels});
+//   int selected = objectives::mask_window(o, vocab, epoch, window_index, {ids, special, word_start, labels});
 
 #include <algorithm>  // for std::sort, std::unique, std::binary_search
 #include <cstddef>    // for std::size_t
@@ -68,7 +68,7 @@ struct masking_vocabulary {
 // One window of T tokens to corrupt in place.
 struct masked_window {
   std::span<std::int32_t> ids;                // [T]: corrupted in place
-  std::span<const std::uint8_t> eligible;     // [T]: 1 = may be selected (not special, not padding)
+  std::span<const std::uint8_t> special;      // [T]: 1 = never selected (special tokens, padding)
   std::span<const std::uint8_t> word_start;   // [T]: 1 = first piece of a word (whole-word masking), or empty
   std::span<std::int32_t> labels;             // [T]: out: the original id where selected, else ignore_label
 };
@@ -91,9 +91,9 @@ inline void check_masking(const masking_options& o, const masking_vocabulary& v)
 inline int mask_window(const masking_options& o, const masking_vocabulary& v, std::uint32_t epoch,
                        std::uint64_t window_index, const masked_window& w) {
   const std::size_t t = w.ids.size();
-  require(w.eligible.size() == t && w.labels.size() == t && (w.word_start.empty() || w.word_start.size() == t),
-          "mask_window: ids, eligible, labels (and word_start when given) must have one entry per token: ", t, ", ",
-          w.eligible.size(), ", ", w.labels.size(), ", ", w.word_start.size());
+  require(w.special.size() == t && w.labels.size() == t && (w.word_start.empty() || w.word_start.size() == t),
+          "mask_window: ids, special, labels (and word_start when given) must have one entry per token: ", t, ", ",
+          w.special.size(), ", ", w.labels.size(), ", ", w.word_start.size());
   require(t <= 65536, "mask_window: a window of ", t, " tokens is longer than the 65536 the draws are counted for");
   require(!o.whole_word || !w.word_start.empty(), "mask_window: whole-word masking needs word_start flags");
   const philox_rng rng(o.seed, rng_stream::masking);
@@ -106,7 +106,7 @@ inline int mask_window(const masking_options& o, const masking_vocabulary& v, st
   bool in_word = false;
   for (std::size_t i = 0; i < t; ++i) {
     w.labels[i] = ignore_label;
-    if (!w.eligible[i]) {
+    if (w.special[i]) {
       in_word = false;
       continue;
     }

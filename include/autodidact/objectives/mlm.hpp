@@ -77,14 +77,14 @@ class masked_lm {
             "masked_lm: whole-word masking needs the batch's word_start flags");
     const std::size_t t = static_cast<std::size_t>(b.seq);
     bool any_eligible = false;
-    for (std::uint8_t e : b.eligible) any_eligible = any_eligible || e != 0;
+    for (std::uint8_t special : b.special) any_eligible = any_eligible || special == 0;
     require(any_eligible, "masked_lm: the batch has no eligible token (every token is special or padding)");
     std::copy(b.ids.begin(), b.ids.end(), ids_.begin());
     selected_ = 0;
     for (int i = 0; i < b.batch; ++i) {
       const std::size_t at = static_cast<std::size_t>(i) * t;
       selected_ += mask_window(options_, vocab_, epoch, b.window_indices[static_cast<std::size_t>(i)],
-                               {std::span<std::int32_t>(ids_.data() + at, t), b.eligible.subspan(at, t),
+                               {std::span<std::int32_t>(ids_.data() + at, t), b.special.subspan(at, t),
                                 b.word_start.empty() ? std::span<const std::uint8_t>{} : b.word_start.subspan(at, t),
                                 std::span<std::int32_t>(labels_.data() + at, t)});
     }

@@ -1,13 +1,15 @@
 #pragma once
-// A batch of B windows of T tokens as the objectives take it (the data
-// pipeline's batches, data/, convert to it): the ids, the segment ids and
-// real lengths the model reads, the per-token flags masking reads, and each
-// window's global index in the corpus stream (it keys the masking draws).
+// A batch of B windows of T tokens as the objectives take it: the ids, the
+// segment ids and real lengths the model reads, the per-token flags masking
+// reads, and each window's index in its epoch's stream (with the epoch, it
+// keys the masking draws). A data pipeline batch (data/batch.hpp) converts
+// with token_batch_of(batch).
 
 #include <cstdint>  // for std::int32_t, std::uint8_t, std::uint64_t
 #include <span>     // for std::span
 
 #include "autodidact/core/error.hpp"  // for require
+#include "autodidact/data/batch.hpp"  // for data::batch
 
 namespace autodidact::objectives {
 
@@ -15,12 +17,17 @@ struct token_batch {
   std::span<const std::int32_t> ids;              // [B, T]
   std::span<const std::int32_t> segments;         // [B, T], or empty (all 0)
   std::span<const std::int32_t> lengths;          // [B] real tokens (right padding), or empty (all T)
-  std::span<const std::uint8_t> eligible;         // [B, T] 1 = may be masked (not special, not padding)
+  std::span<const std::uint8_t> special;          // [B, T] 1 = never masked (special tokens, padding)
   std::span<const std::uint8_t> word_start;       // [B, T] first piece of a word, or empty
-  std::span<const std::uint64_t> window_indices;  // [B] global window index in the stream
+  std::span<const std::uint64_t> window_indices;  // [B] window index in the epoch's stream
   int batch = 0;                                  // B
   int seq = 0;                                    // T
 };
+
+// A view of a data pipeline batch (it must outlive the view).
+inline token_batch token_batch_of(const data::batch& b) {
+  return {b.ids, b.segments, b.lengths, b.special, b.word_start, b.index, b.size, b.seq};
+}
 
 // Sizes consistent with B x T (what each objective needs of a batch).
 inline void check_token_batch(const token_batch& b, const char* who, bool needs_masking_fields) {
@@ -32,7 +39,7 @@ inline void check_token_batch(const token_batch& b, const char* who, bool needs_
   require(b.lengths.empty() || b.lengths.size() == static_cast<std::size_t>(b.batch), who, ": lengths holds ",
           b.lengths.size(), " entries, expected batch = ", b.batch, " (or none)");
   if (!needs_masking_fields) return;
-  require(b.eligible.size() == n, who, ": eligible holds ", b.eligible.size(), " flags, expected ", n);
+  require(b.special.size() == n, who, ": special holds ", b.special.size(), " flags, expected ", n);
   require(b.word_start.empty() || b.word_start.size() == n, who, ": word_start holds ", b.word_start.size(),
           " flags, expected ", n, " (or none)");
   require(b.window_indices.size() == static_cast<std::size_t>(b.batch), who, ": window_indices holds ",
