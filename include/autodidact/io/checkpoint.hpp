@@ -106,6 +106,10 @@ inline std::optional<hf_naming> parse_naming(std::string_view name, std::string_
 struct checkpoint_options {
   std::optional<hf_naming> hf_names;          // nullopt: our names (parameter_map)
   std::map<std::string, std::string> metadata;  // extra entries (must not clash with ours)
+  // Only {"format": "pt"} as metadata, as transformers' from_pretrained
+  // requires (io/hf_export.hpp); such a file is not an autodidact
+  // checkpoint (load it with load_pretrained).
+  bool transformers_metadata = false;
 };
 
 // Writes every parameter of `model` (Model::config, Model::layout,
@@ -138,10 +142,16 @@ void save_checkpoint(const std::filesystem::path& path, const Model& model, cons
       refs.push_back(tensor_ref::of<T>(e.name, e.shape, std::span<const T>(src, count)));
     }
   }
-  std::map<std::string, std::string> metadata = config_to_metadata(C);
-  metadata["format"] = std::string(checkpoint_format);
-  metadata["format_version"] = std::string(checkpoint_format_version);
-  metadata["names"] = std::string(naming_name(options.hf_names));
+  std::map<std::string, std::string> metadata;
+  if (options.transformers_metadata) {
+    require(options.hf_names.has_value(), path.string(), ": transformers metadata needs Hugging Face names");
+    metadata["format"] = "pt";
+  } else {
+    metadata = config_to_metadata(C);
+    metadata["format"] = std::string(checkpoint_format);
+    metadata["format_version"] = std::string(checkpoint_format_version);
+    metadata["names"] = std::string(naming_name(options.hf_names));
+  }
   for (const auto& [k, v] : options.metadata) {
     require(!metadata.contains(k), path.string(), ": extra metadata key '", k, "' clashes with the checkpoint's own");
     metadata[k] = v;

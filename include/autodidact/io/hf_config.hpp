@@ -12,7 +12,8 @@
 // Supported config.json files (anything else is a format_error saying why):
 //   model_type "bert": BertModel / BertForPreTraining / BertForMaskedLM ...
 //     position_embedding_type "absolute", hidden_act "gelu" (erf) or
-//     "gelu_new" / "gelu_pytorch_tanh" (tanh); post-LN, pooler on.
+//     "gelu_new" / "gelu_pytorch_tanh" (tanh); post-LN, pooler on (off when
+//     "architectures" lists only BertForMaskedLM / BertLMHeadModel).
 //   model_type "electra": as "bert", no pooler, embedding_size (default 128;
 //     equal to hidden_size maps to 0) for factorised embeddings.
 //   model_type "gpt2": n_inner null means 4 · n_embd; activation_function
@@ -155,7 +156,15 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
     c.gelu = detail::hf_gelu(detail::hf_string(j, "hidden_act", source, "gelu"), "hidden_act", source);
     c.norm = norm_placement::post;
     c.tied_lm_head = detail::hf_bool(j, "tie_word_embeddings", source, true);
-    c.pooler = !electra;  // ELECTRA has none
+    // ELECTRA has no pooler, nor have BERT's masked and causal LM classes
+    // (add_pooling_layer=False): an "architectures" list of only those says so.
+    bool lm_only = false;
+    if (!electra && j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty()) {
+      lm_only = true;
+      for (const auto& a : j["architectures"])
+        lm_only = lm_only && a.is_string() && (a == "BertForMaskedLM" || a == "BertLMHeadModel");
+    }
+    c.pooler = !electra && !lm_only;
     c.attention = attention_kind::bidirectional;
     c.embedding_norm = true;
     c.final_norm = false;

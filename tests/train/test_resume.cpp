@@ -1,0 +1,181 @@
+// A pretraining run killed with SIGKILL — between steps, and while it
+// writes a checkpoint — and resumed from its last checkpoint reproduces the
+// losses of the uninterrupted run bit for bit. Every run happens in a
+// forked child (the parent never starts OpenMP, so forking is safe); each
+// child appends "step loss" lines (hexadecimal floats) to a file the parent
+// compares. Also: a NaN stops the run naming the step, with the last
+// checkpoint untouched.
+#include <catch2/catch.hpp>
+
+#include <autodidact/data/pipeline.hpp>
+#include <autodidact/models/encoder.hpp>
+#include <autodidact/objectives/mlm.hpp>
+#include <autodidact/tokenizers/wordpiece.hpp>
+#include <autodidact/train/trainer.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace autodidact;
+namespace fs = std::filesystem;
+namespace tk = autodidact::tokenizers;
+
+namespace {
+
+const char* words[] = {"the", "cat", "sat", "on", "mat", "dog", "ran", "a", "big", "red", "sun",
+                       "hat", "fox", "box", "in", "up", "sky", "blue", "old", "new"};
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("autodidact_resume_" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+const tk::wordpiece_tokenizer& tokenizer() {
+  static const auto tok = [] {
+    std::string vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+    for (const char* w : words) vocab += std::string(w) + "\n";
+    return tk::wordpiece_vocab_from_string(vocab, "resume/vocab.txt");
+  }();
+  return tok;
+}
+
+// 300 lines of 3..9 words, a blank line every 5.
+std::string corpus(const fs::path& dir) {
+  const fs::path path = dir / "corpus.txt";
+  std::ofstream out(path);
+  std::uint32_t x = 12345;
+  for (int line = 0; line < 300; ++line) {
+    x = x * 1103515245u + 12345u;
+    const int n = 3 + static_cast<int>((x >> 16) % 7);
+    for (int i = 0; i < n; ++i) {
+      x = x * 1103515245u + 12345u;
+      out << (i ? " " : "") << words[(x >> 16) % 20];
+    }
+    out << '\n';
+    if (line % 5 == 4) out << '\n';
+  }
+  return path.string();
+}
+
+constexpr model_config cfg{.vocab = 25, .max_positions = 16, .d_model = 32, .heads = 2, .d_ff = 48, .layers = 2,
+                           .type_vocab = 2, .layer_norm_eps = 1e-12, .gelu = gelu_kind::erf,
+                           .norm = norm_placement::post, .tied_lm_head = true, .pooler = false};
+using model_t = models::encoder<cfg, f32>;
+
+enum class kill_at { never, after_step_7, third_checkpoint_write, nan_at_step_5 };
+
+// One run (in the calling process): appends "step loss" lines to `log`.
+void train_once(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill) {
+  auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
+  data::pipeline_options po;
+  po.files = {corpus_path};
+  po.windows = data::bert_window_options(tokenizer(), 16);
+  po.shuffle_buffer = 8;
+  po.seed = 3;
+  po.batch_size = 4;
+  data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
+  const std::int32_t specials[] = {0, 1, 2, 3};
+  objectives::masked_lm<model_t> mlm({.select = 0.3, .seed = 11},
+                                     objectives::masking_vocabulary::from(25, specials, 4), 4, 16);
+  train::trainer_options o{.steps = 12,
+                           .accumulation = 2,
+                           .schedule = {.peak = 3e-3, .warmup_steps = 2, .total_steps = 12},
+                           .seed = 5,
+                           .dropout = 0.1f,
+                           .checkpoint_dir = dir / "checkpoints",
+                           .checkpoint_every = 3,
+                           .keep_last = 2,
+                           .progress = false};
+  train::trainer<model_t, objectives::masked_lm<model_t>, tk::wordpiece_model> t(*model, mlm, pipe, o);
+  int saves = 0;
+  t.on_step = [&](std::int64_t step, double loss, double) {
+    std::ofstream(log, std::ios::app) << step << ' ' << std::hexfloat << loss << '\n';
+    if (kill == kill_at::after_step_7 && step == 7) std::raise(SIGKILL);
+    if (kill == kill_at::nan_at_step_5 && step == 4) model->parameters()[0] = std::numeric_limits<float>::quiet_NaN();
+  };
+  t.on_checkpoint_stage = [&](const char* stage) {
+    if (std::string(stage) == "model") ++saves;
+    if (kill == kill_at::third_checkpoint_write && saves == 3 && std::string(stage) == "optimizer") std::raise(SIGKILL);
+  };
+  t.run();
+}
+
+// Runs train_once in a child; returns its wait status.
+int in_child(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill,
+             const fs::path& error_file = {}) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    try {
+      train_once(dir, corpus_path, log, kill);
+    } catch (const std::exception& e) {
+      if (!error_file.empty()) std::ofstream(error_file) << e.what();
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+std::map<long, std::string> read_log(const fs::path& log) {
+  std::map<long, std::string> out;  // the last line of each step wins (a resumed run redoes steps)
+  std::ifstream in(log);
+  long step;
+  std::string loss;
+  while (in >> step >> loss) out[step] = loss;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a run killed between steps or while checkpointing resumes bit for bit", "[train][resume]") {
+  const fs::path root = scratch("runs");
+  const std::string text = corpus(root);
+  // The uninterrupted run.
+  REQUIRE(in_child(root / "full", text, root / "full.log", kill_at::never) == 0);
+  const auto full = read_log(root / "full.log");
+  REQUIRE(full.size() == 12u);
+  CHECK(full.at(1) != full.at(12));
+
+  SECTION("killed after step 7 (last checkpoint: step 6)") {
+    const int status = in_child(root / "a", text, root / "a.log", kill_at::after_step_7);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGKILL);
+    CHECK(train::latest_checkpoint(root / "a" / "checkpoints")->filename() == "step-00000006");
+    REQUIRE(in_child(root / "a", text, root / "a.log", kill_at::never) == 0);
+    CHECK(read_log(root / "a.log") == full);
+  }
+  SECTION("killed while writing the checkpoint of step 9 (last complete: step 6)") {
+    const int status = in_child(root / "b", text, root / "b.log", kill_at::third_checkpoint_write);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(fs::exists(root / "b" / "checkpoints" / ".step-00000009.tmp"));
+    CHECK(train::latest_checkpoint(root / "b" / "checkpoints")->filename() == "step-00000006");
+    REQUIRE(in_child(root / "b", text, root / "b.log", kill_at::never) == 0);
+    CHECK(read_log(root / "b.log") == full);
+    CHECK(!fs::exists(root / "b" / "checkpoints" / ".step-00000009.tmp"));
+    CHECK(train::latest_checkpoint(root / "b" / "checkpoints")->filename() == "step-00000012");
+  }
+  SECTION("a NaN weight stops the run at the next step, naming it; the last checkpoint stays") {
+    const int status = in_child(root / "c", text, root / "c.log", kill_at::nan_at_step_5, root / "c.error");
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 3);
+    std::ifstream in(root / "c.error");
+    const std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THAT(message, Catch::Contains("step 5") && Catch::Contains("is nan") &&
+                            Catch::Contains("the last checkpoint are untouched"));
+    CHECK(train::latest_checkpoint(root / "c" / "checkpoints")->filename() == "step-00000003");
+  }
+}
