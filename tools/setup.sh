@@ -33,7 +33,7 @@ packages=(
 )
 # Text for the tokenizer tests' corpus (tools/make_corpus.sh, run by the
 # tokenizers_corpus CTest fixture into the cache).
-text_data_packages=(fortunes fortunes-de fortunes-ru fortunes-zh unicode-data)
+text_data_packages=(fortunes fortunes-de fortunes-ru fortunes-zh unicode-data wordnet-base)
 # The Python tools (fixtures, peers) use Debian's torch and numpy (STACK.md).
 python_packages=(python3 python3-venv python3-pip python3-torch python3-numpy libopenblas0-openmp)
 
