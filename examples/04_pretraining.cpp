@@ -1,0 +1,405 @@
+// Example 04: pretraining a small BERT from scratch with masked language
+// modelling, on real English, in a few minutes on a laptop-class CPU.
+//
+// The corpus is Jane Austen's six novels and the WordNet 3.0 glosses
+// (tools/fetch_pretraining_corpus.sh makes it from Debian packages:
+// train.txt and heldout.txt, docs/pretraining-corpus.md). The program
+//   1. trains a WordPiece vocabulary of 8,192 on the training text;
+//   2. streams the text through the data pipeline (windows of 128 tokens
+//      packed across documents, a shuffle buffer, batches: data/);
+//   3. pretrains a 4-layer, 256-wide BERT with the MLM objective
+//      (objectives/mlm.hpp) under the trainer (train/): AdamW, warmup and
+//      linear decay, clipping, checkpoints, for a fixed wall-time budget;
+//   4. measures the held-out MLM loss — nats per position replaced by
+//      [MASK] (kept or randomised positions are not scored) — against a
+//      unigram baseline that predicts every such token by its add-one
+//      smoothed frequency in the training text; writes the CSV log, a PNG
+//      loss curve (gnuplot), the checkpoint and its Hugging Face export;
+//   5. prints  pretraining: heldout_mlm_loss=<x> unigram_loss=<y>
+//
+//   ./04_pretraining [--corpus DIR] [--out DIR] [--minutes M]
+//   ./04_pretraining --clm       a small GPT with causal LM instead, then seeded samples
+//   ./04_pretraining --smoke     a few steps on a generated text (CTest runs this)
+//
+// It exits with status 1 when a loss is not finite, and (not under --smoke)
+// when the held-out loss is not at least 1 nat below the unigram baseline.
+
+#include <autodidact/data/pipeline.hpp>
+#include <autodidact/io/hf_export.hpp>
+#include <autodidact/models/decoder.hpp>
+#include <autodidact/models/encoder.hpp>
+#include <autodidact/objectives/clm.hpp>
+#include <autodidact/objectives/mlm.hpp>
+#include <autodidact/tokenizers/trainers.hpp>
+#include <autodidact/tokenizers/wordpiece.hpp>
+#include <autodidact/train/trainer.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace autodidact;
+namespace fs = std::filesystem;
+namespace tk = autodidact::tokenizers;
+
+// The models: sizes chosen from the learning curve on 2 cores (docs/pretraining.md).
+constexpr model_config demo_bert{.vocab = 8192,
+                                 .max_positions = 128,
+                                 .d_model = 256,
+                                 .heads = 4,
+                                 .d_ff = 1024,
+                                 .layers = 4,
+                                 .type_vocab = 2,
+                                 .layer_norm_eps = 1e-12,
+                                 .gelu = gelu_kind::erf,
+                                 .norm = norm_placement::post,
+                                 .tied_lm_head = true,
+                                 .pooler = false};
+constexpr model_config demo_gpt{.vocab = 8192,
+                                .max_positions = 128,
+                                .d_model = 256,
+                                .heads = 4,
+                                .d_ff = 1024,
+                                .layers = 4,
+                                .type_vocab = 0,
+                                .layer_norm_eps = 1e-5,
+                                .gelu = gelu_kind::tanh,
+                                .norm = norm_placement::pre,
+                                .tied_lm_head = true,
+                                .pooler = false,
+                                .attention = attention_kind::causal,
+                                .embedding_norm = false,
+                                .final_norm = true};
+using bert_t = models::encoder<demo_bert, f32>;
+using gpt_t = models::decoder<demo_gpt, f32>;
+
+namespace {
+
+struct options {
+  fs::path corpus, out = "pretraining_run";
+  double minutes = 10.0;
+  bool smoke = false, clm = false;
+  std::size_t seq = 128, batch = 16;
+  double lr = 1e-3;
+  std::uint64_t seed = 1;
+};
+
+// --smoke: a small generated text (no download), in the corpus format.
+void write_smoke_corpus(const fs::path& dir) {
+  const char* words[] = {"the", "lady", "said", "that", "she", "would", "walk", "to", "the", "house", "of", "her",
+                         "sister", "and", "a", "letter", "came", "from", "town", "with", "news", "morning", "was",
+                         "fine", "he", "thought", "it", "very", "good", "indeed"};
+  fs::create_directories(dir);
+  for (const char* name : {"train.txt", "heldout.txt"}) {
+    std::ofstream out(dir / name);
+    std::uint32_t x = name[0] == 't' ? 7u : 99u;
+    for (int line = 0; line < (name[0] == 't' ? 600 : 120); ++line) {
+      x = x * 1103515245u + 12345u;
+      const int n = 4 + static_cast<int>((x >> 16) % 9);
+      for (int i = 0; i < n; ++i) {
+        x = x * 1103515245u + 12345u;
+        out << (i ? " " : "") << words[(x >> 16) % 30];
+      }
+      out << ".\n";
+      if (line % 6 == 5) out << '\n';
+    }
+  }
+}
+
+// Held-out batches, all of them (no shuffle).
+std::vector<data::batch> heldout_batches(const tk::wordpiece_tokenizer& tok, const fs::path& file,
+                                         const data::window_options& w, std::size_t batch, std::size_t limit) {
+  data::pipeline_options o;
+  o.files = {file.string()};
+  o.windows = w;
+  o.shuffle_buffer = 0;
+  o.batch_size = batch;
+  data::pipeline<tk::wordpiece_model> p(tok, o, w.length);
+  std::vector<data::batch> out;
+  data::batch b;
+  while (out.size() < limit && p.next(b)) out.push_back(b);
+  return out;
+}
+
+// -log p(token) under the add-one smoothed unigram distribution of the training text.
+std::vector<double> unigram_nats(const tk::wordpiece_tokenizer& tok, const fs::path& train, int vocab) {
+  std::vector<double> counts(static_cast<std::size_t>(vocab), 0.0);
+  std::ifstream in(train);
+  std::string line;
+  std::vector<tk::token> tokens;
+  double total = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    tokens.clear();
+    tok.encode_tokens(line, tokens);
+    for (const auto& t : tokens) counts[static_cast<std::size_t>(t.id)] += 1, total += 1;
+  }
+  std::vector<double> nats(counts.size());
+  for (std::size_t i = 0; i < counts.size(); ++i) nats[i] = -std::log((counts[i] + 1.0) / (total + vocab));
+  return nats;
+}
+
+// The held-out MLM evaluation: every selected position becomes [MASK]
+// (mask = 1: no random or kept positions to leave unscored), fixed seed.
+struct mlm_eval {
+  const std::vector<data::batch>* batches;
+  objectives::masking_vocabulary vocab;
+  const std::vector<double>* unigram;
+  std::size_t batch, seq;
+  std::size_t limit;  // batches used (periodic evaluations use a subset)
+
+  std::map<std::string, double> operator()(const bert_t& model, bert_t::workspace_type& ws) const {
+    objectives::masked_lm<bert_t> mlm({.select = 0.15, .mask = 1.0, .random = 0.0, .seed = 20241},
+                                      vocab, static_cast<int>(batch), static_cast<int>(seq));
+    double loss = 0, base = 0, count = 0;
+    for (std::size_t i = 0; i < batches->size() && i < limit; ++i) {
+      const auto tb = objectives::token_batch_of((*batches)[i]);
+      const double l = mlm.loss(model, ws, tb, 0);
+      loss += l * mlm.selected();
+      count += mlm.selected();
+      for (std::int32_t label : mlm.labels())
+        if (label != objectives::ignore_label) base += (*unigram)[static_cast<std::size_t>(label)];
+    }
+    return {{"heldout_mlm_loss", count > 0 ? loss / count : 0.0}, {"unigram_loss", count > 0 ? base / count : 0.0},
+            {"heldout_masked", count}};
+  }
+};
+
+// A loss curve as a PNG, when gnuplot is installed.
+void plot(const fs::path& csv, const fs::path& png, const char* title, bool has_eval) {
+  if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {
+    std::printf("(gnuplot not found: no %s; the CSV is %s)\n", png.c_str(), csv.c_str());
+    return;
+  }
+  const fs::path script = png.parent_path() / "plot.gp";
+  std::ofstream(script) << "set terminal pngcairo size 900,540\nset output '" << png.string() << "'\n"
+                        << "set datafile separator ','\nset key autotitle columnhead\nset title '" << title << "'\n"
+                        << "set xlabel 'step'\nset ylabel 'nats'\nset grid\n"
+                        << "plot '" << csv.string() << "' using 1:5 with lines lw 2 title 'train loss (smoothed)'"
+                        << (has_eval ? ", '' using 1:7 with linespoints lw 2 title 'held-out MLM loss', "
+                                       "'' using 1:8 with lines dt 2 title 'unigram baseline'"
+                                     : "")
+                        << '\n';
+  if (std::system(("gnuplot '" + script.string() + "' 2>/dev/null").c_str()) == 0)
+    std::printf("loss curve: %s\n", png.c_str());
+}
+
+template <class Model>
+double time_steps(Model& model, data::pipeline<tk::wordpiece_model>& pipe, auto&& step, int n) {
+  typename Model::workspace_type ws(static_cast<int>(pipe.options().batch_size),
+                                    static_cast<int>(pipe.options().windows.length));
+  data::batch b;
+  pipe.next(b);
+  step(model, ws, b);  // warm-up
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) step(model, ws, b);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt;
+  const char* cache = std::getenv("AUTODIDACT_CACHE");
+  const char* home = std::getenv("HOME");
+  opt.corpus = fs::path(cache ? cache : (std::string(home ? home : ".") + "/.cache/autodidact")) / "corpus/pretraining";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&] {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "04_pretraining: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return std::string(argv[++i]);
+    };
+    if (a == "--smoke") opt.smoke = true;
+    else if (a == "--clm") opt.clm = true;
+    else if (a == "--corpus") opt.corpus = value();
+    else if (a == "--out") opt.out = value();
+    else if (a == "--minutes") opt.minutes = std::stod(value());
+    else {
+      std::fprintf(stderr, "04_pretraining: unknown argument '%s'\n", a.c_str());
+      return 2;
+    }
+  }
+  try {
+    if (opt.smoke) {
+      opt.corpus = opt.out / "smoke_corpus";
+      write_smoke_corpus(opt.corpus);
+      opt.minutes = 0.15;
+      opt.batch = 4;
+      opt.seq = 32;
+    }
+    const fs::path train_txt = opt.corpus / "train.txt", heldout_txt = opt.corpus / "heldout.txt";
+    if (!fs::exists(train_txt) || !fs::exists(heldout_txt)) {
+      std::fprintf(stderr, "04_pretraining: no corpus in %s; run 'bash tools/fetch_pretraining_corpus.sh' first\n",
+                   opt.corpus.c_str());
+      return 2;
+    }
+    fs::create_directories(opt.out);
+
+    // 1. The vocabulary.
+    std::printf("== 1. a WordPiece vocabulary of %d, trained on %s\n", demo_bert.vocab, train_txt.c_str());
+    auto t0 = std::chrono::steady_clock::now();
+    tk::bpe_trainer_options vocab_options;
+    vocab_options.vocab_size = static_cast<std::size_t>(demo_bert.vocab);
+    vocab_options.special_tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    tk::wordpiece_trainer trainer(vocab_options);
+    trainer.feed_file(train_txt.string());
+    const tk::wordpiece_tokenizer tok = trainer.train_tokenizer();
+    tk::save_vocab_txt(tok.vocab(), (opt.out / "vocab.txt").string());
+    std::printf("   %zu tokens in %.1f s -> %s\n", tok.vocab().size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                (opt.out / "vocab.txt").c_str());
+    const std::int32_t pad = tok.vocab().id("[PAD]"), unk = tok.vocab().id("[UNK]"), cls = tok.vocab().id("[CLS]"),
+                       sep = tok.vocab().id("[SEP]"), mask = tok.vocab().id("[MASK]");
+    const std::int32_t specials[] = {pad, unk, cls, sep, mask};
+    const auto masking_vocab = objectives::masking_vocabulary::from(static_cast<std::int32_t>(tok.vocab().size()),
+                                                                    specials, mask);
+
+    // 2. The pipeline.
+    data::pipeline_options po;
+    po.files = {train_txt.string()};
+    po.windows = data::bert_window_options(tok, opt.seq);
+    if (opt.clm) po.windows.first_token.reset();  // GPT: no [CLS]; [SEP] ends each document
+    po.shuffle_buffer = opt.smoke ? 64 : 8192;  // the glosses come grouped by class: shuffle widely
+    po.seed = opt.seed;
+    po.batch_size = opt.batch;
+    data::pipeline<tk::wordpiece_model> pipe(tok, po, opt.seq);
+    std::printf("== 2. windows of %zu tokens, batches of %zu, shuffle buffer %zu\n", opt.seq, opt.batch,
+                po.shuffle_buffer);
+    const double budget = opt.minutes * 60.0;
+    train::trainer_options to{.steps = 1,
+                              .accumulation = 1,
+                              .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear},
+                              .adamw = {.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01},
+                              .max_grad_norm = 1.0,
+                              .seed = opt.seed,
+                              .dropout = 0.0f,
+                              .checkpoint_dir = opt.out / "checkpoints",
+                              .keep_last = 2,
+                              .csv_log = opt.out / "log.csv",
+                              .max_seconds = budget,
+                              .progress = true};
+    fs::remove(to.csv_log);
+
+    if (opt.clm) {
+      // --clm: a small GPT, causal LM, then seeded samples.
+      auto model = std::make_unique<gpt_t>(1, 1, models::init_options{.seed = opt.seed});
+      objectives::causal_lm<gpt_t> clm(static_cast<int>(opt.batch), static_cast<int>(opt.seq));
+      {
+        data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
+        const double step_s = time_steps(*model, probe, [&](gpt_t& m, gpt_t::workspace_type& ws, const data::batch& b) {
+          clm.train_step(m, ws, objectives::token_batch_of(b));
+        }, 2);
+        to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(0.9 * budget / step_s));
+        model->initialize({.seed = opt.seed});
+        std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
+                    opt.minutes);
+      }
+      to.schedule.total_steps = to.steps;
+      to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
+      fs::remove_all(to.checkpoint_dir);
+      std::printf("== 3. pretraining a %d-layer GPT (%d wide) with causal LM\n", demo_gpt.layers, demo_gpt.d_model);
+      train::trainer<gpt_t, objectives::causal_lm<gpt_t>, tk::wordpiece_model> t(*model, clm, pipe, to);
+      const auto report = t.run();
+      plot(to.csv_log, opt.out / "loss.png", "causal LM pretraining", false);
+      std::printf("== 4. seeded samples (temperature 0.8, top-k 40)\n");
+      const philox_rng rng(opt.seed, rng_stream::sampling);
+      for (const char* prompt : {"it is a truth universally acknowledged", "a small", "she was"}) {
+        std::vector<tk::token> tokens;
+        tok.encode_tokens(prompt, tokens);
+        std::vector<std::int32_t> ids;
+        for (const auto& x : tokens) ids.push_back(x.id);
+        for (int k = 0; k < (opt.smoke ? 5 : 24) && ids.size() < opt.seq; ++k) {
+          model->forward({ids, {}, {}, 1, static_cast<int>(ids.size())});
+          const auto logits = model->logits();
+          const float* last = logits.data() + (ids.size() - 1) * demo_gpt.vocab;
+          std::vector<std::pair<float, int>> top;
+          for (int v = 0; v < static_cast<int>(tok.vocab().size()); ++v)
+            if (v != pad && v != unk && v != cls && v != mask) top.push_back({last[v] / 0.8f, v});
+          std::partial_sort(top.begin(), top.begin() + 40, top.end(), std::greater<>());
+          top.resize(40);
+          double z = 0;
+          for (auto& [l, v] : top) z += std::exp(l - top[0].first);
+          double u = rng.uniform_double(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(ids.size())) * z;
+          int next = top.back().second;
+          for (auto& [l, v] : top) {
+            u -= std::exp(l - top[0].first);
+            if (u <= 0) {
+              next = v;
+              break;
+            }
+          }
+          if (next == sep) break;
+          ids.push_back(next);
+        }
+        std::printf("   %s\n", tok.decode(ids).c_str());
+      }
+      std::printf("clm: steps=%lld train_loss=%.4f\n", static_cast<long long>(report.steps), report.last_loss);
+      return std::isfinite(report.last_loss) ? 0 : 1;
+    }
+
+    // 3. The model and the objective.
+    auto model = std::make_unique<bert_t>(1, 1, models::init_options{.seed = opt.seed});
+    objectives::masked_lm<bert_t> mlm({.select = 0.15, .mask = 0.8, .random = 0.1, .seed = opt.seed}, masking_vocab,
+                                      static_cast<int>(opt.batch), static_cast<int>(opt.seq));
+    {
+      data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
+      const double step_s = time_steps(*model, probe, [&](bert_t& m, bert_t::workspace_type& ws, const data::batch& b) {
+        mlm.train_step(m, ws, objectives::token_batch_of(b), 0);
+      }, 2);
+      to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(0.85 * budget / step_s));
+      model->initialize({.seed = opt.seed});
+      std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
+                  opt.minutes);
+    }
+    to.schedule.total_steps = to.steps;
+    to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
+    to.eval_every = std::max<std::int64_t>(1, to.steps / 10);
+    fs::remove_all(to.checkpoint_dir);  // a fresh run (the trainer would resume from it)
+
+    const auto heldout = heldout_batches(tok, heldout_txt, po.windows, opt.batch, opt.smoke ? 8 : 1u << 30);
+    const auto unigram = unigram_nats(tok, train_txt, demo_bert.vocab);
+    std::printf("   held-out text: %zu batches\n", heldout.size());
+    const mlm_eval periodic{&heldout, masking_vocab, &unigram, opt.batch, opt.seq, 24};
+    std::printf("== 3. pretraining a %d-layer BERT (%d wide, %.1f M parameters) with MLM\n", demo_bert.layers,
+                demo_bert.d_model, static_cast<double>(bert_t::layout.real_parameters) / 1e6);
+    train::trainer<bert_t, objectives::masked_lm<bert_t>, tk::wordpiece_model> t(*model, mlm, pipe, to, periodic);
+    const auto report = t.run();
+    std::printf("   %lld steps, %.1f M tokens, %.0f s (%.0f tokens/s)\n", static_cast<long long>(report.steps),
+                static_cast<double>(report.tokens) / 1e6, report.seconds,
+                static_cast<double>(report.tokens) / report.seconds);
+
+    // 4. The held-out evaluation on all of the held-out text, the plots, the export.
+    std::printf("== 4. held-out evaluation, loss curve, Hugging Face export\n");
+    bert_t::workspace_type ws(static_cast<int>(opt.batch), static_cast<int>(opt.seq));
+    const mlm_eval full{&heldout, masking_vocab, &unigram, opt.batch, opt.seq, heldout.size()};
+    const auto result = full(*model, ws);
+    plot(to.csv_log, opt.out / "loss.png", "MLM pretraining of a small BERT", true);
+    io::export_hf(opt.out / "hf", *model, {.vocab = &tok.vocab()});
+    std::printf("   checkpoint: %s\n   Hugging Face folder: %s\n",
+                train::latest_checkpoint(to.checkpoint_dir)->c_str(), (opt.out / "hf").c_str());
+    const double x = result.at("heldout_mlm_loss"), y = result.at("unigram_loss");
+    std::printf("pretraining: heldout_mlm_loss=%.4f unigram_loss=%.4f\n", x, y);
+    if (!std::isfinite(x) || !std::isfinite(report.last_loss)) return 1;
+    if (!opt.smoke && !(x <= y - 1.0)) {
+      std::printf("the held-out loss is not 1 nat below the unigram baseline\n");
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "04_pretraining: %s\n", e.what());
+    return 1;
+  }
+}
