@@ -21,8 +21,9 @@
 //   ./04_pretraining --clm       a small GPT with causal LM instead, then seeded samples
 //   ./04_pretraining --smoke     a few steps on a generated text (CTest runs this)
 //
-// It exits with status 1 when a loss is not finite, and (not under --smoke)
-// when the held-out loss is not at least 1 nat below the unigram baseline.
+// It exits with status 1 when a loss is not finite, and (on a full run of
+// 10 minutes or more) when the held-out loss is not at least 1 nat below the
+// unigram baseline.
 
 #include <autodidact/data/pipeline.hpp>
 #include <autodidact/io/hf_export.hpp>
@@ -388,12 +389,45 @@ int main(int argc, char** argv) {
     const auto result = full(*model, ws);
     plot(to.csv_log, opt.out / "loss.png", "MLM pretraining of a small BERT", true);
     io::export_hf(opt.out / "hf", *model, {.vocab = &tok.vocab()});
+    {
+      // For tools/check_hf_export.py: held-out batches corrupted as in the
+      // evaluation, and our loss on them (transformers must reproduce it).
+      objectives::masked_lm<bert_t> check({.select = 0.15, .mask = 1.0, .random = 0.0, .seed = 20241}, masking_vocab,
+                                          static_cast<int>(opt.batch), static_cast<int>(opt.seq));
+      std::vector<std::int64_t> ids, types, attention, labels;
+      double sum = 0, count = 0;
+      std::int64_t rows = 0;
+      for (std::size_t i = 0; i < heldout.size() && i < 8; ++i) {
+        const data::batch& b = heldout[i];
+        const double l = check.loss(*model, ws, objectives::token_batch_of(b), 0);
+        sum += l * check.selected();
+        count += check.selected();
+        for (std::size_t k = 0; k < b.ids.size(); ++k) {
+          ids.push_back(check.corrupted()[k]);
+          types.push_back(b.segments[k]);
+          attention.push_back(static_cast<int>(k % opt.seq) < b.lengths[k / opt.seq] ? 1 : 0);
+          labels.push_back(check.labels()[k]);
+        }
+        rows += b.size;
+      }
+      const double loss = count > 0 ? sum / count : 0.0;
+      const std::vector<std::int64_t> shape{rows, static_cast<std::int64_t>(opt.seq)};
+      io::write_safetensors(opt.out / "hf_check.safetensors",
+                            std::vector<io::tensor_ref>{
+                                io::tensor_ref::of<std::int64_t>("input_ids", shape, std::span<const std::int64_t>(ids)),
+                                io::tensor_ref::of<std::int64_t>("token_type_ids", shape, std::span<const std::int64_t>(types)),
+                                io::tensor_ref::of<std::int64_t>("attention_mask", shape,
+                                                                 std::span<const std::int64_t>(attention)),
+                                io::tensor_ref::of<std::int64_t>("labels", shape, std::span<const std::int64_t>(labels)),
+                                io::tensor_ref::of<double>("loss", {}, std::span<const double>(&loss, 1))});
+    }
     std::printf("   checkpoint: %s\n   Hugging Face folder: %s\n",
                 train::latest_checkpoint(to.checkpoint_dir)->c_str(), (opt.out / "hf").c_str());
     const double x = result.at("heldout_mlm_loss"), y = result.at("unigram_loss");
     std::printf("pretraining: heldout_mlm_loss=%.4f unigram_loss=%.4f\n", x, y);
     if (!std::isfinite(x) || !std::isfinite(report.last_loss)) return 1;
-    if (!opt.smoke && !(x <= y - 1.0)) {
+    // The goal (1 nat below the baseline) is the full run's: 10 minutes.
+    if (!opt.smoke && opt.minutes >= 10.0 && !(x <= y - 1.0)) {
       std::printf("the held-out loss is not 1 nat below the unigram baseline\n");
       return 1;
     }
