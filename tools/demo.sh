@@ -43,7 +43,8 @@ corpus="$(bash tools/fetch_pretraining_corpus.sh | tail -1)"
 run="$cache/runs/pretraining"
 minutes=10
 if [ "$quick" -eq 1 ]; then minutes=1; fi
-./build/release/examples/04_pretraining --corpus "$corpus" --out "$run" --minutes "$minutes"
+status=0
+./build/release/examples/04_pretraining --corpus "$corpus" --out "$run" --minutes "$minutes" || status=$?
 # transformers reproduces our held-out loss from the exported folder (when
 # the Python tools are installed: bash tools/setup.sh --python).
 venv_python="$cache/venv/bin/python"
@@ -53,3 +54,4 @@ else
   echo "(to check the Hugging Face export with transformers: bash tools/setup.sh --python, then"
   echo " $venv_python tools/check_hf_export.py $run/hf $run/hf_check.safetensors)"
 fi
+exit "$status"
