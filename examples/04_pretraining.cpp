@@ -317,14 +317,15 @@ int main(int argc, char** argv) {
       plot(to.csv_log, opt.out / "loss.png", "causal LM pretraining", false);
       std::printf("== 4. seeded samples (temperature 0.8, top-k 40)\n");
       const philox_rng rng(opt.seed, rng_stream::sampling);
+      gpt_t::workspace_type sampling(1, static_cast<int>(opt.seq));  // one sequence, up to T tokens
       for (const char* prompt : {"it is a truth universally acknowledged", "a small", "she was"}) {
         std::vector<tk::token> tokens;
         tok.encode_tokens(prompt, tokens);
         std::vector<std::int32_t> ids;
         for (const auto& x : tokens) ids.push_back(x.id);
         for (int k = 0; k < (opt.smoke ? 5 : 24) && ids.size() < opt.seq; ++k) {
-          model->forward({ids, {}, {}, 1, static_cast<int>(ids.size())});
-          const auto logits = model->logits();
+          model->forward(sampling, {ids, {}, {}, 1, static_cast<int>(ids.size())});
+          const auto logits = model->logits(sampling);
           const float* last = logits.data() + (ids.size() - 1) * demo_gpt.vocab;
           std::vector<std::pair<float, int>> top;
           for (int v = 0; v < static_cast<int>(tok.vocab().size()); ++v)
