@@ -58,12 +58,6 @@ class decoder : public detail::body<C, P, Policy> {
   }
   void forward(const batch_input& in) { forward(ws_, in); }
 
-  tensor_view<const T, 3> hidden(const workspace_type& w) const {
-    this->require_forward(w, "hidden");
-    return {this->top(w), {w.batch(), w.seq(), C.d_model}};
-  }
-  tensor_view<const T, 3> hidden() const { return hidden(ws_); }
-
   // The LM head's logits [B·T, V] = LN_f(h) Wᵀ of the last forward
   // (heads/lm.hpp), computed on first use after each forward.
   tensor_view<const T, 2> logits(workspace_type& w) const requires(Policy.pretraining_heads) {
@@ -108,7 +102,7 @@ class decoder : public detail::body<C, P, Policy> {
   void backward(workspace_type& w) const requires(Policy.pretraining_heads) {
     this->require_loss(w, "backward", "clm_loss()");
     const int n = w.batch() * w.seq();
-    T* d_final = begin_backward(w);
+    T* d_final = this->begin_backward(w);
     auto& state = w.template head<lm>();
     if (state.count > 0) {
       const auto k = lm_cache(w);  // dlogits in place of the logits
@@ -125,13 +119,6 @@ class decoder : public detail::body<C, P, Policy> {
   // For task heads: begin_backward() returns a zeroed d hidden() [N, C]
   // to add into; backward_from_final() propagates it through the final
   // LayerNorm and the body.
-  T* begin_backward(workspace_type& w) const {
-    this->require_unconsumed_forward(w, "begin_backward");
-    T* d = this->top_gradient(w);
-    layers::detail::zero(std::ptrdiff_t(w.batch()) * w.seq() * C.d_model, d);
-    return d;
-  }
-  T* begin_backward() { return begin_backward(ws_); }
   void backward_from_final(workspace_type& w, const T* d_final) const {
     this->require_unconsumed_forward(w, "backward_from_final");
     T* d = this->top_gradient(w);

@@ -67,13 +67,6 @@ class encoder : public detail::body<C, P, Policy> {
   }
   void forward(const batch_input& in) { forward(ws_, in); }
 
-  // The body's output [B, T, C]: the last block's (or the final
-  // LayerNorm's, in a config with one).
-  tensor_view<const T, 3> hidden(const workspace_type& w) const {
-    this->require_forward(w, "hidden");
-    return {this->top(w), {w.batch(), w.seq(), C.d_model}};
-  }
-  tensor_view<const T, 3> hidden() const { return hidden(ws_); }
   tensor_view<const T, 2> pooled(const workspace_type& w) const requires(C.pooler) {
     this->require_forward(w, "pooled");
     return {w.act(w.al_.pooled), {w.batch(), C.d_model}};
@@ -236,13 +229,6 @@ class encoder : public detail::body<C, P, Policy> {
   // For task heads: after the head has added d(hidden) into the buffer
   // begin_backward returns (zeroed) and formed d(pooled) [B, C] (or null),
   // propagate into the body.
-  T* begin_backward(workspace_type& w) const {
-    this->require_unconsumed_forward(w, "begin_backward");
-    T* d = this->top_gradient(w);
-    layers::detail::zero(std::ptrdiff_t(w.batch()) * w.seq() * C.d_model, d);
-    return d;
-  }
-  T* begin_backward() { return begin_backward(ws_); }
   void backward_from_pooled(workspace_type& w, const T* d_pooled) const {
     this->require_unconsumed_forward(w, "backward_from_pooled");
     if constexpr (C.pooler) {

@@ -19,6 +19,7 @@
 // All memory is allocated here, at construction; forward and backward
 // allocate nothing.
 
+#include <algorithm>  // for std::copy, std::fill_n
 #include <array>    // for std::array
 #include <cstdint>  // for std::int32_t, std::uint32_t, std::uint64_t
 #include <span>     // for std::span
@@ -161,6 +162,52 @@ class workspace {
 
   T* act(std::size_t offset) noexcept { return acts_.data() + offset; }
   const T* act(std::size_t offset) const noexcept { return acts_.data() + offset; }
+
+  // Validates and copies the input into the workspace, and lays out its
+  // activations for it.
+  void accept(const batch_input& in) {
+    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch,
+            " must be in [1, max_batch = ", max_batch_, "]");
+    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq,
+            " must be in [1, max_seq = ", max_seq_, "] (the workspace was set up for at most ", max_seq_,
+            " tokens; max_positions = ", C.max_positions, ")");
+    const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
+    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
+            " tokens, expected batch x seq = ", in.batch, " x ", in.seq, " = ", n);
+    require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
+            " entries, expected ", n, " (or none)");
+    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch),
+            "forward: lengths holds ", in.lengths.size(), " entries, expected batch = ", in.batch,
+            " (or none)");
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int32_t id = in.ids[i];
+      require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
+              i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
+    }
+    for (std::size_t i = 0; i < in.segments.size(); ++i) {
+      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1),
+              "forward: segment id ", in.segments[i], " at position ", i % in.seq, " of sequence ",
+              i / in.seq, " is outside [0, type_vocab = ", C.type_vocab, ")");
+    }
+    for (std::size_t b = 0; b < in.lengths.size(); ++b) {
+      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
+              " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
+    }
+    batch_ = in.batch;
+    seq_ = in.seq;
+    al_ = plan::activations(batch_, seq_);
+    std::copy(in.ids.begin(), in.ids.end(), ids());
+    if (in.segments.empty()) {
+      std::fill_n(segments(), n, 0);
+    } else {
+      std::copy(in.segments.begin(), in.segments.end(), segments());
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      positions()[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(in.seq));
+    for (int b = 0; b < in.batch; ++b)
+      lengths()[b] = in.lengths.empty() ? in.seq : in.lengths[static_cast<std::size_t>(b)];
+    invalidate_logits();  // the heads' logits of the previous batch are gone
+  }
 
   template <class H>
   head_state& head() noexcept {

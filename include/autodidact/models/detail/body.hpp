@@ -192,6 +192,26 @@ class body {
     return {hidden_ptr(w, index), {w.batch_, w.seq_, C.d_model}};
   }
 
+  // The body's output [B, T, C] of the last forward: the last block's, or
+  // the final LayerNorm's in a config with one (GPT-2's last hidden state).
+  tensor_view<const T, 3> hidden(const workspace_type& w) const {
+    require_forward(w, "hidden");
+    return {top(w), {w.batch_, w.seq_, C.d_model}};
+  }
+  tensor_view<const T, 3> hidden() const { return hidden(ws_); }
+
+  // For task heads: a zeroed d hidden() [B·T, C] to add into, after a
+  // forward that no backward has consumed; the encoder's
+  // backward_from_pooled / the decoder's backward_from_final then
+  // propagate it into the body.
+  T* begin_backward(workspace_type& w) const {
+    require_unconsumed_forward(w, "begin_backward");
+    T* d = top_gradient(w);
+    layers::detail::zero(std::ptrdiff_t(w.batch_) * w.seq_ * C.d_model, d);
+    return d;
+  }
+  T* begin_backward() { return begin_backward(ws_); }
+
   // The own workspace's observer (workspace::observe_hidden_gradients).
   using hidden_gradient_observer = typename workspace_type::hidden_gradient_observer;
   void observe_hidden_gradients(hidden_gradient_observer observer, void* context = nullptr) noexcept {
@@ -381,51 +401,6 @@ class body {
   }
   static layers::attention_shape shape(const workspace_type& w) { return {w.batch_, w.seq_, w.lengths()}; }
 
-  // Validates and copies the input into the workspace, and lays out its
-  // activations for it.
-  static void accept(workspace_type& w, const batch_input& in) {
-    require(in.batch >= 1 && in.batch <= w.max_batch_, "forward: batch = ", in.batch,
-            " must be in [1, max_batch = ", w.max_batch_, "]");
-    require(in.seq >= 1 && in.seq <= w.max_seq_, "forward: sequence length ", in.seq,
-            " must be in [1, max_seq = ", w.max_seq_, "] (the workspace was set up for at most ", w.max_seq_,
-            " tokens; max_positions = ", C.max_positions, ")");
-    const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
-    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
-            " tokens, expected batch x seq = ", in.batch, " x ", in.seq, " = ", n);
-    require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
-            " entries, expected ", n, " (or none)");
-    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch),
-            "forward: lengths holds ", in.lengths.size(), " entries, expected batch = ", in.batch,
-            " (or none)");
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t id = in.ids[i];
-      require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
-    }
-    for (std::size_t i = 0; i < in.segments.size(); ++i) {
-      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1),
-              "forward: segment id ", in.segments[i], " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside [0, type_vocab = ", C.type_vocab, ")");
-    }
-    for (std::size_t b = 0; b < in.lengths.size(); ++b) {
-      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
-              " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
-    }
-    w.batch_ = in.batch;
-    w.seq_ = in.seq;
-    w.al_ = plan::activations(w.batch_, w.seq_);
-    std::copy(in.ids.begin(), in.ids.end(), w.ids());
-    if (in.segments.empty()) {
-      std::fill_n(w.segments(), n, 0);
-    } else {
-      std::copy(in.segments.begin(), in.segments.end(), w.segments());
-    }
-    for (std::size_t i = 0; i < n; ++i)
-      w.positions()[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(in.seq));
-    for (int b = 0; b < in.batch; ++b)
-      w.lengths()[b] = in.lengths.empty() ? in.seq : in.lengths[static_cast<std::size_t>(b)];
-    w.invalidate_logits();  // the heads' logits of the previous batch are gone
-  }
 
   // Embeddings (+ embedding LayerNorm for post-LN), all blocks, and the
   // final LayerNorm when the config has one.
@@ -448,7 +423,7 @@ class body {
   }
 
   void stack_forward(workspace_type& w, const batch_input& in) const {
-    accept(w, in);
+    w.accept(in);
     w.stage_ = stage::forwarded;
     const int n = w.batch_ * w.seq_;
     T* emb = w.act(w.al_.embeddings);
