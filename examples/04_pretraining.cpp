@@ -157,13 +157,16 @@ struct mlm_eval {
   objectives::masking_vocabulary vocab;
   const std::vector<double>* unigram;
   std::size_t batch, seq;
-  std::size_t limit;  // batches used (periodic evaluations use a subset)
+  std::size_t limit;  // batches used (periodic evaluations use a subset, spread over the whole text)
 
   std::map<std::string, double> operator()(const bert_t& model, bert_t::workspace_type& ws) const {
     objectives::masked_lm<bert_t> mlm({.select = 0.15, .mask = 1.0, .random = 0.0, .seed = 20241},
                                       vocab, static_cast<int>(batch), static_cast<int>(seq));
     double loss = 0, base = 0, count = 0;
-    for (std::size_t i = 0; i < batches->size() && i < limit; ++i) {
+    // Every stride-th batch: both parts of the held-out text (the novels'
+    // tails come first, then the glosses) are in a subset.
+    const std::size_t stride = std::max<std::size_t>(1, batches->size() / std::max<std::size_t>(1, limit));
+    for (std::size_t i = 0; i < batches->size(); i += stride) {
       const auto tb = objectives::token_batch_of((*batches)[i]);
       const double l = mlm.loss(model, ws, tb, 0);
       loss += l * mlm.selected();
