@@ -210,6 +210,22 @@ double time_steps(Model& model, data::pipeline<tk::wordpiece_model>& pipe, auto&
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / n;
 }
 
+// Turns the wall-time budget into a step count: times two steps on a probe
+// pipeline, sets the steps and the schedule (warmup min(200, steps / 10),
+// decay to the end), and re-initialises the model the probe trained.
+template <class Model>
+void plan_steps(Model& model, const tk::wordpiece_tokenizer& tok, const data::pipeline_options& po,
+                const options& opt, double fraction, train::trainer_options& to, auto&& step) {
+  data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
+  const double step_s = time_steps(model, probe, step, 2);
+  to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(fraction * opt.minutes * 60.0 / step_s));
+  to.schedule.total_steps = to.steps;
+  to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
+  model.initialize({.seed = opt.seed});
+  std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
+              opt.minutes);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,18 +317,9 @@ int main(int argc, char** argv) {
       // --clm: a small GPT, causal LM, then seeded samples.
       auto model = std::make_unique<gpt_t>(1, 1, models::init_options{.seed = opt.seed});
       objectives::causal_lm<gpt_t> clm(static_cast<int>(opt.batch), static_cast<int>(opt.seq));
-      {
-        data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
-        const double step_s = time_steps(*model, probe, [&](gpt_t& m, gpt_t::workspace_type& ws, const data::batch& b) {
-          clm.train_step(m, ws, objectives::token_batch_of(b));
-        }, 2);
-        to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(0.9 * budget / step_s));
-        model->initialize({.seed = opt.seed});
-        std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
-                    opt.minutes);
-      }
-      to.schedule.total_steps = to.steps;
-      to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
+      plan_steps(*model, tok, po, opt, 0.9, to, [&](gpt_t& m, gpt_t::workspace_type& ws, const data::batch& b) {
+        clm.train_step(m, ws, objectives::token_batch_of(b));
+      });
       fs::remove_all(to.checkpoint_dir);
       std::printf("== 3. pretraining a %d-layer GPT (%d wide) with causal LM\n", demo_gpt.layers, demo_gpt.d_model);
       train::trainer<gpt_t, objectives::causal_lm<gpt_t>, tk::wordpiece_model> t(*model, clm, pipe, to);
@@ -359,18 +366,9 @@ int main(int argc, char** argv) {
     auto model = std::make_unique<bert_t>(1, 1, models::init_options{.seed = opt.seed});
     objectives::masked_lm<bert_t> mlm({.select = 0.15, .mask = 0.8, .random = 0.1, .seed = opt.seed}, masking_vocab,
                                       static_cast<int>(opt.batch), static_cast<int>(opt.seq));
-    {
-      data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
-      const double step_s = time_steps(*model, probe, [&](bert_t& m, bert_t::workspace_type& ws, const data::batch& b) {
-        mlm.train_step(m, ws, objectives::token_batch_of(b), 0);
-      }, 2);
-      to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(0.85 * budget / step_s));
-      model->initialize({.seed = opt.seed});
-      std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
-                  opt.minutes);
-    }
-    to.schedule.total_steps = to.steps;
-    to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
+    plan_steps(*model, tok, po, opt, 0.85, to, [&](bert_t& m, bert_t::workspace_type& ws, const data::batch& b) {
+      mlm.train_step(m, ws, objectives::token_batch_of(b), 0);
+    });
     to.eval_every = std::max<std::int64_t>(1, to.steps / 10);
     fs::remove_all(to.checkpoint_dir);  // a fresh run (the trainer would resume from it)
 
