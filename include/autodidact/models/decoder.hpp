@@ -128,6 +128,16 @@ class decoder : public detail::body<C, P, Policy> {
   }
   void backward_from_final(const T* d_final) { backward_from_final(ws_, d_final); }
 
+  // The layers' parameters, for the incremental (KV-cache) forward of
+  // inference/cached_forward.hpp: views into the arena, each with its packed
+  // copy when pack_weights() made one and it is fresh. Reading them changes
+  // nothing; forward() does not use them.
+  layers::block_params<T> block_parameters(int l) const { return this->block_params_of(l); }
+  layers::embedding_params<T> embedding_parameters() const { return this->embedding_params(); }
+  layers::layernorm_params<T> final_norm_parameters() const { return this->final_norm_params(); }
+  // The LM head: logits = x Wᵀ (W the token embedding when tied).
+  layers::linear_params<T> lm_head_parameters() const { return head_params(); }
+
   // The last clm_loss.
   T loss(const workspace_type& w) const noexcept {
     if constexpr (Policy.pretraining_heads) return w.template head<lm>().loss;

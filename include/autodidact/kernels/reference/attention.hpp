@@ -53,6 +53,33 @@ void attention_blocked_forward(int t, int d, T scale, const T* q, const T* k, co
     }
 }
 
+// O[i] = Σ_{j < mask.limit(i, kv_len)} softmax_j(scale q_i·k_j) v_j: rows
+// queries over kv_len cached keys (kernels::attention_cached_forward).
+template <kernel_scalar T>
+void attention_cached_forward(int rows, int kv_len, int d, T scale, const T* q, int ldq, const T* k,
+                              const T* v, int ldkv, T* o, int ldo, const softmax_mask& mask) {
+  require(rows >= 0 && kv_len >= 0 && d >= 1 && ldq >= d && ldkv >= d && ldo >= d,
+          "attention_cached_forward: bad sizes");
+  std::vector<T> p(static_cast<std::size_t>(kv_len > 0 ? kv_len : 1));
+  for (int i = 0; i < rows; ++i) {
+    const int lim = mask.limit(i, kv_len);
+    T mx = -std::numeric_limits<T>::infinity();
+    for (int j = 0; j < lim; ++j) {
+      T sij = 0;
+      for (int c = 0; c < d; ++c) sij += q[std::ptrdiff_t(i) * ldq + c] * k[std::ptrdiff_t(j) * ldkv + c];
+      p[std::size_t(j)] = scale * sij;
+      if (p[std::size_t(j)] > mx) mx = p[std::size_t(j)];
+    }
+    T sum = 0;
+    for (int j = 0; j < lim; ++j) sum += (p[std::size_t(j)] = std::exp(p[std::size_t(j)] - mx));
+    for (int c = 0; c < d; ++c) {
+      T acc = 0;
+      for (int j = 0; j < lim; ++j) acc += p[std::size_t(j)] * v[std::ptrdiff_t(j) * ldkv + c];
+      o[std::ptrdiff_t(i) * ldo + c] = lim > 0 ? acc / sum : T(0);
+    }
+  }
+}
+
 template <kernel_scalar T>
 void attention_blocked_backward(int t, int d, T scale, const T* q, const T* k, const T* v, int ld, const T* o,
                                 int ldo, const T* dout, const T* lse, T* dq, T* dk, T* dv, int ldd,

@@ -1,0 +1,213 @@
+#pragma once
+// The incremental forward of a decoder<> through a KV cache: new tokens of
+// B sequences go through the embeddings and every block, attending to the
+// keys and values the cache already holds plus their own (causally); their
+// keys and values are appended to the cache, and the logits of each
+// sequence's last new token come out. A prompt (prefill, in chunks) and one
+// token per step (decoding) are the same call with different counts.
+//
+//   rows      R = Σ_b count[b] new tokens, packed densely in sequence order
+//   per block (the layers of layers/block.hpp on R rows, packed weights):
+//             pre-LN LN1, qkv[R, 3C] = x Wqkvᵀ + b
+//             K, V rows → cache (sequence b, positions length(b) ...)
+//             per (b, h): ctx = softmax(Q Kᵀ/√D, causal, row_offset = length(b)) V
+//                         (kernels::attention_cached_forward)
+//             projection + residual, LN2, feed-forward + residual
+//   then      LN_f on each sequence's last new row, logits[B, V] = LN_f(h) Wᵀ
+//
+// The full-sequence forward (models/decoder.hpp) is untouched: this path
+// reuses its layers and packed weights, so in exact arithmetic it equals
+// running forward() on the whole prefix (tests/inference check it).
+//
+// decode_workspace holds every buffer the call writes; the model stays
+// const, so threads can share it, each with its own cache and workspace.
+
+#include <cmath>    // for std::sqrt
+#include <cstddef>  // for std::size_t, std::ptrdiff_t
+#include <cstdint>  // for std::int32_t
+#include <cstring>  // for std::memcpy
+#include <span>     // for std::span
+
+#include "autodidact/config.hpp"                 // for model_config
+#include "autodidact/core/arena.hpp"             // for arena
+#include "autodidact/core/error.hpp"             // for require
+#include "autodidact/inference/kv_cache.hpp"     // for kv_cache
+#include "autodidact/kernels/attention.hpp"      // for attention_cached_forward
+#include "autodidact/kernels/common.hpp"         // for softmax_mask, parallel_for
+#include "autodidact/layers/block.hpp"           // for block_forward_before_heads, block_forward_after_heads
+#include "autodidact/layers/embedding.hpp"       // for embedding_forward
+#include "autodidact/layers/layernorm.hpp"       // for layernorm_forward
+#include "autodidact/layers/linear.hpp"          // for linear_forward
+
+namespace autodidact::inference {
+
+// Everything one cached forward writes, for up to max_batch sequences of up
+// to max_rows new tokens each (a prefill chunk; decoding needs 1).
+template <model_config C, class T>
+class decode_workspace {
+ public:
+  decode_workspace(int max_batch, int max_rows)
+      : max_batch_(max_batch), max_rows_(max_rows), rows_cap_(checked_rows(max_batch, max_rows)) {
+    const std::size_t r = static_cast<std::size_t>(rows_cap_), b = static_cast<std::size_t>(max_batch);
+    const std::size_t c = C.d_model, f = C.d_ff;
+    // x, ln1, context, residual1, ln2, two outputs [R, C]; qkv [R, 3C];
+    // ff [R, F]; four row statistics [R]; last, last_ln [B, C]; two [B];
+    // logits [B, V].
+    acts_ = arena<T>(r * (7 * c + 3 * c + f + 4) + b * (2 * c + 2 + C.vocab));
+    ints_ = arena<std::int32_t>(2 * r + 2 * b + 1);
+  }
+  int max_batch() const noexcept { return max_batch_; }
+  int max_rows() const noexcept { return max_rows_; }
+  std::size_t bytes() const noexcept { return acts_.size() * sizeof(T) + ints_.size() * sizeof(std::int32_t); }
+
+  // Logits [V] of sequence b's last token fed by the last cached_forward
+  // (valid when b had new tokens in it).
+  const T* logits(int b) const noexcept { return logits_ptr() + std::ptrdiff_t(b) * C.vocab; }
+  T* logits(int b) noexcept { return logits_ptr() + std::ptrdiff_t(b) * C.vocab; }
+
+  // The buffers, for cached_forward (not for users).
+  static int checked_rows(int b, int n) {
+    require(b >= 1, "decode_workspace: max_batch = ", b, " must be at least 1");
+    require(n >= 1, "decode_workspace: max_rows = ", n, " must be at least 1");
+    return b * n;
+  }
+  T* at(int slot) noexcept {
+    const std::size_t r = static_cast<std::size_t>(rows_cap_), c = C.d_model;
+    return acts_.data() + static_cast<std::size_t>(slot) * r * c;  // slots 0..6: [R, C]
+  }
+  T* qkv() noexcept { return at(7); }                                               // [R, 3C]
+  T* ff() noexcept { return at(10); }                                               // [R, F]
+  T* stats(int i) noexcept { return ff() + std::size_t(rows_cap_) * C.d_ff + std::size_t(i) * rows_cap_; }
+  T* last() noexcept { return stats(4); }                                           // [B, C]
+  T* last_ln() noexcept { return last() + std::size_t(max_batch_) * C.d_model; }    // [B, C]
+  T* last_stats(int i) noexcept { return last_ln() + std::size_t(max_batch_) * C.d_model + i * max_batch_; }
+  T* logits_ptr() noexcept { return last_stats(2); }                                 // [B, V]
+  const T* logits_ptr() const noexcept { return const_cast<decode_workspace*>(this)->logits_ptr(); }
+  std::int32_t* ids() noexcept { return ints_.data(); }
+  std::int32_t* positions() noexcept { return ints_.data() + rows_cap_; }
+  std::int32_t* row_begin() noexcept { return ints_.data() + 2 * rows_cap_; }  // [B + 1]
+
+ private:
+  int max_batch_, max_rows_, rows_cap_;
+  arena<T> acts_;
+  arena<std::int32_t> ints_;
+};
+
+// Feeds count[b] new tokens of each sequence b (tokens packed in sequence
+// order, Σ count = tokens.size()) at positions cache.length(b) ...; appends
+// their keys and values to the cache and advances its lengths; writes
+// ws.logits(b) for every b with count[b] > 0 (the others' are undefined).
+// Bad input (a count that overflows the cache or the workspace, a token id
+// outside the vocabulary) is an invalid_argument naming it.
+template <class Model>
+void cached_forward(const Model& model, kv_cache<Model::config, typename Model::T>& cache,
+                    decode_workspace<Model::config, typename Model::T>& ws, std::span<const std::int32_t> tokens,
+                    std::span<const std::int32_t> count) {
+  constexpr model_config C = Model::config;
+  using T = typename Model::T;
+  static_assert(C.attention == attention_kind::causal, "autodidact: cached_forward needs a causal decoder.");
+  static_assert(!C.factorised_embeddings() && !C.embedding_norm && C.type_vocab == 0,
+                "autodidact: cached_forward supports GPT-2 style decoders (token + position embeddings, no "
+                "embedding LayerNorm or projection, no segments).");
+  const int batch = static_cast<int>(count.size());
+  require(batch >= 1 && batch <= ws.max_batch() && batch <= cache.max_batch(), "cached_forward: batch = ", batch,
+          " must be in [1, min(workspace max_batch = ", ws.max_batch(), ", cache max_batch = ", cache.max_batch(),
+          ")]");
+  std::int32_t* begin = ws.row_begin();
+  begin[0] = 0;
+  for (int b = 0; b < batch; ++b) {
+    const int n = count[static_cast<std::size_t>(b)];
+    require(n >= 0 && n <= ws.max_rows(), "cached_forward: ", n, " new tokens for sequence ", b,
+            " must be in [0, the workspace's max_rows = ", ws.max_rows(), "]");
+    require(cache.length(b) + n <= cache.max_length(), "cached_forward: sequence ", b, " holds ", cache.length(b),
+            " positions; ", n, " more exceed the cache's max_length = ", cache.max_length());
+    begin[b + 1] = begin[b] + n;
+  }
+  const int rows = begin[batch];
+  require(static_cast<std::size_t>(rows) == tokens.size(), "cached_forward: tokens holds ", tokens.size(),
+          " ids, expected the sum of counts = ", rows);
+  if (rows == 0) return;
+  for (int b = 0; b < batch; ++b) {
+    for (int i = begin[b]; i < begin[b + 1]; ++i) {
+      const std::int32_t id = tokens[static_cast<std::size_t>(i)];
+      require(id >= 0 && id < C.vocab, "cached_forward: token id ", id, " of sequence ", b,
+              " is outside the vocabulary [0, ", C.vocab, ")");
+      ws.ids()[i] = id;
+      ws.positions()[i] = cache.length(b) + (i - begin[b]);
+    }
+  }
+
+  // Embeddings: x[R, C] = wte[ids] + wpe[positions].
+  T* x = ws.at(0);
+  layers::embedding_forward(model.embedding_parameters(), {ws.ids(), ws.positions(), nullptr, rows}, x);
+
+  const int c = C.d_model, h_count = C.heads, d = c / h_count;
+  const T scale = T(1) / std::sqrt(T(d));
+  double head_work = 0;  // multiply-adds of the heads, to decide on threads
+  for (int b = 0; b < batch; ++b) head_work += double(begin[b + 1] - begin[b]) * (cache.length(b) + 1) * 2.0 * c;
+  const bool parallel_heads = head_work > 262144.0;
+  const T* in = x;
+  for (int l = 0; l < C.layers; ++l) {
+    const layers::block_params<T> p = model.block_parameters(l);
+    layers::block_cache<T> bc;
+    bc.ln1 = ws.at(1);
+    bc.ln1_mean = ws.stats(0);
+    bc.ln1_rstd = ws.stats(1);
+    bc.attention = {ws.qkv(), nullptr, ws.at(2)};
+    bc.residual1 = ws.at(3);
+    bc.ln2 = ws.at(4);
+    bc.ln2_mean = ws.stats(2);
+    bc.ln2_rstd = ws.stats(3);
+    bc.ff = {nullptr, ws.ff()};
+    bc.residual2 = ws.at(5 + (l % 2));
+    layers::block_forward_before_heads(p, 0, rows, in, bc);
+    // K, V of the new rows into the cache.
+    for (int b = 0; b < batch; ++b) {
+      for (int i = begin[b]; i < begin[b + 1]; ++i) {
+        const int pos = ws.positions()[i];
+        const T* row = ws.qkv() + std::ptrdiff_t(i) * 3 * c;
+        std::memcpy(cache.keys(l, b, pos), row + c, sizeof(T) * static_cast<std::size_t>(c));
+        std::memcpy(cache.values(l, b, pos), row + 2 * c, sizeof(T) * static_cast<std::size_t>(c));
+      }
+    }
+    // Heads: the new queries of (b, h) over the cached keys 0 .. length + n.
+    kernels::detail::parallel_for(0, batch * h_count, parallel_heads, [&](int bh) {
+      const int b = bh / h_count, h = bh % h_count;
+      const int n = begin[b + 1] - begin[b];
+      if (n == 0) return;
+      const int past = cache.length(b);
+      const kernels::softmax_mask mask{.valid_cols = past + n, .causal = true, .row_offset = past};
+      kernels::attention_cached_forward(n, past + n, d, scale, ws.qkv() + std::ptrdiff_t(begin[b]) * 3 * c + h * d,
+                                        3 * c, cache.keys(l, b) + h * d, cache.values(l, b) + h * d, c,
+                                        ws.at(2) + std::ptrdiff_t(begin[b]) * c + h * d, c, mask);
+    });
+    layers::block_forward_after_heads(p, 0, rows, in, bc);
+    in = bc.output(C.norm);
+  }
+  for (int b = 0; b < batch; ++b) cache.set_length(b, cache.length(b) + (begin[b + 1] - begin[b]));
+
+  // Each sequence's last new row → LN_f → logits (only rows that had tokens).
+  int m = 0;
+  for (int b = 0; b < batch; ++b) {
+    if (begin[b + 1] == begin[b]) continue;
+    std::memcpy(ws.last() + std::ptrdiff_t(m) * c, in + std::ptrdiff_t(begin[b + 1] - 1) * c,
+                sizeof(T) * static_cast<std::size_t>(c));
+    ++m;
+  }
+  const T* top = ws.last();
+  if constexpr (C.final_norm) {
+    layers::layernorm_forward(model.final_norm_parameters(), m, ws.last(), ws.last_ln(),
+                              {ws.last_stats(0), ws.last_stats(1)});
+    top = ws.last_ln();
+  }
+  // The logits of the m gathered rows, then moved to their sequences' slots
+  // (backwards, so a row never overwrites one not yet moved: slot >= row).
+  layers::linear_forward(model.lm_head_parameters(), m, top, ws.logits_ptr());
+  for (int b = batch - 1; b >= 0 && m > 0; --b) {
+    if (begin[b + 1] == begin[b]) continue;
+    --m;
+    if (m != b) std::memcpy(ws.logits(b), ws.logits(m), sizeof(T) * static_cast<std::size_t>(C.vocab));
+  }
+}
+
+}  // namespace autodidact::inference
