@@ -6,7 +6,11 @@
 
 #include "generation_common.hpp"
 
+#include <autodidact/kernels/reference/attention.hpp>
+
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 using namespace autodidact;
@@ -243,4 +247,62 @@ TEST_CASE("generation_penalty: repetition penalty divides positive and multiplie
   CHECK(probs[4] == 0.0);
   CHECK(probs[1] == Approx(0.5));
   CHECK(probs[2] == Approx(0.5));
+}
+
+TEST_CASE("generation_attention_kernel: attention_cached_forward equals its reference twin", "[generation]") {
+  const philox_rng rng(17, rng_stream::user);
+  for (auto [rows, past, d] : std::vector<std::array<int, 3>>{{1, 0, 16}, {1, 149, 16}, {5, 60, 7}, {70, 0, 12}, {70, 90, 5}}) {
+    const int kv = past + rows, ldq = 3 * d + 1, ldkv = d + 2, ldo = d + 3;
+    std::vector<double> q(std::size_t(rows) * ldq), k(std::size_t(kv) * ldkv), v(std::size_t(kv) * ldkv),
+        o(std::size_t(rows) * ldo, -1), r(std::size_t(rows) * ldo, -1);
+    std::uint32_t i = 0;
+    for (auto* buf : {&q, &k, &v})
+      for (auto& x : *buf) x = rng.normal2(1, i++)[0];
+    const kernels::softmax_mask mask{.valid_cols = kv, .causal = true, .row_offset = past};
+    const double scale = 1.0 / std::sqrt(double(d));
+    kernels::attention_cached_forward(rows, kv, d, scale, q.data(), ldq, k.data(), v.data(), ldkv, o.data(), ldo, mask);
+    kernels::reference::attention_cached_forward(rows, kv, d, scale, q.data(), ldq, k.data(), v.data(), ldkv, r.data(),
+                                                 ldo, mask);
+    double err = 0;
+    for (int a = 0; a < rows; ++a)
+      for (int c = 0; c < d; ++c)
+        err = std::max(err, std::abs(o[std::size_t(a) * ldo + c] - r[std::size_t(a) * ldo + c]));
+    INFO("rows " << rows << ", past " << past << ", D " << d);
+    CHECK(err <= 1e-13);
+  }
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+TEST_CASE("generation_threads: identical logits and tokens on 1 and 2 OpenMP threads", "[generation]") {
+#ifdef _OPENMP
+  auto m = make_model<f32>();
+  const auto ps = prompts({6, 9}, 3);
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    inference::generator gen(*m, 2, 40, 4);
+    std::vector<float> logits;
+    gen.generate(spans(ps), {.max_new_tokens = 12, .sampling = {.do_sample = true, .top_k = 30, .seed = 2}});
+    // And the raw logits of a few decode steps through the team path.
+    inference::kv_cache<gpt2_odd, float> cache(2, 40);
+    inference::decode_workspace<gpt2_odd, float> ws(2, 16);
+    std::vector<std::int32_t> rows(ps[0]), counts{6, 9};
+    rows.insert(rows.end(), ps[1].begin(), ps[1].end());
+    inference::cached_forward(*m, cache, ws, rows, counts);
+    for (int s = 0; s < 4; ++s) {
+      const std::vector<std::int32_t> one{std::int32_t(s + 1), std::int32_t(2 * s + 3)}, two{1, 1};
+      inference::cached_forward(*m, cache, ws, one, two);
+      for (int b = 0; b < 2; ++b) logits.insert(logits.end(), ws.logits(b), ws.logits(b) + gpt2_odd.vocab);
+    }
+    std::vector<std::int32_t> tokens;
+    for (int b = 0; b < 2; ++b) tokens.insert(tokens.end(), gen.sequence(b).begin(), gen.sequence(b).end());
+    return std::pair(logits, tokens);
+  };
+  const auto one = run(1), two = run(2);
+  omp_set_num_threads(2);
+  CHECK(one.second == two.second);
+  CHECK(std::memcmp(one.first.data(), two.first.data(), one.first.size() * sizeof(float)) == 0);
+#endif
 }

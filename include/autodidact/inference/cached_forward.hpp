@@ -22,18 +22,24 @@
 // decode_workspace holds every buffer the call writes; the model stays
 // const, so threads can share it, each with its own cache and workspace.
 
+#include <algorithm>  // for std::min, std::max
 #include <cmath>    // for std::sqrt
 #include <cstddef>  // for std::size_t, std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 #include <cstring>  // for std::memcpy
 #include <span>     // for std::span
 
+#ifdef _OPENMP
+#include <omp.h>  // for omp_get_thread_num, omp_get_num_threads, omp_in_parallel
+#endif
+
 #include "autodidact/config.hpp"                 // for model_config
 #include "autodidact/core/arena.hpp"             // for arena
 #include "autodidact/core/error.hpp"             // for require
 #include "autodidact/inference/kv_cache.hpp"     // for kv_cache
 #include "autodidact/kernels/attention.hpp"      // for attention_cached_forward
-#include "autodidact/kernels/common.hpp"         // for softmax_mask, parallel_for
+#include "autodidact/kernels/common.hpp"         // for softmax_mask, parallel_for, to_activation
+#include "autodidact/kernels/gemm.hpp"           // for gemm_prepacked, gemm_blocking, gemm_packed_parallel_work
 #include "autodidact/layers/block.hpp"           // for block_forward_before_heads, block_forward_after_heads
 #include "autodidact/layers/embedding.hpp"       // for embedding_forward
 #include "autodidact/layers/layernorm.hpp"       // for layernorm_forward
@@ -93,6 +99,48 @@ class decode_workspace {
   arena<std::int32_t> ints_;
 };
 
+namespace detail {
+
+// Columns [c0, c1) of y[rows, out] = x Wᵀ + b (+ the epilogue), the share
+// of thread `tid` of `nt`: whole panels of the packed layout (NR columns),
+// so every element is computed exactly as by one thread.
+template <class T>
+void linear_columns(const layers::linear_params<T>& p, int rows, const T* x, T* y, int tid, int nt,
+                    kernels::gemm_epilogue<T> ep = {}) {
+  constexpr int nr = kernels::detail::gemm_blocking<T>::nr;
+  const int panels = (p.out + nr - 1) / nr;
+  const int c0 = panels * tid / nt * nr, c1 = std::min(p.out, panels * (tid + 1) / nt * nr);
+  if (c0 >= c1) return;
+  ep.bias = p.bias ? p.bias + c0 : nullptr;
+  if (ep.residual) ep.residual += c0;
+  if (p.weight_packed) {
+    kernels::gemm_prepacked(kernels::transpose::no, rows, c1 - c0, p.in, T(1), x, p.in,
+                            p.weight_packed + std::ptrdiff_t(c0) * p.in, kernels::write_mode::overwrite, y + c0, p.out,
+                            ep);
+  } else {
+    kernels::gemm(kernels::transpose::no, kernels::transpose::yes, rows, c1 - c0, p.in, T(1), x, p.in,
+                  p.weight + std::ptrdiff_t(c0) * p.in, p.in, kernels::write_mode::overwrite, y + c0, p.out, ep);
+  }
+}
+
+// Threads for one team over the whole stack when decoding a few rows: all
+// of OpenMP's when the block's products are too small for the GEMM to
+// split them itself (matrix-vector at batch 1), else 1 (the kernels then
+// decide alone). Pre-LN blocks only (GPT-2).
+template <model_config C>
+int decode_team_threads(int rows) {
+#ifdef _OPENMP
+  if (C.norm != norm_placement::pre || omp_in_parallel() || omp_get_max_threads() < 2) return 1;
+  const double widest = double(rows) * C.d_model * std::max(3 * C.d_model, C.d_ff);
+  return widest > kernels::detail::gemm_packed_parallel_work ? 1 : omp_get_max_threads();
+#else
+  (void)rows;
+  return 1;
+#endif
+}
+
+}  // namespace detail
+
 // Feeds count[b] new tokens of each sequence b (tokens packed in sequence
 // order, Σ count = tokens.size()) at positions cache.length(b) ...; appends
 // their keys and values to the cache and advances its lengths; writes
@@ -146,8 +194,65 @@ void cached_forward(const Model& model, kv_cache<Model::config, typename Model::
   double head_work = 0;  // multiply-adds of the heads, to decide on threads
   for (int b = 0; b < batch; ++b) head_work += double(begin[b + 1] - begin[b]) * (cache.length(b) + 1) * 2.0 * c;
   const bool parallel_heads = head_work > 262144.0;
+  // The heads of (b, h) for layer l: K, V of its new rows into the cache,
+  // then its new queries over the cached keys 0 .. length + n.
+  auto head = [&](int l, int bh, bool copy) {
+    const int b = bh / h_count, h = bh % h_count;
+    const int n = begin[b + 1] - begin[b];
+    if (n == 0) return;
+    const int past = cache.length(b);
+    if (copy) {
+      for (int i = begin[b]; i < begin[b + 1]; ++i) {
+        const T* row = ws.qkv() + std::ptrdiff_t(i) * 3 * c + h * d;
+        const int pos = past + (i - begin[b]);
+        std::memcpy(cache.keys(l, b, pos) + h * d, row + c, sizeof(T) * static_cast<std::size_t>(d));
+        std::memcpy(cache.values(l, b, pos) + h * d, row + 2 * c, sizeof(T) * static_cast<std::size_t>(d));
+      }
+    }
+    const kernels::softmax_mask mask{.valid_cols = past + n, .causal = true, .row_offset = past};
+    kernels::attention_cached_forward(n, past + n, d, scale, ws.qkv() + std::ptrdiff_t(begin[b]) * 3 * c + h * d,
+                                      3 * c, cache.keys(l, b) + h * d, cache.values(l, b) + h * d, c,
+                                      ws.at(2) + std::ptrdiff_t(begin[b]) * c + h * d, c, mask);
+  };
   const T* in = x;
-  for (int l = 0; l < C.layers; ++l) {
+  const int team = detail::decode_team_threads<C>(rows);
+#ifdef _OPENMP
+  if (team > 1) {
+    // Decoding a few rows: one team for the whole stack, every product split
+    // by output columns (whole panels: each element computed as by one
+    // thread), the LayerNorms on one thread, the heads shared out; the team
+    // meets six times per block.
+#pragma omp parallel num_threads(team)
+    {
+      const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+      const T* xl = x;
+      for (int l = 0; l < C.layers; ++l) {
+        const layers::block_params<T> p = model.block_parameters(l);
+        T* out = ws.at(5 + (l % 2));
+#pragma omp single
+        layers::layernorm_forward(p.ln1, rows, xl, ws.at(1), {ws.stats(0), ws.stats(1)});
+        detail::linear_columns(p.attention.qkv, rows, ws.at(1), ws.qkv(), tid, nt);
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < batch * h_count; ++bh) head(l, bh, true);
+        detail::linear_columns(p.attention.proj, rows, ws.at(2), ws.at(3), tid, nt,
+                               kernels::gemm_epilogue<T>{.residual = xl, .ldr = c});
+#pragma omp barrier
+#pragma omp single
+        layers::layernorm_forward(p.ln2, rows, ws.at(3), ws.at(4), {ws.stats(2), ws.stats(3)});
+        detail::linear_columns(p.ff.in, rows, ws.at(4), ws.ff(), tid, nt,
+                               kernels::gemm_epilogue<T>{.act = kernels::to_activation(p.ff.gelu)});
+#pragma omp barrier
+        detail::linear_columns(p.ff.out, rows, ws.ff(), out, tid, nt,
+                               kernels::gemm_epilogue<T>{.residual = ws.at(3), .ldr = c});
+#pragma omp barrier
+        xl = out;
+      }
+    }
+    in = ws.at(5 + ((C.layers - 1) % 2));
+  }
+#endif
+  for (int l = 0; l < C.layers && team <= 1; ++l) {
     const layers::block_params<T> p = model.block_parameters(l);
     layers::block_cache<T> bc;
     bc.ln1 = ws.at(1);
@@ -161,7 +266,7 @@ void cached_forward(const Model& model, kv_cache<Model::config, typename Model::
     bc.ff = {nullptr, ws.ff()};
     bc.residual2 = ws.at(5 + (l % 2));
     layers::block_forward_before_heads(p, 0, rows, in, bc);
-    // K, V of the new rows into the cache.
+    // K, V of the new rows into the cache (whole rows), then the heads.
     for (int b = 0; b < batch; ++b) {
       for (int i = begin[b]; i < begin[b + 1]; ++i) {
         const int pos = ws.positions()[i];
@@ -170,17 +275,7 @@ void cached_forward(const Model& model, kv_cache<Model::config, typename Model::
         std::memcpy(cache.values(l, b, pos), row + 2 * c, sizeof(T) * static_cast<std::size_t>(c));
       }
     }
-    // Heads: the new queries of (b, h) over the cached keys 0 .. length + n.
-    kernels::detail::parallel_for(0, batch * h_count, parallel_heads, [&](int bh) {
-      const int b = bh / h_count, h = bh % h_count;
-      const int n = begin[b + 1] - begin[b];
-      if (n == 0) return;
-      const int past = cache.length(b);
-      const kernels::softmax_mask mask{.valid_cols = past + n, .causal = true, .row_offset = past};
-      kernels::attention_cached_forward(n, past + n, d, scale, ws.qkv() + std::ptrdiff_t(begin[b]) * 3 * c + h * d,
-                                        3 * c, cache.keys(l, b) + h * d, cache.values(l, b) + h * d, c,
-                                        ws.at(2) + std::ptrdiff_t(begin[b]) * c + h * d, c, mask);
-    });
+    kernels::detail::parallel_for(0, batch * h_count, parallel_heads, [&](int bh) { head(l, bh, false); });
     layers::block_forward_after_heads(p, 0, rows, in, bc);
     in = bc.output(C.norm);
   }

@@ -168,6 +168,9 @@ class body {
     refresh_packed();
   }
   bool packs_weights() const noexcept { return packing_; }
+  // Bytes of the parameter arena and of the packed copy (0 before pack_weights()).
+  std::size_t parameter_bytes() const noexcept { return params_.size() * sizeof(T); }
+  std::size_t packed_weight_bytes() const noexcept { return packing_ ? packed_.size() * sizeof(T) : 0; }
   bool packed_weights_fresh() const noexcept { return packing_ && packed_fresh_; }
   void parameters_changed() noexcept { packed_fresh_ = false; }
   // The own workspace's gradient of the parameter at `offset`, or null
