@@ -202,6 +202,13 @@ TEST_CASE("generation_stop: stop tokens, max_length, the callback and its early 
   CHECK(gen.generated(1).size() == 1);
   CHECK(gen.reason(1) == inference::finish_reason::callback);
   CHECK(gen.generated(0).size() == 10);
+  // A prompt that fills the cache gets nothing (and writes nothing past it).
+  const auto full = prompts({20, 19});
+  gen.generate(spans(full), {.max_new_tokens = 5});
+  CHECK(gen.generated(0).empty());
+  CHECK(gen.reason(0) == inference::finish_reason::max_length);
+  CHECK(gen.generated(1).size() == 1);
+  CHECK(gen.reason(1) == inference::finish_reason::max_length);
   // max_new_tokens = 0 generates nothing.
   gen.generate(spans(ps), {.max_new_tokens = 0});
   CHECK(gen.generated(0).empty());

@@ -186,7 +186,10 @@ class generator {
       prompt_[b] = length_[b] = static_cast<int>(p.size());
       for (const std::int32_t id : p) seen_.data()[std::size_t(b) * v + std::size_t(id)] = 1;
       limit_[b] = std::min(max_length(), prompt_[b] + o.max_new_tokens);
-      reasons_.data()[b] = o.max_new_tokens == 0 ? finish_reason::max_new_tokens : finish_reason::none;
+      // A prompt that already fills the cache gets no token.
+      reasons_.data()[b] = o.max_new_tokens == 0      ? finish_reason::max_new_tokens
+                           : prompt_[b] >= limit_[b] ? finish_reason::max_length
+                                                     : finish_reason::none;
     }
   }
 
