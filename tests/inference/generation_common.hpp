@@ -31,13 +31,36 @@ inline constexpr model_config gpt2_odd{.vocab = 101,
                                        .embedding_norm = false,
                                        .final_norm = true};
 
-template <class P>
-using model_t = models::decoder<gpt2_odd, P>;
+// Wide enough per block (256 × (4·256 + 2·1024) multiply-adds per token)
+// for decoding to run as one OpenMP team (cached_forward.hpp).
+inline constexpr model_config gpt2_wide{.vocab = 101,
+                                        .max_positions = 48,
+                                        .d_model = 256,
+                                        .heads = 4,
+                                        .d_ff = 1024,
+                                        .layers = 2,
+                                        .type_vocab = 0,
+                                        .layer_norm_eps = 1e-5,
+                                        .gelu = gelu_kind::tanh,
+                                        .norm = norm_placement::pre,
+                                        .tied_lm_head = true,
+                                        .pooler = false,
+                                        .attention = attention_kind::causal,
+                                        .embedding_norm = false,
+                                        .final_norm = true};
+static_assert(double(gpt2_wide.d_model) * (4 * gpt2_wide.d_model + 2 * gpt2_wide.d_ff) >=
+              inference::detail::decode_team_min_work);
+static_assert(double(gpt2_odd.d_model) * (4 * gpt2_odd.d_model + 2 * gpt2_odd.d_ff) <
+              inference::detail::decode_team_min_work);
+
+template <class P, model_config C = gpt2_odd>
+using model_t = models::decoder<C, P>;
 
 // A model with weights N(0, 0.2) (so the argmax is not a coin toss), packed.
-template <class P>
-std::unique_ptr<model_t<P>> make_model(std::uint64_t seed = 3) {
-  auto m = std::make_unique<model_t<P>>(1, gpt2_odd.max_positions, models::init_options{.seed = seed, .initializer_range = 0.2});
+template <class P, model_config C = gpt2_odd>
+std::unique_ptr<model_t<P, C>> make_model(std::uint64_t seed = 3) {
+  auto m = std::make_unique<model_t<P, C>>(1, C.max_positions,
+                                           models::init_options{.seed = seed, .initializer_range = 0.2});
   m->pack_weights();
   return m;
 }

@@ -285,7 +285,8 @@ TEST_CASE("generation_attention_kernel: attention_cached_forward equals its refe
 
 TEST_CASE("generation_threads: identical logits and tokens on 1 and 2 OpenMP threads", "[generation]") {
 #ifdef _OPENMP
-  auto m = make_model<f32>();
+  // gpt2_wide: decoding runs as one OpenMP team on 2 threads.
+  auto m = make_model<f32, gpt2_wide>();
   const auto ps = prompts({6, 9}, 3);
   auto run = [&](int threads) {
     omp_set_num_threads(threads);
@@ -293,15 +294,15 @@ TEST_CASE("generation_threads: identical logits and tokens on 1 and 2 OpenMP thr
     std::vector<float> logits;
     gen.generate(spans(ps), {.max_new_tokens = 12, .sampling = {.do_sample = true, .top_k = 30, .seed = 2}});
     // And the raw logits of a few decode steps through the team path.
-    inference::kv_cache<gpt2_odd, float> cache(2, 40);
-    inference::decode_workspace<gpt2_odd, float> ws(2, 16);
+    inference::kv_cache<gpt2_wide, float> cache(2, 40);
+    inference::decode_workspace<gpt2_wide, float> ws(2, 16);
     std::vector<std::int32_t> rows(ps[0]), counts{6, 9};
     rows.insert(rows.end(), ps[1].begin(), ps[1].end());
     inference::cached_forward(*m, cache, ws, rows, counts);
     for (int s = 0; s < 4; ++s) {
       const std::vector<std::int32_t> one{std::int32_t(s + 1), std::int32_t(2 * s + 3)}, two{1, 1};
       inference::cached_forward(*m, cache, ws, one, two);
-      for (int b = 0; b < 2; ++b) logits.insert(logits.end(), ws.logits(b), ws.logits(b) + gpt2_odd.vocab);
+      for (int b = 0; b < 2; ++b) logits.insert(logits.end(), ws.logits(b), ws.logits(b) + gpt2_wide.vocab);
     }
     std::vector<std::int32_t> tokens;
     for (int b = 0; b < 2; ++b) tokens.insert(tokens.end(), gen.sequence(b).begin(), gen.sequence(b).end());

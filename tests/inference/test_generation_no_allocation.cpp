@@ -204,9 +204,10 @@ TEST_CASE("generation_no_allocation: the counter sees an allocation", "[alloc]")
   CHECK(w.stop() == 1);
 }
 
-TEST_CASE("generation_no_allocation: generate() allocates nothing after setup", "[alloc]") {
+template <autodidact::model_config C>
+void check_no_allocation() {
   using namespace gen_test;
-  auto m = make_model<f32>();
+  auto m = make_model<f32, C>();
   const auto ps = prompts({9, 4, 17});
   const auto views = spans(ps);
   const std::array<std::int32_t, 2> stops{3, 17};
@@ -234,4 +235,12 @@ TEST_CASE("generation_no_allocation: generate() allocates nothing after setup", 
     CHECK(streamed > 60);
   }
   set_threads(2);
+}
+
+TEST_CASE("generation_no_allocation: generate() allocates nothing after setup", "[alloc]") {
+  check_no_allocation<gen_test::gpt2_odd>();
+}
+
+TEST_CASE("generation_no_allocation: nor when decoding runs as one OpenMP team", "[alloc]") {
+  check_no_allocation<gen_test::gpt2_wide>();
 }

@@ -125,13 +125,18 @@ void linear_columns(const layers::linear_params<T>& p, int rows, const T* x, T* 
 
 // Threads for one team over the whole stack when decoding a few rows: all
 // of OpenMP's when the block's products are too small for the GEMM to
-// split them itself (matrix-vector at batch 1), else 1 (the kernels then
-// decide alone). Pre-LN blocks only (GPT-2).
+// split them itself (matrix-vector at batch 1) but a block is still worth
+// six meetings of the team (at least 2^19 multiply-adds, about 2 MB of
+// fp32 weights: GPT-2 small has 7.1 M per block and token), else 1 (the
+// kernels then decide alone). Pre-LN blocks only (GPT-2).
+inline constexpr double decode_team_min_work = 524288.0;
 template <model_config C>
 int decode_team_threads(int rows) {
 #ifdef _OPENMP
   if (C.norm != norm_placement::pre || omp_in_parallel() || omp_get_max_threads() < 2) return 1;
   const double widest = double(rows) * C.d_model * std::max(3 * C.d_model, C.d_ff);
+  const double block = double(rows) * C.d_model * (4.0 * C.d_model + 2.0 * C.d_ff);
+  if (block < decode_team_min_work) return 1;
   return widest > kernels::detail::gemm_packed_parallel_work ? 1 : omp_get_max_threads();
 #else
   (void)rows;
