@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the release build (all labels), the
-# ASan + UBSan build (unit, static, golden, gradcheck, stats) and the TSan
+# ASan + UBSan build (unit, static, golden, gradcheck, stats, badinput) and the TSan
 # build (concurrency, OpenMP off), then prints how
 # long each phase took. Installs what it needs first (tools/setup.sh).
 #   bash tools/test.sh            everything

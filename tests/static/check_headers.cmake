@@ -1,8 +1,17 @@
 # Compiles every public header of include/autodidact alone (-fsyntax-only),
 # two at a time, and fails naming each header that does not compile; then
 # checks that autodidact/autodidact.hpp includes every public header.
+# With -DEXTRA_FLAGS=<flags separated by |> (e.g. -fno-exceptions) every
+# header must also compile with those flags; the message names them.
 string(REPLACE "|" ";" include_dirs "${INCLUDES}")
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror=unused-result)
+if(EXTRA_FLAGS)
+  string(REPLACE "|" ";" extra "${EXTRA_FLAGS}")
+  list(APPEND flags ${extra})
+  set(with " with ${EXTRA_FLAGS}")
+else()
+  set(with "")
+endif()
 foreach(dir IN LISTS include_dirs)
   list(APPEND flags "-I${dir}")
 endforeach()
@@ -40,7 +49,7 @@ foreach(i RANGE 0 ${last} 2)
   endif()
 endforeach()
 if(failed)
-  message(FATAL_ERROR "headers that do not compile alone: ${failed}")
+  message(FATAL_ERROR "headers that do not compile alone${with}: ${failed}")
 endif()
 # The umbrella header includes every public header (all but detail/).
 file(READ "${SOURCE_DIR}/include/autodidact/autodidact.hpp" umbrella)
@@ -57,4 +66,4 @@ endforeach()
 if(missing)
   message(FATAL_ERROR "autodidact/autodidact.hpp does not include: ${missing}")
 endif()
-message(STATUS "${count} headers compile alone")
+message(STATUS "${count} headers compile alone${with}")

@@ -12,12 +12,13 @@
 #include <cstdint>      // for std::uintptr_t
 #include <cstring>      // for std::memset
 #include <memory>       // for std::unique_ptr
-#include <new>          // for std::align_val_t, operator new
+#include <new>          // for std::align_val_t, std::nothrow, operator new
 #include <span>         // for std::span
+#include <string_view>  // for std::string_view
 #include <type_traits>  // for std::is_trivially_copyable_v
 #include <utility>      // for std::move
 
-#include "autodidact/core/error.hpp"  // for autodidact::require
+#include "autodidact/core/error.hpp"  // for autodidact::require, raise, allocation_error
 
 namespace autodidact {
 
@@ -36,19 +37,36 @@ struct aligned_delete {
 };
 }  // namespace detail
 
+// Allocates `count` zeroed elements of T aligned to arena_alignment, or
+// raises allocation_error naming `what`, the element count and the bytes
+// (never std::bad_alloc: an absurd size is a library error with its sizes,
+// with or without exceptions).
+template <class T>
+T* allocate_zeroed(std::size_t count, std::string_view what) {
+  if (count == 0) return nullptr;
+  if (count > static_cast<std::size_t>(-1) / sizeof(T)) {
+    raise<allocation_error>(what, ": ", count, " elements of ", sizeof(T),
+                            " bytes overflow the address space (more than 2^64 bytes)");
+  }
+  const std::size_t bytes = count * sizeof(T);
+  void* p = ::operator new (bytes, std::align_val_t{arena_alignment}, std::nothrow);
+  if (p == nullptr) {
+    raise<allocation_error>(what, ": cannot allocate ", count, " elements of ", sizeof(T), " bytes = ", bytes,
+                            " bytes (", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0), " GiB)");
+  }
+  std::memset(p, 0, bytes);
+  return static_cast<T*>(p);
+}
+
 template <class T>
 class heap_storage {
   static_assert(std::is_trivially_copyable_v<T>, "autodidact: arena elements must be trivially copyable.");
 
  public:
   heap_storage() = default;
-  explicit heap_storage(std::size_t count)
-      : data_(count == 0
-                  ? nullptr
-                  : static_cast<T*>(::operator new (count * sizeof(T), std::align_val_t{arena_alignment}))),
-        size_(count) {
-    if (count != 0) std::memset(static_cast<void*>(data_.get()), 0, count * sizeof(T));
-  }
+  // `what` names the memory in an allocation_error ("model parameters", ...).
+  explicit heap_storage(std::size_t count, std::string_view what = "arena")
+      : data_(allocate_zeroed<T>(count, what)), size_(count) {}
   T* data() noexcept { return data_.get(); }
   const T* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }
@@ -107,7 +125,10 @@ class arena {
  public:
   using value_type = T;
   arena() = default;
-  explicit arena(std::size_t count) requires std::is_same_v<Storage, heap_storage<T>> : storage_(count) {}
+  // `count` zeroed elements on the heap; a failed allocation raises
+  // allocation_error naming `what` and the bytes.
+  explicit arena(std::size_t count, std::string_view what = "arena") requires std::is_same_v<Storage, heap_storage<T>>
+      : storage_(count, what) {}
   explicit arena(Storage storage) : storage_(std::move(storage)) {}
 
   T* data() noexcept { return storage_.data(); }

@@ -65,6 +65,22 @@ class tokenizer_error : public error {
   using error::error;
 };
 
+// Memory for a model's arenas, workspace or optimizer could not be
+// allocated (the message names what and how many bytes). Raised instead of
+// std::bad_alloc, so a too-large max_batch is reported with its sizes.
+class allocation_error : public error {
+ public:
+  using error::error;
+};
+
+// A value that must be finite is NaN or infinite: a gradient norm
+// (optim::adamw refuses the step), a layer's output when a forward was
+// asked to check (workspace::set_check_finite).
+class numeric_error : public error {
+ public:
+  using error::error;
+};
+
 // What happens to an error when exceptions are disabled: the handler gets
 // the error's kind and message and must not return.
 using error_handler = void (*)(const char* kind, const char* message);
@@ -96,6 +112,10 @@ constexpr const char* error_kind() {
     return "config_mismatch";
   else if constexpr (std::is_same_v<E, tokenizer_error>)
     return "tokenizer_error";
+  else if constexpr (std::is_same_v<E, allocation_error>)
+    return "allocation_error";
+  else if constexpr (std::is_same_v<E, numeric_error>)
+    return "numeric_error";
   else
     return "error";
 }

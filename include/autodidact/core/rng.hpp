@@ -7,6 +7,21 @@
 // Mapping onto Philox4x32-10: key = (seed low 32 bits, seed high 32 bits);
 // counter = (index, index2, step, stream). One call yields four 32-bit words.
 
+#include "autodidact/core/error.hpp"  // for AUTODIDACT_EXCEPTIONS, raise
+
+// Random123 1.14 throws in two places a -fno-exceptions build cannot
+// compile: R123_THROW (r123array's at()) and raw `throw`s in features/sse.h
+// (the r123m128i comparisons, used by AES and ARS, never by Philox). Without
+// exceptions, R123_THROW goes to autodidact's handler and the SSE type is
+// left out, unless the program configured Random123 itself.
+#if !AUTODIDACT_EXCEPTIONS
+#ifndef R123_THROW
+#define R123_THROW(x) ::autodidact::raise<::autodidact::invalid_argument>("Random123: ", (x).what())
+#endif
+#ifndef R123_USE_SSE
+#define R123_USE_SSE 0
+#endif
+#endif
 #include <Random123/philox.h>  // for r123::Philox4x32 (10 rounds)
 #include <array>               // for std::array
 #include <cmath>               // for std::log, std::sqrt, std::cos, std::sin

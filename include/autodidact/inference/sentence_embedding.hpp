@@ -93,6 +93,11 @@ struct token_batch {
 struct sentence_encoder_options {
   int max_batch = 32;    // sentences per forward pass (larger inputs are split)
   int max_length = 256;  // tokens per sentence, [CLS] and [SEP] included; longer ones are truncated
+  // Check every layer's output of every forward for NaN and infinity
+  // (numeric_error naming the layer; workspace::set_check_finite).
+  bool check_finite = false;
+  // How the weights are loaded (allow_non_finite: accept NaN/inf weights).
+  io::load_options load{};
 };
 
 // A tokenizer and an inference-only encoder loaded from a Hugging Face
@@ -122,7 +127,8 @@ class sentence_encoder {
     }
     // Zeros, not a random initialisation: every weight is loaded next.
     model_ = std::make_unique<model_type>(options.max_batch, options.max_length, models::init_options{.zeros = true});
-    report_ = io::load_pretrained(dir, *model_);
+    report_ = io::load_pretrained(dir, *model_, options.load);
+    model_->set_check_finite(options.check_finite);
     // The weights never change after loading: keep them packed for the GEMM.
     model_->pack_weights();
   }

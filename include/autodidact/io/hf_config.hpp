@@ -223,13 +223,10 @@ inline model_config parse_hf_config(const nlohmann::json& j, std::string_view so
 // Parses the text of a config.json held in memory; `source` names it in
 // errors.
 inline model_config hf_config_from_string(std::string_view text, std::string_view source) {
-  nlohmann::json j;
-  try {
-    j = ::autodidact::detail::parse_json(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
-    raise<format_error>(source, ": not valid JSON: ", e.what());
-  }
-  return parse_hf_config(j, source);
+  // A syntax error, or out_of_range 406 (a number too large).
+  const auto parsed = ::autodidact::detail::try_parse_json(text);
+  if (!parsed.ok) raise<format_error>(source, ": not valid JSON: ", parsed.message);
+  return parse_hf_config(parsed.value, source);
 }
 
 // Reads and parses a config.json file.

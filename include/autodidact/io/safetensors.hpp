@@ -637,12 +637,10 @@ class safetensors_file {
     const std::size_t data_size = bytes.size() - data_start_;
 
     const auto* text = reinterpret_cast<const char*>(bytes.data() + 8);
-    nlohmann::json header;
-    try {
-      header = ::autodidact::detail::parse_json(std::string_view(text, header_size));
-    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range 406 (a number too large)
-      fail({}, std::string("the header is not valid JSON: ") + e.what());
-    }
+    // A syntax error, or out_of_range 406 (a number too large).
+    auto parsed = ::autodidact::detail::try_parse_json(std::string_view(text, header_size));
+    if (!parsed.ok) fail({}, "the header is not valid JSON: " + parsed.message);
+    const nlohmann::json header = std::move(parsed.value);
     if (!header.is_object()) {
       fail({}, std::string("the header must be a JSON object, found a JSON ") + header.type_name());
     }

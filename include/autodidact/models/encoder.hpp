@@ -19,7 +19,8 @@
 //   model.forward(ws, {ids, segments, lengths, B, T});  // model.hidden(ws)
 
 #include <algorithm>  // for std::copy, std::copy_n
-#include <cmath>    // for std::tanh
+#include <cmath>    // for std::tanh, std::isfinite, std::isnan
+#include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 #include <span>     // for std::span
 #include <utility>  // for std::as_const
@@ -58,7 +59,20 @@ class encoder : public detail::body<C, P, Policy> {
   // forward): mlm_logits() and nsp_logits() compute them on first use.
   void forward(workspace_type& w, const batch_input& in) const {
     this->body_forward(w, in);
-    if constexpr (C.pooler) pool(w);
+    if constexpr (C.pooler) {
+      pool(w);
+      if (w.check_finite()) {  // workspace::set_check_finite: the pooler's output [B, C] too
+        const T* p = w.act(w.al_.pooled);
+        for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(w.batch()) * C.d_model; ++i) {
+          if (!std::isfinite(static_cast<double>(p[i]))) {
+            raise<numeric_error>("forward (check_finite): the pooler's output holds ",
+                                 std::isnan(static_cast<double>(p[i])) ? "NaN" : "an infinity", " at [sequence ",
+                                 i / C.d_model, ", channel ", i % C.d_model,
+                                 "]; the layers before it gave finite outputs");
+          }
+        }
+      }
+    }
   }
   // Through a non-const model, the packed weights are refreshed first.
   void forward(workspace_type& w, const batch_input& in) {

@@ -23,6 +23,7 @@
 #include <array>    // for std::array
 #include <cstdint>  // for std::int32_t, std::uint32_t, std::uint64_t
 #include <span>     // for std::span
+#include <string>   // for std::string, std::to_string
 
 #include "autodidact/core/arena.hpp"          // for arena
 #include "autodidact/core/error.hpp"          // for require
@@ -71,10 +72,11 @@ class workspace {
   workspace(int max_batch, int max_seq)
       : max_batch_(max_batch),
         max_seq_(max_seq),
-        acts_(checked_activation_elements(max_batch, max_seq)),
-        grads_(plan::gradient_elements),
-        losses_(tokens()),
-        ints_(5 * tokens() + 2 * static_cast<std::size_t>(max_batch)) {
+        acts_(checked_activation_elements(max_batch, max_seq), sized("the activation arena", max_batch, max_seq)),
+        grads_(plan::gradient_elements, "workspace: the gradient arena"),
+        losses_(tokens(), sized("the per-token loss arena", max_batch, max_seq)),
+        ints_(5 * tokens() + 2 * static_cast<std::size_t>(max_batch),
+              sized("the token id arena", max_batch, max_seq)) {
     grads_.zero();
   }
 
@@ -103,6 +105,13 @@ class workspace {
   void set_training(bool on) noexcept { training_ = on; }
   bool training() const noexcept { return training_; }
   void set_step(std::uint32_t step) noexcept { step_ = step; }
+  // When on, every forward checks each layer's output (the embeddings, each
+  // block, the final LayerNorm) for NaN and infinity and raises
+  // numeric_error naming the first layer whose output is not finite, the
+  // element ([sequence, position, channel]) and the value. Off by default:
+  // it reads every hidden state once more.
+  void set_check_finite(bool on) noexcept { check_finite_ = on; }
+  bool check_finite() const noexcept { return check_finite_; }
 
   // Test hook (the golden tests compare d loss / d hidden state, which
   // backward overwrites as it goes down the stack): when set, backward
@@ -140,7 +149,19 @@ class workspace {
     require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
     require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
             " must be in [1, max_positions = ", C.max_positions, "]");
+    // Token rows are indexed with int (ids, positions, gathered rows are
+    // int32): max_batch x max_seq must fit.
+    const long long tokens = static_cast<long long>(max_batch) * max_seq;
+    require(tokens <= max_tokens, "model: max_batch x max_seq = ", max_batch, " x ", max_seq, " = ", tokens,
+            " tokens, more than the ", max_tokens, " a workspace can index");
     return plan::activations(max_batch, max_seq).total;
+  }
+  static constexpr long long max_tokens = (1LL << 31) - 1;
+  // "workspace: <what> for max_batch x max_seq = B x T": names an
+  // allocation_error.
+  static std::string sized(const char* what, int max_batch, int max_seq) {
+    return "workspace: " + std::string(what) + " for max_batch x max_seq = " + std::to_string(max_batch) + " x " +
+           std::to_string(max_seq);
   }
   std::size_t tokens() const noexcept { return static_cast<std::size_t>(max_batch_) * max_seq_; }
 
@@ -228,6 +249,7 @@ class workspace {
   activation_layout<heads_type::size> al_{};
   std::array<head_state, heads_type::size> heads_{};
   stage stage_ = stage::empty;
+  bool check_finite_ = false;
   dropout_options dropout_{};
   philox_rng rng_{0, rng_stream::dropout};
   bool training_ = false;

@@ -31,16 +31,19 @@
 namespace autodidact::tokenizers {
 
 namespace detail {
-inline nlohmann::json parse_json_text(std::string_view text, const std::string& path) {
-  try {
-    return ::autodidact::detail::parse_json(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
-  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
-    raise<format_error>(path, ": malformed JSON: ", e.what());
-  }
+using json_duplicates = std::vector<::autodidact::detail::json_duplicate_key>;
+// Parses a tokenizer.json; its repeated keys go to *duplicates when given.
+inline nlohmann::json parse_json_text(std::string_view text, const std::string& path,
+                                      json_duplicates* duplicates = nullptr) {
+  // A syntax error, or out_of_range 406: a number too large for a double.
+  auto parsed = ::autodidact::detail::try_parse_json(text);
+  if (!parsed.ok) raise<format_error>(path, ": malformed JSON at byte offset ", parsed.byte, ": ", parsed.message);
+  if (duplicates) *duplicates = std::move(parsed.duplicates);
+  return std::move(parsed.value);
 }
-inline nlohmann::json parse_json_file(const std::string& path) { return parse_json_text(read_file(path), path); }
+inline nlohmann::json parse_json_file(const std::string& path, json_duplicates* duplicates = nullptr) {
+  return parse_json_text(read_file(path), path, duplicates);
+}
 
 inline const nlohmann::json& field(const nlohmann::json& j, const char* name, const std::string& where) {
   require<format_error>(j.is_object() && j.contains(name), where, ": the field \"", name, "\" is missing");
@@ -251,7 +254,8 @@ inline void check_added(const std::vector<added_token>& added, const vocabulary&
                                          : " which names no token of the vocabulary");
 }
 
-inline wordpiece_tokenizer wordpiece_from_json(const nlohmann::json& j, const std::string& path) {
+inline wordpiece_tokenizer wordpiece_from_json(const nlohmann::json& j, const std::string& path,
+                                               const json_duplicates& duplicates = {}) {
   const auto& model = field(j, "model", path);
   require<format_error>(type_of(model) == "WordPiece", path, ": model.type: expected WordPiece, got ", type_of(model));
   const std::string mw = path + ": model";
@@ -277,6 +281,7 @@ inline wordpiece_tokenizer wordpiece_from_json(const nlohmann::json& j, const st
     o.decoder_cleanup = opt_bool(j["decoder"], "cleanup", true, path + ": decoder");
   }
   vocabulary v = vocabulary_from_json(field(model, "vocab", mw), path + ": model.vocab");
+  add_json_duplicates(v, duplicates, "/model/vocab");  // a repeated token keeps its last id, reported
   auto common = read_common(j, path);
   post_processor post = read_post_processor(common.post, v, path);
   check_added(common.added, v, path);
@@ -287,7 +292,8 @@ inline wordpiece_tokenizer wordpiece_from_json(const nlohmann::json& j, const st
                              std::move(common.defaults));
 }
 
-inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j, const std::string& path) {
+inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j, const std::string& path,
+                                                         const json_duplicates& duplicates = {}) {
   const auto& model = field(j, "model", path);
   require<format_error>(type_of(model) == "BPE", path, ": model.type: expected BPE, got ", type_of(model));
   const auto& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : nlohmann::json();
@@ -305,6 +311,7 @@ inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j
       raise<format_error>(path, ": model.", unsupported, ": expected null or \"\" for a byte-level BPE, got \"", value, "\"");
   }
   vocabulary v = vocabulary_from_json(field(model, "vocab", path + ": model"), path + ": model.vocab");
+  add_json_duplicates(v, duplicates, "/model/vocab");  // a repeated token keeps its last id, reported
   std::vector<std::pair<std::string, std::string>> merges;
   const auto& m = field(model, "merges", path + ": model");
   require<format_error>(m.is_array(), path, ": model.merges: expected an array, got ", m.type_name());
@@ -333,37 +340,50 @@ inline byte_level_bpe_tokenizer byte_level_bpe_from_json(const nlohmann::json& j
 
 // A WordPiece tokenizer.json (BERT, MiniLM, ...).
 inline wordpiece_tokenizer load_wordpiece_tokenizer_json(const std::string& path) {
-  return detail::wordpiece_from_json(detail::parse_json_file(path), path);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_file(path, &dups);
+  return detail::wordpiece_from_json(j, path, dups);
 }
 inline wordpiece_tokenizer wordpiece_tokenizer_json_from_string(std::string_view text, const std::string& source) {
-  return detail::wordpiece_from_json(detail::parse_json_text(text, source), source);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_text(text, source, &dups);
+  return detail::wordpiece_from_json(j, source, dups);
 }
 
 // A byte-level BPE tokenizer.json (GPT-2 style).
 inline byte_level_bpe_tokenizer load_byte_level_bpe_tokenizer_json(const std::string& path) {
-  return detail::byte_level_bpe_from_json(detail::parse_json_file(path), path);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_file(path, &dups);
+  return detail::byte_level_bpe_from_json(j, path, dups);
 }
 inline byte_level_bpe_tokenizer byte_level_bpe_tokenizer_json_from_string(std::string_view text, const std::string& source) {
-  return detail::byte_level_bpe_from_json(detail::parse_json_text(text, source), source);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_text(text, source, &dups);
+  return detail::byte_level_bpe_from_json(j, source, dups);
 }
 
 using any_tokenizer = std::variant<wordpiece_tokenizer, byte_level_bpe_tokenizer>;
 
 namespace detail {
-inline any_tokenizer any_from_json(const nlohmann::json& j, const std::string& path) {
+inline any_tokenizer any_from_json(const nlohmann::json& j, const std::string& path,
+                                   const json_duplicates& duplicates = {}) {
   const std::string type = type_of(field(j, "model", path));
-  if (type == "WordPiece") return wordpiece_from_json(j, path);
-  if (type == "BPE") return byte_level_bpe_from_json(j, path);
+  if (type == "WordPiece") return wordpiece_from_json(j, path, duplicates);
+  if (type == "BPE") return byte_level_bpe_from_json(j, path, duplicates);
   raise<format_error>(path, ": model.type: expected WordPiece or BPE, got ", type);
 }
 }  // namespace detail
 
 // Either kind, chosen by model.type.
 inline any_tokenizer load_tokenizer_json(const std::string& path) {
-  return detail::any_from_json(detail::parse_json_file(path), path);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_file(path, &dups);
+  return detail::any_from_json(j, path, dups);
 }
 inline any_tokenizer tokenizer_json_from_string(std::string_view text, const std::string& source) {
-  return detail::any_from_json(detail::parse_json_text(text, source), source);
+  detail::json_duplicates dups;
+  auto j = detail::parse_json_text(text, source, &dups);
+  return detail::any_from_json(j, source, dups);
 }
 
 }  // namespace autodidact::tokenizers

@@ -10,6 +10,7 @@
 #include <cstdint>      // for std::int32_t
 #include <fstream>      // for std::ifstream
 #include <functional>   // for std::equal_to, std::hash
+#include <limits>       // for std::numeric_limits
 #include <optional>     // for std::optional
 #include <sstream>      // for std::ostringstream
 #include <string>       // for std::string
@@ -192,16 +193,29 @@ inline vocabulary vocabulary_from_json(const nlohmann::json& j, const std::strin
   return v;
 }
 
-inline vocabulary vocab_json_from_string(std::string_view text, const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = ::autodidact::detail::parse_json(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    raise<format_error>(path, ": malformed JSON at byte offset ", e.byte, ": ", e.what());
-  } catch (const nlohmann::json::exception& e) {  // e.g. out_of_range 406: a number too large for a double
-    raise<format_error>(path, ": malformed JSON: ", e.what());
+// Reports the keys repeated in the JSON object at `pointer` (a vocabulary
+// read by vocabulary_from_json) as duplicates of `v`: nlohmann kept the last
+// id, as Hugging Face tokenizers (serde_json) does; the first id names no
+// token unless another token has it.
+inline void add_json_duplicates(vocabulary& v, const std::vector<::autodidact::detail::json_duplicate_key>& dups,
+                                std::string_view pointer) {
+  for (const auto& d : dups) {
+    const bool ids = d.first >= 0 && d.first <= std::numeric_limits<token_id>::max() && d.last >= 0 &&
+                     d.last <= std::numeric_limits<token_id>::max();
+    if (d.object == pointer && ids)
+      v.add_duplicate(duplicate_token{d.key, static_cast<token_id>(d.first), static_cast<token_id>(d.last)});
   }
-  return vocabulary_from_json(j, path);
+}
+
+// A vocab.json; a token repeated in it keeps its last id (as Hugging Face)
+// and is reported in duplicates().
+inline vocabulary vocab_json_from_string(std::string_view text, const std::string& path) {
+  // A syntax error, or out_of_range 406: a number too large for a double.
+  const auto parsed = ::autodidact::detail::try_parse_json(text);
+  if (!parsed.ok) raise<format_error>(path, ": malformed JSON at byte offset ", parsed.byte, ": ", parsed.message);
+  vocabulary v = vocabulary_from_json(parsed.value, path);
+  add_json_duplicates(v, parsed.duplicates, "");
+  return v;
 }
 inline vocabulary load_vocab_json(const std::string& path) { return vocab_json_from_string(detail::read_file(path), path); }
 

@@ -21,6 +21,7 @@
 #include <unistd.h>  // for ::fsync, ::close
 
 #include <algorithm>    // for std::sort
+#include <charconv>     // for std::from_chars
 #include <cerrno>       // for errno
 #include <cstdint>      // for std::int64_t, std::uint64_t
 #include <cstdio>       // for std::snprintf
@@ -104,12 +105,9 @@ inline train_state read_state(const std::filesystem::path& file) {
   if (!in) raise<io_error>(file.string(), ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = ::autodidact::detail::parse_json(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    raise<format_error>(file.string(), ": not valid JSON: ", e.what());
-  }
+  auto parsed = ::autodidact::detail::try_parse_json(text.str());
+  if (!parsed.ok) raise<format_error>(file.string(), ": not valid JSON: ", parsed.message);
+  const nlohmann::json j = std::move(parsed.value);
   require<format_error>(j.is_object(), file.string(), ": expected a JSON object");
   auto field = [&](const char* name) -> const nlohmann::json& {
     if (!j.contains(name)) raise<format_error>(file.string(), ": missing field \"", name, "\"");
@@ -117,17 +115,28 @@ inline train_state read_state(const std::filesystem::path& file) {
   };
   require<format_error>(field("format") == "autodidact-train-state", file.string(),
                         ": not an autodidact training state");
+  // Each field's JSON type is checked before it is read (no nlohmann
+  // exception, so this also works with -fno-exceptions).
+  auto integer = [&](const char* name, bool non_negative) -> const nlohmann::json& {
+    const nlohmann::json& v = field(name);
+    if (!v.is_number_integer() || (non_negative && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+      raise<format_error>(file.string(), ": field \"", name, "\" has the wrong type: expected ",
+                          non_negative ? "a non-negative integer" : "an integer", ", found ",
+                          ::autodidact::detail::dump_json(v));
+    }
+    return v;
+  };
   train_state s;
-  try {
-    s.step = field("step").get<std::int64_t>();
-    s.data_epoch = field("data_epoch").get<std::uint64_t>();
-    s.data_windows = field("data_windows").get<std::uint64_t>();
-    s.seed = field("seed").get<std::uint64_t>();
-    s.loss = field("loss").get<double>();
-    s.tokens = field("tokens").get<std::int64_t>();
-  } catch (const nlohmann::json::exception& e) {
-    raise<format_error>(file.string(), ": a field has the wrong type: ", e.what());
+  s.step = integer("step", false).get<std::int64_t>();
+  s.data_epoch = integer("data_epoch", true).get<std::uint64_t>();
+  s.data_windows = integer("data_windows", true).get<std::uint64_t>();
+  s.seed = integer("seed", true).get<std::uint64_t>();
+  if (!field("loss").is_number()) {
+    raise<format_error>(file.string(), ": field \"loss\" has the wrong type: expected a number, found ",
+                        ::autodidact::detail::dump_json(field("loss")));
   }
+  s.loss = field("loss").get<double>();
+  s.tokens = integer("tokens", false).get<std::int64_t>();
   return s;
 }
 
@@ -162,7 +171,14 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Mo
     if (name.size() > 5 && name[0] == '.' && name.rfind(".tmp") == name.size() - 4) fs::remove_all(e.path(), ec);
   }
   const auto previous = latest_checkpoint(dir);
+  // Any failure below (an io_error of ours, a std::filesystem_error, a
+  // full disk) removes the temporary folder and says the previous
+  // checkpoint is intact. Without exceptions an error goes straight to the
+  // handler, which does not return: the temporary folder stays, and the
+  // next save removes it as a leftover.
+#if AUTODIDACT_EXCEPTIONS
   try {
+#endif
     fs::create_directory(tmp);
     io::save_checkpoint(tmp / "model.safetensors", model);
     detail::fsync_path(tmp / "model.safetensors");
@@ -189,6 +205,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Mo
     fs::rename(tmp, final_path);
     detail::fsync_path(dir);
     stage("renamed");
+#if AUTODIDACT_EXCEPTIONS
   } catch (const std::exception& e) {
     fs::remove_all(tmp, ec);
     raise<io_error>("train::save_checkpoint: the checkpoint of step ", state.step, " was not written (", e.what(),
@@ -196,6 +213,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, const Mo
                     previous ? "the previous checkpoint " + previous->string() + " is intact"
                              : std::string("there is no earlier checkpoint"));
   }
+#endif
   auto all = detail::checkpoints_in(dir);
   for (std::size_t i = 0; i + static_cast<std::size_t>(options.keep_last) < all.size(); ++i) fs::remove_all(all[i], ec);
   return final_path;
@@ -217,11 +235,13 @@ train_state load_checkpoint(const std::filesystem::path& path, Model& model, opt
   file.read_into("v", optimizer.second_moment(), std::span<const std::int64_t>(shape));
   auto steps = meta.find("adamw_steps");
   require<format_error>(steps != meta.end(), file.source(), ": no \"adamw_steps\" in the metadata");
-  try {
-    optimizer.set_steps(std::stoll(steps->second));
-  } catch (const std::exception&) {
-    raise<format_error>(file.source(), ": metadata \"adamw_steps\" = \"", steps->second, "\" is not an integer");
+  std::int64_t adamw_steps = 0;
+  const std::string& text = steps->second;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), adamw_steps);
+  if (ec != std::errc{} || end != text.data() + text.size() || adamw_steps < 0) {
+    raise<format_error>(file.source(), ": metadata \"adamw_steps\" = \"", text, "\" is not a non-negative integer");
   }
+  optimizer.set_steps(adamw_steps);
 
   return detail::read_state(path / "state.json");
 }

@@ -7,7 +7,8 @@
 
 #include <algorithm>  // for std::fill, std::copy
 #include <array>      // for std::array (the packed-weight table)
-#include <cmath>      // for std::sqrt (GPT-2's residual initialisation)
+#include <cmath>      // for std::sqrt (GPT-2's residual initialisation), std::isfinite
+#include <cstddef>    // for std::ptrdiff_t
 #include <cstdint>    // for std::int32_t, std::uint32_t, std::uint64_t
 #include <span>       // for std::span
 #include <vector>     // for std::vector
@@ -18,7 +19,7 @@
 
 #include "autodidact/config.hpp"              // for model_config
 #include "autodidact/core/arena.hpp"          // for arena
-#include "autodidact/core/error.hpp"          // for require
+#include "autodidact/core/error.hpp"          // for require, raise, numeric_error
 #include "autodidact/core/rng.hpp"            // for philox_rng
 #include "autodidact/core/tensor_view.hpp"    // for tensor_view
 #include "autodidact/kernels/gemm.hpp"        // for pack_b, packed_b_elements
@@ -72,7 +73,7 @@ class body {
   // batches of up to max_batch sequences of up to max_seq tokens), and
   // initialises the weights (init_options). No allocation after.
   body(int max_batch, int max_seq, const init_options& init = {})
-      : params_(plan::parameter_elements), ws_(max_batch, max_seq) {
+      : params_(plan::parameter_elements, "model: the parameter arena"), ws_(max_batch, max_seq) {
     initialize(init);
   }
 
@@ -162,7 +163,7 @@ class body {
   // *before* the last forward is not seen: call parameters_changed() after.
   void pack_weights() {
     if (!packing_) {
-      packed_ = arena<T>(packed_table().total);
+      packed_ = arena<T>(packed_table().total, "pack_weights: the packed weight copy");
       packing_ = true;
     }
     refresh_packed();
@@ -180,6 +181,8 @@ class body {
   void set_dropout(const dropout_options& o) { ws_.set_dropout(o); }
   void set_training(bool on) noexcept { ws_.set_training(on); }
   void set_step(std::uint32_t step) noexcept { ws_.set_step(step); }
+  // The own workspace's output check (workspace::set_check_finite).
+  void set_check_finite(bool on) noexcept { ws_.set_check_finite(on); }
 
   // Hidden states of the last forward: 0 = the embeddings (after the
   // embedding LayerNorm in a post-LN model), l = the output of block l-1.
@@ -412,7 +415,39 @@ class body {
     if constexpr (C.final_norm) {
       layers::layernorm_forward(final_norm_params(), w.batch_ * w.seq_, hidden_ptr(w, C.layers),
                                 w.act(w.al_.final_ln), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)});
+      if (w.check_finite_) check_output(w, -1, w.act(w.al_.final_ln));
     }
+  }
+
+  // workspace::set_check_finite: the first element of an [N, C] output
+  // that is NaN or infinite in rows [r0, r1), or -1.
+  static std::ptrdiff_t first_non_finite(const T* x, int r0, int r1) {
+    const std::ptrdiff_t e = std::ptrdiff_t(r1) * C.d_model;
+    for (std::ptrdiff_t i = std::ptrdiff_t(r0) * C.d_model; i < e; ++i) {
+      if (!std::isfinite(static_cast<double>(x[i]))) return i;
+    }
+    return -1;
+  }
+  // Raises numeric_error for element i of the output of layer `index`
+  // (0: the embeddings, l + 1: block l, -1: the final LayerNorm).
+  [[noreturn]] static void non_finite_output(const workspace_type& w, int index, std::ptrdiff_t i, double value) {
+    const std::ptrdiff_t c = i % C.d_model, t = i / C.d_model % w.seq_, b = i / C.d_model / w.seq_;
+    const char* kind = std::isnan(value) ? "NaN" : (value > 0 ? "+inf" : "-inf");
+    if (index == 0) {
+      raise<numeric_error>("forward (check_finite): the embeddings' output (hidden state 0) holds ", kind,
+                           " at [sequence ", b, ", position ", t, ", channel ", c, "]");
+    }
+    if (index > 0) {
+      raise<numeric_error>("forward (check_finite): the output of block ", index - 1, " (of ", C.layers,
+                           "; hidden state ", index, ") holds ", kind, " at [sequence ", b, ", position ", t,
+                           ", channel ", c, "]; the layers before it gave finite outputs");
+    }
+    raise<numeric_error>("forward (check_finite): the final LayerNorm's output holds ", kind, " at [sequence ", b,
+                         ", position ", t, ", channel ", c, "]; the blocks before it gave finite outputs");
+  }
+  static void check_output(const workspace_type& w, int index, const T* x) {
+    const std::ptrdiff_t i = first_non_finite(x, 0, w.batch_ * w.seq_);
+    if (i >= 0) non_finite_output(w, index, i, static_cast<double>(x[i]));
   }
 
   // The body's output [N, C]: the final LayerNorm's when the config has
@@ -442,12 +477,15 @@ class body {
       layers::linear_forward(embedding_projection(), n, x, w.act(w.al_.embedding_projected));
       x = w.act(w.al_.embedding_projected);
     }
+    const bool check = w.check_finite_;
+    if (check) check_output(w, 0, x);
     const int threads = team_threads(n);
     if (threads <= 1) {
       for (int l = 0; l < C.layers; ++l) {
         const auto cache = block_cache_of(w, l);
         layers::block_forward(block_params_of(l), shape(w), x, cache, block_dropout_of(w, l));
         x = cache.output(C.norm);
+        if (check) check_output(w, l + 1, x);
       }
       return;
     }
@@ -460,11 +498,20 @@ class body {
     // writing block l+1's rows never touches rows another thread still reads.
     constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
     const int tiles = (n + mr - 1) / mr;
+    // The output check (workspace::set_check_finite) cannot raise inside the
+    // team: each thread checks its rows of each block's output and the
+    // earliest block with a non-finite value (then the lowest element) is
+    // kept, and raised after the team ends (inference keeps only two block
+    // outputs, so the element and value are kept, not re-read).
+    int bad_layer = C.layers;
+    std::ptrdiff_t bad_index = -1;
+    double bad_value = 0.0;
 #pragma omp parallel num_threads(threads)
     {
       const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
       const int r0 = std::min(n, tiles * tid / nt * mr), r1 = std::min(n, tiles * (tid + 1) / nt * mr);
       const T* xl = x;
+      int my_bad_layer = C.layers;
       for (int l = 0; l < C.layers; ++l) {
         const auto cache = block_cache_of(w, l);
         const auto params = block_params_of(l);
@@ -475,8 +522,21 @@ class body {
                                         /*team=*/true);
         layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
         xl = cache.output(C.norm);
+        if (check && l < my_bad_layer) {  // each thread scans until its own first finding
+          const std::ptrdiff_t i = first_non_finite(xl, r0, r1);
+          if (i >= 0) {
+            my_bad_layer = l;
+#pragma omp critical(autodidact_check_finite)
+            if (l < bad_layer || (l == bad_layer && i < bad_index)) {
+              bad_layer = l;
+              bad_index = i;
+              bad_value = static_cast<double>(xl[i]);
+            }
+          }
+        }
       }
     }
+    if (bad_layer < C.layers) non_finite_output(w, bad_layer + 1, bad_index, bad_value);
 #endif
   }
 
