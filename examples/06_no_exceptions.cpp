@@ -16,8 +16,8 @@
 //   4. then asks for a model folder that does not exist, on purpose: the
 //      handler reports the io_error and ends the program.
 //
-//   ./05_no_exceptions [--model DIR]
-//   ./05_no_exceptions --smoke      the same (CTest runs this)
+//   ./06_no_exceptions [--model DIR]
+//   ./06_no_exceptions --smoke      the same (CTest runs this)
 // DIR defaults to the checkpoint the minilm_checkpoint fixture downloads.
 
 #include <autodidact/inference/sentence_embedding.hpp>
@@ -32,7 +32,7 @@
 #define AUTODIDACT_MINILM_DIR ""
 #endif
 
-static_assert(!AUTODIDACT_EXCEPTIONS, "05_no_exceptions must be compiled with -fno-exceptions");
+static_assert(!AUTODIDACT_EXCEPTIONS, "06_no_exceptions must be compiled with -fno-exceptions");
 
 using namespace autodidact;
 
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     // --smoke: the program is already small; nothing to shorten.
   }
   if (dir.empty()) {
-    std::printf("05_no_exceptions: no model folder (pass --model DIR)\n");
+    std::printf("06_no_exceptions: no model folder (pass --model DIR)\n");
     return 1;
   }
 
@@ -71,13 +71,13 @@ int main(int argc, char** argv) {
   const float cosine = inference::dot(encoder.row(e, 0), encoder.row(e, 1));
   std::printf("cosine(\"%s\", \"%s\") = %.4f\n", sentences[0].c_str(), sentences[1].c_str(), cosine);
   if (!(cosine > 0.5f && cosine <= 1.0001f)) {
-    std::printf("05_no_exceptions: the cosine should be in (0.5, 1]\n");
+    std::printf("06_no_exceptions: the cosine should be in (0.5, 1]\n");
     return 1;
   }
 
   // 4. A folder with no model: the loader's io_error reaches the handler.
   error_expected = true;
   inference::sentence_encoder<> missing(dir + "/no-such-model");
-  std::printf("05_no_exceptions: the error handler was not called\n");
+  std::printf("06_no_exceptions: the error handler was not called\n");
   return 1;
 }
