@@ -5,6 +5,7 @@
 #include <autodidact/core/rng.hpp>
 #include <autodidact/models/encoder.hpp>
 
+#include <cmath>
 #include <memory>
 
 using namespace autodidact;
@@ -245,4 +246,27 @@ TEST_CASE("the MLM head on the labelled rows gives the all-position loss and gra
   bad[7] = 97;
   m->forward(in);
   CHECK_THROWS_WITH(m->pretraining_loss(bad, nsp), Catch::Contains("97"));
+}
+
+TEST_CASE("sinusoidal_positions starts the position table as scaled sinusoids, the rest as the seed draws", "[init]") {
+  using model_t = models::encoder<tiny_encoder, f64>;
+  constexpr int E = tiny_encoder.d_model;
+  auto plain = std::make_unique<model_t>(1, 8, models::init_options{.seed = 3});
+  auto sine = std::make_unique<model_t>(1, 8, models::init_options{.seed = 3, .sinusoidal_positions = true});
+  const std::size_t pos = model_t::layout.embeddings[models::embeddings_module::position];
+  const std::size_t n = std::size_t(tiny_encoder.max_positions) * E;
+  const auto a = plain->parameters(), b = sine->parameters();
+  // Outside the position table: the same draws.
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (i < pos || i >= pos + n) REQUIRE(a[i] == b[i]);
+  // Row 0 is (0, s, 0, s, ...), row p's pairs are (s sin(p f), s cos(p f)), s = 0.02 sqrt(2).
+  const double s = 0.02 * std::sqrt(2.0);
+  CHECK(b[pos + 0] == 0.0);
+  CHECK(b[pos + 1] == Approx(s));
+  const double f1 = std::pow(10000.0, -2.0 / E);
+  CHECK(b[pos + 3 * E + 2] == Approx(s * std::sin(3 * f1)));
+  CHECK(b[pos + 3 * E + 3] == Approx(s * std::cos(3 * f1)));
+  double sq = 0;
+  for (std::size_t i = 0; i < n; ++i) sq += b[pos + i] * b[pos + i];
+  CHECK(std::sqrt(sq / double(n)) == Approx(0.02).epsilon(0.05));  // RMS = initializer_range
 }

@@ -44,6 +44,13 @@ struct init_options {
   std::uint64_t seed = 0;
   double initializer_range = 0.02;  // config.json's initializer_range
   bool zeros = false;               // every parameter 0 (a model about to be loaded)
+  // The learned position table starts as the sinusoids of Vaswani et al.
+  // (row p: sin(p f_i), cos(p f_i), f_i = 10000^(-2i/E)) scaled so that
+  // each element's RMS is initializer_range, instead of random draws: the
+  // positions then start with a shared geometry (a fixed offset is one
+  // linear map), which a short pretraining run learns to use sooner
+  // (docs/pretraining.md). Still a learned table; exports unchanged.
+  bool sinusoidal_positions = false;
 };
 
 namespace detail {
@@ -109,6 +116,15 @@ class body {
         std::fill_n(params_.data() + offset + static_cast<std::size_t>(spec.padding_row) * spec.cols, spec.cols,
                     T(0));
     });
+    if (o.sinusoidal_positions) {
+      T* table = params_.data() + layout.embeddings[embeddings_module::position];
+      const double scale = sd * std::sqrt(2.0);  // sin and cos have RMS 1/sqrt(2)
+      for (int p = 0; p < C.max_positions; ++p)
+        for (int i = 0; i < E; ++i) {
+          const double angle = p * std::pow(10000.0, -2.0 * (i / 2) / E);
+          table[std::size_t(p) * E + std::size_t(i)] = static_cast<T>(scale * (i % 2 ? std::cos(angle) : std::sin(angle)));
+        }
+    }
   }
 
   // The model's own workspace, used by every call without a workspace
