@@ -8,6 +8,7 @@
 #include "autodidact/core/error.hpp"
 #include "autodidact/core/rng.hpp"
 #include "autodidact/core/tensor_view.hpp"
+#include "autodidact/core/threading.hpp"
 #include "autodidact/data/batch.hpp"
 #include "autodidact/data/corpus.hpp"
 #include "autodidact/data/pairs.hpp"

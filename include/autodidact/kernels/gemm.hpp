@@ -33,6 +33,7 @@
 
 #include <cstddef>  // for std::size_t, std::ptrdiff_t
 
+#include "autodidact/core/threading.hpp"          // for detail::streaming_parallel_elements
 #include "autodidact/kernels/common.hpp"          // for transpose, write_mode, gemm_epilogue, detail::check_gemm
 #include "autodidact/kernels/gemm/blocking.hpp"  // for detail::gemm_blocking
 #include "autodidact/kernels/gemm/driver.hpp"    // for detail::gemm_unpacked, gemm_threaded, gemm_overlaps
@@ -129,7 +130,7 @@ void bias_backward(int m, int n, const T* dy, int lddy, T* db) {
   constexpr int w = simd::width<T>;
   constexpr int cb = 8 * w;  // columns per parallel block
   const int blocks = (n + cb - 1) / cb;
-  kernels::detail::parallel_for(0, blocks, double(m) * n > 65536.0, [&](int blk) {
+  kernels::detail::parallel_for(0, blocks, double(m) * n > detail::streaming_parallel_elements, [&](int blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < n ? j0 + cb : n;
     int j = j0;

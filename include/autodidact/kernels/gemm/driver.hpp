@@ -7,13 +7,10 @@
 // gemm_prepacked in kernels/gemm.hpp check them before calling here).
 
 #include <cstddef>  // for std::ptrdiff_t, std::size_t
-#include <cstdint>  // for std::uintptr_t, std::int64_t
+#include <cstdint>  // for std::uintptr_t
 #include <vector>   // for std::vector (the unpacked (yes, yes) fallback)
 
-#ifdef _OPENMP
-#include <omp.h>  // for omp_in_parallel, omp_get_max_threads
-#endif
-
+#include "autodidact/core/threading.hpp"             // for detail::gemm_parallel_work, in_parallel, partition
 #include "autodidact/kernels/common.hpp"              // for transpose, write_mode, gemm_epilogue
 #include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking, gemm_buffers
 #include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_block, gemm_dot_row_block
@@ -143,9 +140,10 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
         // (cols_pack) and the other tiles read that copy. Measured on the
         // dW shapes of compare/gemm: 1-4 % faster; not at row strides past
         // 64 KB (a 50304-row dW: each step is a new page), where it was 5 %
-        // slower.
+        // slower (gemm_pack_at_max_stride, blocking.hpp).
         const int full = mc / mr * mr;
-        const bool pack_at = ta == transpose::yes && nc > nr && std::size_t(lda) * sizeof(T) <= 65536;
+        const bool pack_at =
+            ta == transpose::yes && nc > nr && std::size_t(lda) * sizeof(T) <= gemm_pack_at_max_stride;
         if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a + std::ptrdiff_t(full) * kc);
         for (int ir = 0; ir < mc; ir += mr) {
           const int rows = mc - ir < mr ? mc - ir : mr;
@@ -217,28 +215,11 @@ inline bool gemm_overlaps(const T* p, std::ptrdiff_t span, const T* q, std::ptrd
   return a0 < b0 + std::uintptr_t(span2) * sizeof(T) && b0 < a0 + std::uintptr_t(span) * sizeof(T);
 }
 
-// Above this many multiply-adds (about 30 µs on one core) a product is
-// split over threads, when not already inside a parallel region (a GEMM
-// never opens a nested team). Lower, the fork/join costs more than it saves
-// and, on a machine whose other core is busy, a spinning barrier waits for
-// a descheduled worker (measured: ms per call).
-inline constexpr double gemm_packed_parallel_work = 4194304.0;
-
-inline bool gemm_in_parallel() {
-#ifdef _OPENMP
-  return omp_in_parallel() != 0;
-#else
-  return true;
-#endif
-}
-
-inline int gemm_max_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+// Above this many multiply-adds a product is split over threads, when not
+// already inside a parallel region (a GEMM never opens a nested team):
+// core/threading.hpp's gemm_parallel_work (where it was measured), under the
+// name models/detail/body.hpp and inference/cached_forward.hpp use.
+inline constexpr double gemm_packed_parallel_work = autodidact::detail::gemm_parallel_work;
 
 }  // namespace detail
 
@@ -252,7 +233,8 @@ void gemm_threaded(transpose trans_a, transpose trans_b, int m, int n, int k, T 
   using blk = gemm_blocking<T>;
   const double work = double(m) * n * k;
   int threads = 1;
-  if (work > gemm_packed_parallel_work && !gemm_in_parallel()) threads = gemm_max_threads();
+  if (work > gemm_packed_parallel_work && !autodidact::detail::in_parallel())
+    threads = autodidact::detail::max_threads();
   const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
   // Split the longer side: a column chunk re-reads A (M x K), a row chunk
   // re-packs B (K x N) unless B is prepacked.
@@ -269,7 +251,7 @@ void gemm_threaded(transpose trans_a, transpose trans_b, int m, int n, int k, T 
   const int chunks = tiles < 2 * threads ? tiles : 2 * threads;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int ch = 0; ch < chunks; ++ch) {
-    const int t0 = int(std::int64_t(tiles) * ch / chunks), t1 = int(std::int64_t(tiles) * (ch + 1) / chunks);
+    const auto [t0, t1] = autodidact::detail::partition(tiles, ch, chunks);
     if (split_rows) {
       const int r0 = t0 * blk::mr, r1 = t1 * blk::mr < m ? t1 * blk::mr : m;
       gemm_packed_range(trans_a, trans_b, r0, r1, 0, n, k, alpha, a, lda, b, ldb, b_packed, mode, c, ldc,
