@@ -67,9 +67,4 @@ class tensor_view {
   std::array<int, Rank> shape_{};
 };
 
-template <class T>
-using matrix_view = tensor_view<T, 2>;
-template <class T>
-using vector_view = tensor_view<T, 1>;
-
 }  // namespace autodidact

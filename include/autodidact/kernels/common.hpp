@@ -15,41 +15,20 @@
 #include <concepts>     // for std::same_as
 #include <cstddef>      // for std::ptrdiff_t
 #include <cstdint>      // for std::int32_t
-#include <type_traits>  // for std::type_identity_t
 
-#include "autodidact/config.hpp"      // for autodidact::gelu_kind
-#include "autodidact/core/error.hpp"  // for autodidact::require, invalid_argument
-
-#ifdef _OPENMP
-#include <omp.h>  // for omp_in_parallel, omp_get_max_threads
-#endif
+#include "autodidact/config.hpp"          // for autodidact::gelu_kind
+#include "autodidact/core/error.hpp"      // for autodidact::require, invalid_argument
+#include "autodidact/core/threading.hpp"  // for detail::parallel_for, *_parallel_elements
 
 namespace autodidact::kernels {
 
 namespace detail {
 
-// Runs body(i) for i in [begin, end): split over OpenMP's threads with a
-// static schedule (thread k gets the k-th contiguous block) when `parallel`
-// holds, OpenMP has more than one thread and we are not already inside a
-// parallel region; otherwise a plain loop on the calling thread. Every
-// iteration writes its own outputs, so the result never depends on which
-// path ran. Not `#pragma omp parallel for if (parallel)`: GCC's libgomp
-// heap-allocates a one-thread team for every region it enters with a false
-// condition, one thread, or inside another region (about 200 allocations
-// per encoder training step), and a step must allocate nothing.
-template <class Index, class Body>
-inline void parallel_for(std::type_identity_t<Index> begin, Index end, bool parallel, const Body& body) {
-#ifdef _OPENMP
-  if (parallel && end - begin > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (Index i = begin; i < end; ++i) body(i);
-    return;
-  }
-#else
-  (void)parallel;
-#endif
-  for (Index i = begin; i < end; ++i) body(i);
-}
+// The loop splitter and the thresholds of core/threading.hpp, under the
+// names kernels, layers and models call them by.
+using autodidact::detail::parallel_for;
+using autodidact::detail::rowwise_parallel_elements;
+using autodidact::detail::streaming_parallel_elements;
 
 }  // namespace detail
 

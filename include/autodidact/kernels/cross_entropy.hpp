@@ -20,6 +20,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 
+#include "autodidact/core/threading.hpp"  // for detail::rowwise_parallel_elements
 #include "autodidact/kernels/common.hpp"  // for default_ignore_index, detail::check_targets
 #include "autodidact/simd/simd.hpp"       // for simd::batch, load, store, exp, max, reduce_*
 
@@ -67,7 +68,7 @@ int cross_entropy_forward(int rows, int v, const T* logits, int ldx, const std::
           v, " >= 1");
   detail::check_ld("cross_entropy_forward", "ldx", ldx, v);
   detail::check_targets(rows, v, targets, ignore_index);
-  kernels::detail::parallel_for(0, rows, double(rows) * v > 32768.0, [&](int r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * v > detail::rowwise_parallel_elements, [&](int r) {
     const std::int32_t t = targets[r];
     if (t == ignore_index) {
       losses[r] = T(0);
@@ -95,7 +96,7 @@ void cross_entropy_backward(int rows, int v, const T* logits, int ldx, const std
   detail::check_targets(rows, v, targets, ignore_index);
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-  kernels::detail::parallel_for(0, rows, double(rows) * v > 32768.0, [&](int r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * v > detail::rowwise_parallel_elements, [&](int r) {
     const std::int32_t t = targets[r];
     const T* x = logits + std::ptrdiff_t(r) * ldx;
     T* d = dlogits + std::ptrdiff_t(r) * lddx;

@@ -17,6 +17,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 
+#include "autodidact/core/threading.hpp"  // for detail::streaming_parallel_elements
 #include "autodidact/kernels/common.hpp"  // for write_mode, detail::check_ids
 #include "autodidact/simd/simd.hpp"       // for simd::batch, load, store
 
@@ -31,7 +32,7 @@ void embedding_forward(int n, int c, const std::int32_t* ids, const T* table, in
   detail::check_ids("embedding_forward", n, ids, table_rows);
   constexpr int w = simd::width<T>;
   const bool acc = mode == write_mode::accumulate;
-  kernels::detail::parallel_for(0, n, double(n) * c > 65536.0, [&](int i) {
+  kernels::detail::parallel_for(0, n, double(n) * c > detail::streaming_parallel_elements, [&](int i) {
     const T* src = table + std::ptrdiff_t(ids[i]) * c;
     T* dst = out + std::ptrdiff_t(i) * c;
     int j = 0;
@@ -55,7 +56,7 @@ void embedding_backward(int n, int c, const std::int32_t* ids, const T* dout, in
   constexpr int w = simd::width<T>;
   constexpr int cb = 4 * w;  // channels per parallel block
   const int blocks = (c + cb - 1) / cb;
-  kernels::detail::parallel_for(0, blocks, double(n) * c > 65536.0, [&](int blk) {
+  kernels::detail::parallel_for(0, blocks, double(n) * c > detail::streaming_parallel_elements, [&](int blk) {
     const int j0 = blk * cb;
     const int j1 = j0 + cb < c ? j0 + cb : c;
     for (int i = 0; i < n; ++i) {

@@ -20,6 +20,7 @@
 #include <cmath>    // for std::sqrt
 #include <cstddef>  // for std::ptrdiff_t
 
+#include "autodidact/core/threading.hpp"  // for detail::rowwise_parallel_elements
 #include "autodidact/kernels/common.hpp"  // for kernel_scalar, require
 #include "autodidact/simd/simd.hpp"       // for simd::batch, load, store, fma, reduce_sum
 
@@ -35,7 +36,7 @@ void layernorm_forward(int rows, int c, const T* in, const T* gamma, const T* be
   require(eps > T(0), "layernorm_forward: eps = ", eps, " must be positive");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-  kernels::detail::parallel_for(0, rows, double(rows) * c > 32768.0, [&](int r) {
+  kernels::detail::parallel_for(0, rows, double(rows) * c > detail::rowwise_parallel_elements, [&](int r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     T* y = out + std::ptrdiff_t(r) * c;
     B vs(T(0));
@@ -71,7 +72,7 @@ void layernorm_backward(int rows, int c, const T* dout, const T* in, const T* ga
           " >= 1");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
-  [[maybe_unused]] const bool parallel = double(rows) * c > 32768.0;
+  [[maybe_unused]] const bool parallel = double(rows) * c > detail::rowwise_parallel_elements;
   kernels::detail::parallel_for(0, rows, parallel, [&](int r) {
     const T* x = in + std::ptrdiff_t(r) * c;
     const T* dy = dout + std::ptrdiff_t(r) * c;

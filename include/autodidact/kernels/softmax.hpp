@@ -19,6 +19,7 @@
 #include <cmath>    // for std::exp (scalar tails)
 #include <cstddef>  // for std::ptrdiff_t
 
+#include "autodidact/core/threading.hpp"  // for detail::rowwise_parallel_elements
 #include "autodidact/kernels/common.hpp"  // for softmax_mask, detail::check_*
 #include "autodidact/simd/simd.hpp"       // for simd::batch, load, store, exp, max, reduce_*
 
@@ -89,7 +90,7 @@ void softmax_forward(int rows, int cols, T scale, const T* x, int ldx, T* y, int
   detail::check_ld("softmax_forward", "ldx", ldx, cols);
   detail::check_ld("softmax_forward", "ldy", ldy, cols);
   require(scale > T(0), "softmax_forward: scale = ", scale, " must be positive");
-  kernels::detail::parallel_for(0, rows, double(rows) * cols > 32768.0, [&](int i) {
+  kernels::detail::parallel_for(0, rows, double(rows) * cols > detail::rowwise_parallel_elements, [&](int i) {
     detail::softmax_row(mask.limit(i, cols), cols, scale, x + std::ptrdiff_t(i) * ldx,
                         y + std::ptrdiff_t(i) * ldy);
   });
@@ -104,7 +105,7 @@ void softmax_backward(int rows, int cols, T scale, const T* y, int ldy, const T*
   detail::check_ld("softmax_backward", "ldy", ldy, cols);
   detail::check_ld("softmax_backward", "lddy", lddy, cols);
   detail::check_ld("softmax_backward", "lddx", lddx, cols);
-  kernels::detail::parallel_for(0, rows, double(rows) * cols > 32768.0, [&](int i) {
+  kernels::detail::parallel_for(0, rows, double(rows) * cols > detail::rowwise_parallel_elements, [&](int i) {
     detail::softmax_backward_row(mask.limit(i, cols), cols, scale, y + std::ptrdiff_t(i) * ldy,
                                  dy + std::ptrdiff_t(i) * lddy, dx + std::ptrdiff_t(i) * lddx);
   });

@@ -153,8 +153,4 @@ inline T dot(int n, const T* a, const T* b) {
   return s;
 }
 
-// Broadcast of a scalar to every lane.
-template <class T>
-inline batch<T> broadcast(T v) { return batch<T>(v); }
-
 }  // namespace autodidact::simd

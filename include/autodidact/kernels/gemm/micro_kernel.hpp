@@ -1,0 +1,318 @@
+#pragma once
+// GEMM register tiles (part of kernels/gemm.hpp; include that header).
+//
+// - The unpacked path's tiles: gemm_tile_rows / gemm_row_block (op(B) with
+//   contiguous rows, op(A) broadcast) and gemm_tile_dot / gemm_dot_row_block
+//   (op(B) = B^T: dot products of rows), each finished a row segment at a
+//   time by gemm_finish_segment.
+// - The packed path's micro-kernel gemm_micro (MR x NR tile over one K
+//   slice of a packed B panel) and its write-back gemm_write_row.
+//
+// Preconditions: T is float or double; the pointers and strides come from
+// the drivers in kernels/gemm/driver.hpp, which check the arguments.
+
+#include <cstddef>  // for std::ptrdiff_t
+#include <cstring>  // for std::memcpy (A panels packed on the fly)
+
+#include "autodidact/kernels/common.hpp"  // for write_mode, activation, gemm_epilogue
+#include "autodidact/kernels/gelu.hpp"    // for detail::apply_activation(_v)
+#include "autodidact/simd/simd.hpp"       // for simd::batch, width, load, store, fma, reduce_sum
+
+namespace autodidact::kernels {
+
+namespace detail {
+
+// Finishes one row segment: acc[0..len) holds the raw product of row i,
+// columns j0..j0+len of C.
+template <class T>
+inline void gemm_finish_segment(const T* acc, int len, int i, int j0, T alpha, write_mode mode,
+                                T* c, int ldc, const gemm_epilogue<T>& ep) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  T* crow = c + std::ptrdiff_t(i) * ldc + j0;
+  const B va(alpha);
+  int j = 0;
+  if (mode == write_mode::accumulate) {
+    for (; j + w <= len; j += w) simd::store(crow + j, simd::fma(va, simd::load(acc + j), simd::load(crow + j)));
+    for (; j < len; ++j) crow[j] += alpha * acc[j];
+    return;
+  }
+  const T* bias = ep.bias ? ep.bias + j0 : nullptr;
+  T* pre = ep.pre_activation ? ep.pre_activation + std::ptrdiff_t(i) * ldc + j0 : nullptr;
+  const T* res = ep.residual ? ep.residual + std::ptrdiff_t(i) * ep.ldr + j0 : nullptr;
+  for (; j + w <= len; j += w) {
+    B z = va * simd::load(acc + j);
+    if (bias) z += simd::load(bias + j);
+    if (pre) simd::store(pre + j, z);
+    if (ep.act != activation::none) z = apply_activation_v(ep.act, z);
+    if (res) z += simd::load(res + j);
+    simd::store(crow + j, z);
+  }
+  for (; j < len; ++j) {
+    T z = alpha * acc[j];
+    if (bias) z += bias[j];
+    if (pre) pre[j] = z;
+    z = apply_activation(ep.act, z);
+    if (res) z += res[j];
+    crow[j] = z;
+  }
+}
+
+// Register tile for op(B) with contiguous rows ([K,N], row stride ldb):
+// out[MR][NV*w] = op(A)[i0..i0+MR, :] * B[:, j0..j0+NV*w], where element
+// (r, p) of op(A) is a[r*a_rs + p*a_cs].
+template <class T, int MR, int NV>
+inline void gemm_tile_rows(int k, const T* a, std::ptrdiff_t a_rs, std::ptrdiff_t a_cs, const T* b,
+                           std::ptrdiff_t ldb, T* out) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  B acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (int p = 0; p < k; ++p) {
+    B bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = simd::load(b + std::ptrdiff_t(p) * ldb + v * w);
+    for (int r = 0; r < MR; ++r) {
+      const B av(a[r * a_rs + p * a_cs]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) simd::store(out + r * NV * w + v * w, acc[r][v]);
+}
+
+// The same for the last `cols` (< w) columns, in scalar code.
+template <class T, int MR>
+inline void gemm_tile_rows_tail(int k, int cols, const T* a, std::ptrdiff_t a_rs,
+                                std::ptrdiff_t a_cs, const T* b, std::ptrdiff_t ldb, T* out) {
+  constexpr int w = simd::width<T>;
+  T acc[MR][w] = {};
+  for (int p = 0; p < k; ++p) {
+    const T* brow = b + std::ptrdiff_t(p) * ldb;
+    for (int r = 0; r < MR; ++r) {
+      const T av = a[r * a_rs + p * a_cs];
+      for (int j = 0; j < cols; ++j) acc[r][j] += av * brow[j];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < cols; ++j) out[r * w + j] = acc[r][j];
+}
+
+// One block of MR rows of C against B with contiguous rows.
+template <class T, int MR>
+inline void gemm_row_block(int i0, int n, int k, const T* a, std::ptrdiff_t a_rs,
+                           std::ptrdiff_t a_cs, const T* b, std::ptrdiff_t ldb, T alpha,
+                           write_mode mode, T* c, int ldc, const gemm_epilogue<T>& ep) {
+  constexpr int w = simd::width<T>;
+  alignas(64) T tile[MR * 2 * w];
+  const T* arow = a + std::ptrdiff_t(i0) * a_rs;
+  int j = 0;
+  for (; j + 2 * w <= n; j += 2 * w) {
+    gemm_tile_rows<T, MR, 2>(k, arow, a_rs, a_cs, b + j, ldb, tile);
+    for (int r = 0; r < MR; ++r) gemm_finish_segment(tile + r * 2 * w, 2 * w, i0 + r, j, alpha, mode, c, ldc, ep);
+  }
+  if (j + w <= n) {
+    gemm_tile_rows<T, MR, 1>(k, arow, a_rs, a_cs, b + j, ldb, tile);
+    for (int r = 0; r < MR; ++r) gemm_finish_segment(tile + r * w, w, i0 + r, j, alpha, mode, c, ldc, ep);
+    j += w;
+  }
+  if (j < n) {
+    gemm_tile_rows_tail<T, MR>(k, n - j, arow, a_rs, a_cs, b + j, ldb, tile);
+    for (int r = 0; r < MR; ++r) gemm_finish_segment(tile + r * w, n - j, i0 + r, j, alpha, mode, c, ldc, ep);
+  }
+}
+
+// Register tile of dot products, for op(A) = A [M,K] and op(B) = B^T with B
+// stored [N,K]: out[MR][NR] = A[i0.., :] . B[j0.., :].
+template <class T, int MR, int NR>
+inline void gemm_tile_dot(int k, const T* a, std::ptrdiff_t lda, const T* b, std::ptrdiff_t ldb, T* out) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  B acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int q = 0; q < NR; ++q) acc[r][q] = B(T(0));
+  int p = 0;
+  for (; p + w <= k; p += w) {
+    B av[MR];
+    for (int r = 0; r < MR; ++r) av[r] = simd::load(a + r * lda + p);
+    for (int q = 0; q < NR; ++q) {
+      const B bv = simd::load(b + q * ldb + p);
+      for (int r = 0; r < MR; ++r) acc[r][q] = simd::fma(av[r], bv, acc[r][q]);
+    }
+  }
+  T tail[MR][NR] = {};
+  for (; p < k; ++p)
+    for (int r = 0; r < MR; ++r)
+      for (int q = 0; q < NR; ++q) tail[r][q] += a[r * lda + p] * b[q * ldb + p];
+  for (int r = 0; r < MR; ++r)
+    for (int q = 0; q < NR; ++q) out[r * NR + q] = simd::reduce_sum(acc[r][q]) + tail[r][q];
+}
+
+inline constexpr int dot_nr = 4;
+
+template <class T, int MR>
+inline void gemm_dot_row_block(int i0, int n, int k, const T* a, int lda, const T* b, int ldb,
+                               T alpha, write_mode mode, T* c, int ldc, const gemm_epilogue<T>& ep) {
+  // Products of a whole row block are gathered in `row` (MR x up to 64
+  // columns) and finished a segment at a time.
+  constexpr int seg = 64;
+  alignas(64) T row[MR][seg];
+  T tile[MR * dot_nr];
+  const T* arow = a + std::ptrdiff_t(i0) * lda;
+  for (int js = 0; js < n; js += seg) {
+    const int len = n - js < seg ? n - js : seg;
+    int q = 0;
+    for (; q + dot_nr <= len; q += dot_nr) {
+      gemm_tile_dot<T, MR, dot_nr>(k, arow, lda, b + std::ptrdiff_t(js + q) * ldb, ldb, tile);
+      for (int r = 0; r < MR; ++r)
+        for (int t = 0; t < dot_nr; ++t) row[r][q + t] = tile[r * dot_nr + t];
+    }
+    for (; q < len; ++q) {
+      gemm_tile_dot<T, MR, 1>(k, arow, lda, b + std::ptrdiff_t(js + q) * ldb, ldb, tile);
+      for (int r = 0; r < MR; ++r) row[r][q] = tile[r];
+    }
+    for (int r = 0; r < MR; ++r) gemm_finish_segment(row[r], len, i0 + r, js, alpha, mode, c, ldc, ep);
+  }
+}
+
+// The micro-kernel: tile[MR][NR] = A panel (kc x MR) . B panel (kc x NR).
+// How the micro-kernel reads op(A): a packed MR-high panel, or straight
+// from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
+// cols_pack reads like cols and also stores the MR values of each step to
+// apack (MR-high panel layout), so the next tiles of the same rows read a
+// packed panel: op(A) = Aᵀ (dW += dYᵀX) would otherwise take each step from
+// another line of A (strides of a whole row, often a multiple of 1 KB, so
+// the panel's lines share a few L1 sets and evict each other).
+enum class gemm_a_layout { packed, rows, cols, cols_pack };
+
+// How many steps of K ahead the micro-kernel prefetches B (32 x NR values,
+// 6 KB ahead for floats on AVX-512). Weights that come from L3 (a model's
+// next layer) need the distance: 32 was 2-6% faster than 8 on a
+// 128 x 1152 x 384 product with cold packed weights, and equal with hot ones.
+#ifndef AUTODIDACT_GEMM_PREFETCH_K
+#define AUTODIDACT_GEMM_PREFETCH_K 32
+#endif
+// The tile is written to out (row stride ldo): stored, or, with add,
+// out = alpha * tile + out (one fma per element, the same rounding as the
+// write-back it replaces).
+// With Far, B is also prefetched into L2 AUTODIDACT_GEMM_PREFETCH_FAR_K
+// steps ahead: for prepacked weights, which usually arrive from L3 (a
+// model's next layer). Measured on 64- and 128-row products with cold
+// packed weights: 2-5 % faster; with hot ones 1-2 % slower, hence only there.
+#ifndef AUTODIDACT_GEMM_PREFETCH_FAR_K
+#define AUTODIDACT_GEMM_PREFETCH_FAR_K 96
+#endif
+// Never inlined: inside gemm_packed_range, GCC ran short of registers for
+// the rows layout's eight row offsets and spilled them to the stack (one
+// more instantiation, cols_pack, was enough to tip it): MiniLM batch 8 was
+// 4-5 % slower. A call per tile (kc FMA steps) costs nothing measurable.
+template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
+[[gnu::noinline]] void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
+                                  T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
+                                  T* __restrict apack = nullptr) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  constexpr int nr = NV * w;
+  B acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+  for (int p = 0; p < kc; ++p) {
+    B bv[NV];
+#ifndef AUTODIDACT_GEMM_NO_PREFETCH
+    // B panels stream from L2 (or L3): ask for the lines some steps of K ahead.
+#pragma GCC unroll 4
+    for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
+      __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_K * nr) + v);
+    if constexpr (Far) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
+        __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_FAR_K * nr) + v, 0, 2);
+    }
+#endif
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);
+    if constexpr (L == gemm_a_layout::cols_pack) {
+      std::memcpy(apack, ap, MR * sizeof(T));
+      apack += MR;
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const B av(L == gemm_a_layout::packed ? ap[r] : L == gemm_a_layout::rows ? ap[r * lda] : ap[r]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
+    }
+    ap += L == gemm_a_layout::packed ? MR : L == gemm_a_layout::rows ? 1 : lda;
+    bp += nr;
+  }
+  if (add) {
+    const B va(alpha);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        T* o = out + r * ldo + v * w;
+        simd::store(o, simd::fma(va, acc[r][v], simd::load(o)));
+      }
+    return;
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) simd::store(out + r * ldo + v * w, acc[r][v]);
+}
+
+// Which K slice a write-back finishes.
+enum class gemm_slice { only, first, middle, last };
+
+// Writes row segment acc[0..len) (raw products of one K slice) to C at
+// crow; raw is where partial sums live between slices (pre_activation or C).
+template <class T>
+inline void gemm_write_row(const T* acc, int len, gemm_slice slice, T alpha, write_mode mode, T* crow,
+                           T* raw, const T* bias, T* pre, const T* res, activation act) {
+  using B = simd::batch<T>;
+  constexpr int w = simd::width<T>;
+  const B va(alpha);
+  int j = 0;
+  if (mode == write_mode::accumulate) {
+    for (; j + w <= len; j += w) simd::store(crow + j, simd::fma(va, simd::load(acc + j), simd::load(crow + j)));
+    for (; j < len; ++j) crow[j] += alpha * acc[j];
+    return;
+  }
+  if (slice == gemm_slice::first) {
+    for (; j + w <= len; j += w) simd::store(raw + j, simd::load(acc + j));
+    for (; j < len; ++j) raw[j] = acc[j];
+    return;
+  }
+  if (slice == gemm_slice::middle) {
+    for (; j + w <= len; j += w) simd::store(raw + j, simd::load(raw + j) + simd::load(acc + j));
+    for (; j < len; ++j) raw[j] += acc[j];
+    return;
+  }
+  const bool add_raw = slice == gemm_slice::last;
+  for (; j + w <= len; j += w) {
+    B s = simd::load(acc + j);
+    if (add_raw) s = simd::load(raw + j) + s;
+    B z = va * s;
+    if (bias) z += simd::load(bias + j);
+    if (pre) simd::store(pre + j, z);
+    if (act != activation::none) z = apply_activation_v(act, z);
+    if (res) z += simd::load(res + j);
+    simd::store(crow + j, z);
+  }
+  for (; j < len; ++j) {
+    T s = acc[j];
+    if (add_raw) s = raw[j] + s;
+    T z = alpha * s;
+    if (bias) z += bias[j];
+    if (pre) pre[j] = z;
+    z = apply_activation(act, z);
+    if (res) z += res[j];
+    crow[j] = z;
+  }
+}
+
+}  // namespace detail
+
+}  // namespace autodidact::kernels
