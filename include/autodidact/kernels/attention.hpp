@@ -85,74 +85,14 @@ inline void attention_scale_row(int n, T* x, T f) {
   for (; j < n; ++j) x[j] *= f;
 }
 
-
-}  // namespace detail
-
+// The online softmax over key blocks that both forwards run: `rows` query
+// rows (Q [rows, D], ldq) over kv_len keys and values (ldkv), row i seeing
+// keys [0, mask.limit(i, kv_len)); O [rows, D] (ldo); lse (per row, or
+// nullptr: not kept) = the row's log-sum-exp, -inf for a row that sees no
+// key (its O is 0).
 template <kernel_scalar T>
-void attention_blocked_forward(int t, int d, T scale, const T* q, const T* k, const T* v, int ld, T* o, int ldo,
-                               T* lse, const softmax_mask& mask) {
-  detail::check_attention(t, d, ld, ldo, "attention_blocked_forward");
-  constexpr int bs = attention_block;
-  constexpr T neg_inf = -std::numeric_limits<T>::infinity();
-  alignas(64) T s[bs * bs];
-  T m[bs], l[bs];
-  for (int i0 = 0; i0 < t; i0 += bs) {
-    const int rows = t - i0 < bs ? t - i0 : bs;
-    for (int r = 0; r < rows; ++r) {
-      m[r] = neg_inf;
-      l[r] = T(0);
-      for (int c = 0; c < d; ++c) o[std::ptrdiff_t(i0 + r) * ldo + c] = T(0);
-    }
-    // Keys any row of this block sees (limits grow with i).
-    const int kv_end = mask.limit(i0 + rows - 1, t);
-    for (int j0 = 0; j0 < kv_end; j0 += bs) {
-      const int cols = kv_end - j0 < bs ? kv_end - j0 : bs;
-      gemm(transpose::no, transpose::yes, rows, cols, d, scale, q + std::ptrdiff_t(i0) * ld, ld,
-           k + std::ptrdiff_t(j0) * ld, ld, write_mode::overwrite, s, bs);
-      for (int r = 0; r < rows; ++r) {
-        T* sr = s + r * bs;
-        int lim = mask.limit(i0 + r, t) - j0;
-        lim = lim < 0 ? 0 : lim > cols ? cols : lim;
-        if (lim > 0) {
-          const T mx = detail::attention_row_max(lim, sr);
-          const T mn = mx > m[r] ? mx : m[r];
-          const T corr = m[r] == neg_inf ? T(0) : std::exp(m[r] - mn);
-          const T sum = detail::attention_exp_shift_sum(lim, sr, mn, sr);
-          if (corr != T(1)) detail::attention_scale_row(d, o + std::ptrdiff_t(i0 + r) * ldo, corr);
-          l[r] = l[r] * corr + sum;
-          m[r] = mn;
-        }
-        for (int j = lim; j < cols; ++j) sr[j] = T(0);
-      }
-      gemm(transpose::no, transpose::no, rows, d, cols, T(1), s, bs, v + std::ptrdiff_t(j0) * ld, ld,
-           write_mode::accumulate, o + std::ptrdiff_t(i0) * ldo, ldo);
-    }
-    for (int r = 0; r < rows; ++r) {
-      if (l[r] > T(0)) {
-        detail::attention_scale_row(d, o + std::ptrdiff_t(i0 + r) * ldo, T(1) / l[r]);
-        lse[i0 + r] = m[r] + std::log(l[r]);
-      } else {
-        lse[i0 + r] = neg_inf;
-      }
-    }
-  }
-}
-
-// Attention of `rows` new queries over a key/value cache (incremental
-// decoding): query row i sits at position mask.row_offset + i among the
-// kv_len keys, so with a causal mask it sees keys j <= row_offset + i
-// (mask.limit(i, kv_len)). Q [rows, D] (ldq), K and V [kv_len, D] (ldkv),
-// O [rows, D] (ldo). The same online softmax over key blocks as
-// attention_blocked_forward; no logsumexp is kept (nothing runs backward
-// through a cache). A row that sees no key gets O = 0.
-// Preconditions: rows >= 0, kv_len >= 0, D >= 1, leading dimensions >= D.
-template <kernel_scalar T>
-void attention_cached_forward(int rows, int kv_len, int d, T scale, const T* q, int ldq, const T* k,
-                              const T* v, int ldkv, T* o, int ldo, const softmax_mask& mask) {
-  require(rows >= 0 && kv_len >= 0 && d >= 1, "attention_cached_forward: sizes must be rows >= 0, kv_len >= 0 "
-          "and D >= 1 (rows = ", rows, ", kv_len = ", kv_len, ", D = ", d, ")");
-  require(ldq >= d && ldkv >= d && ldo >= d, "attention_cached_forward: leading dimensions (", ldq, ", ", ldkv,
-          ", ", ldo, ") must be >= D = ", d);
+void attention_online_forward(int rows, int kv_len, int d, T scale, const T* q, int ldq, const T* k, const T* v,
+                              int ldkv, T* o, int ldo, T* lse, const softmax_mask& mask) {
   constexpr int bs = attention_block;
   constexpr T neg_inf = -std::numeric_limits<T>::infinity();
   alignas(64) T s[bs * bs];
@@ -187,9 +127,42 @@ void attention_cached_forward(int rows, int kv_len, int d, T scale, const T* q, 
       gemm(transpose::no, transpose::no, nr, d, cols, T(1), s, bs, v + std::ptrdiff_t(j0) * ldkv, ldkv,
            write_mode::accumulate, o + std::ptrdiff_t(i0) * ldo, ldo);
     }
-    for (int r = 0; r < nr; ++r)
-      if (l[r] > T(0)) detail::attention_scale_row(d, o + std::ptrdiff_t(i0 + r) * ldo, T(1) / l[r]);
+    for (int r = 0; r < nr; ++r) {
+      if (l[r] > T(0)) {
+        detail::attention_scale_row(d, o + std::ptrdiff_t(i0 + r) * ldo, T(1) / l[r]);
+        if (lse) lse[i0 + r] = m[r] + std::log(l[r]);
+      } else if (lse) {
+        lse[i0 + r] = neg_inf;
+      }
+    }
   }
+}
+}  // namespace detail
+
+template <kernel_scalar T>
+void attention_blocked_forward(int t, int d, T scale, const T* q, const T* k, const T* v, int ld, T* o, int ldo,
+                               T* lse, const softmax_mask& mask) {
+  detail::check_attention(t, d, ld, ldo, "attention_blocked_forward");
+  detail::attention_online_forward(t, t, d, scale, q, ld, k, v, ld, o, ldo, lse, mask);
+}
+
+// Attention of `rows` new queries over a key/value cache (incremental
+// decoding): query row i sits at position mask.row_offset + i among the
+// kv_len keys, so with a causal mask it sees keys j <= row_offset + i
+// (mask.limit(i, kv_len)). Q [rows, D] (ldq), K and V [kv_len, D] (ldkv),
+// O [rows, D] (ldo). The same online softmax over key blocks as
+// attention_blocked_forward; no logsumexp is kept (nothing runs backward
+// through a cache). A row that sees no key gets O = 0.
+// Preconditions: rows >= 0, kv_len >= 0, D >= 1, leading dimensions >= D.
+template <kernel_scalar T>
+void attention_cached_forward(int rows, int kv_len, int d, T scale, const T* q, int ldq, const T* k,
+                              const T* v, int ldkv, T* o, int ldo, const softmax_mask& mask) {
+  require(rows >= 0 && kv_len >= 0 && d >= 1, "attention_cached_forward: sizes must be rows >= 0, kv_len >= 0 "
+          "and D >= 1 (rows = ", rows, ", kv_len = ", kv_len, ", D = ", d, ")");
+  require(ldq >= d && ldkv >= d && ldo >= d, "attention_cached_forward: leading dimensions (", ldq, ", ", ldkv,
+          ", ", ldo, ") must be >= D = ", d);
+  detail::attention_online_forward(rows, kv_len, d, scale, q, ldq, k, v, ldkv, o, ldo, static_cast<T*>(nullptr),
+                                   mask);
 }
 
 template <kernel_scalar T>
