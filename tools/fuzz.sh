@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     *) harnesses+=("$1"); shift ;;
   esac
 done
-all=(bpe_files checkpoint encode hf_config safetensors tokenizer_json vocab_txt)
+all=(bpe_files checkpoint corpus encode hf_config safetensors tokenizer_json vocab_txt)
 if [ "${#harnesses[@]}" -eq 0 ]; then harnesses=("${all[@]}"); fi
 for h in "${harnesses[@]}"; do
   if [ ! -d "tests/fuzz/corpus/$h" ]; then

@@ -20,6 +20,7 @@
 
 #include "bpe_files.cpp"
 #include "checkpoint.cpp"
+#include "corpus.cpp"
 #include "encode.cpp"
 #include "hf_config.cpp"
 #include "safetensors.cpp"
