@@ -248,15 +248,31 @@ int main(int argc, char** argv) {
       }
       return std::string(argv[++i]);
     };
+    // A number, all of the argument (std::stod would take "1x" as 1).
+    auto number = [&] {
+      const std::string v = value();
+      std::size_t used = 0;
+      double x = 0;
+      try {
+        x = std::stod(v, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used == 0 || used != v.size() || !std::isfinite(x) || x <= 0) {
+        std::fprintf(stderr, "04_pretraining: %s needs a positive number, got '%s'\n", a.c_str(), v.c_str());
+        std::exit(2);
+      }
+      return x;
+    };
     if (a == "--smoke") opt.smoke = true;
     else if (a == "--clm") opt.clm = true;
     else if (a == "--corpus") opt.corpus = value();
     else if (a == "--out") opt.out = value();
-    else if (a == "--minutes") opt.minutes = std::stod(value());
-    else if (a == "--batch") opt.batch = std::stoul(value());
-    else if (a == "--seq") opt.seq = std::stoul(value());
-    else if (a == "--lr") opt.lr = std::stod(value());
-    else if (a == "--select") opt.select = std::stod(value());
+    else if (a == "--minutes") opt.minutes = number();
+    else if (a == "--batch") opt.batch = static_cast<std::size_t>(number());
+    else if (a == "--seq") opt.seq = static_cast<std::size_t>(number());
+    else if (a == "--lr") opt.lr = number();
+    else if (a == "--select") opt.select = number();
     else {
       std::fprintf(stderr, "04_pretraining: unknown argument '%s'\n", a.c_str());
       return 2;
