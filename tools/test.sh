@@ -44,7 +44,7 @@ if [ "$only_release" -eq 0 ]; then
   phase "asan: test" ctest --preset asan -j "$jobs"
   # ThreadSanitizer (OpenMP off): only the concurrency tests are built.
   phase "tsan: configure" cmake --preset tsan >/dev/null
-  phase "tsan: build" cmake --build --preset tsan -j "$jobs" --target concurrency_models
+  phase "tsan: build" cmake --build --preset tsan -j "$jobs" --target concurrency_models generation_concurrency
   phase "tsan: test" ctest --preset tsan -j "$jobs"
   # libFuzzer harnesses (clang, ASan + UBSan, build/fuzz as tools/fuzz.sh
   # builds it): label fuzz replays each seed corpus and runs a bounded
