@@ -10,6 +10,8 @@
 // lacks it, which autodidact refuses.
 #include <catch2/catch.hpp>
 
+#include "small_wordpiece_json.hpp"
+
 #include <fstream>
 #include <string>
 #include <variant>
@@ -29,30 +31,13 @@ std::string write_temp(const std::string& name, const std::string& content) {
   return path;
 }
 
-// A WordPiece tokenizer.json with the vocabulary `vocab` (ids in order) and
-// a TemplateProcessing post-processor emitting [CLS] = cls_id, [SEP] = sep_id.
-std::string wordpiece_json(const std::vector<std::string>& vocab, int cls_id, int sep_id) {
-  std::string v;
-  for (std::size_t i = 0; i < vocab.size(); ++i) v += (i ? ", \"" : "\"") + vocab[i] + "\": " + std::to_string(i);
-  return R"({"normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"},
-    "post_processor": {"type": "TemplateProcessing",
-      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-      "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
-      "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [)" +
-         std::to_string(cls_id) + R"(], "tokens": ["[CLS]"]},
-                         "[SEP]": {"id": "[SEP]", "ids": [)" +
-         std::to_string(sep_id) + R"(], "tokens": ["[SEP]"]}}},
-    "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {)" +
-         v + "}}}";
-}
 
 }  // namespace
 
 TEST_CASE("tokenizers_badinput: a tokenizer.json lacking [CLS] is a format_error naming the token and id",
           "[badinput]") {
   const std::string path =
-      write_temp("no_cls_tokenizer.json", wordpiece_json({"[PAD]", "[UNK]", "[SEP]", "hello"}, 101, 2));
+      write_temp("no_cls_tokenizer.json", small_wordpiece_json({"[PAD]", "[UNK]", "[SEP]", "hello"}, 101, 2));
   CHECK_THROWS_AS(tk::load_wordpiece_tokenizer_json(path), autodidact::format_error);
   CHECK_THROWS_WITH(tk::load_wordpiece_tokenizer_json(path),
                     Contains(path) && Contains("post_processor.single: the special token [CLS] has id 101") &&
@@ -61,10 +46,10 @@ TEST_CASE("tokenizers_badinput: a tokenizer.json lacking [CLS] is a format_error
   CHECK_THROWS_AS(tk::load_tokenizer_json(path), autodidact::format_error);
   // [SEP] with an id that belongs to another token.
   CHECK_THROWS_AS(tk::wordpiece_tokenizer_json_from_string(
-                      wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 4), "sep.json"),
+                      small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 4), "sep.json"),
                   autodidact::format_error);
   CHECK_THROWS_WITH(tk::wordpiece_tokenizer_json_from_string(
-                        wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 4), "sep.json"),
+                        small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 4), "sep.json"),
                     Contains("sep.json") && Contains("the special token [SEP] has id 4") &&
                         Contains("gives that id to 'hello'"));
 }
@@ -99,7 +84,7 @@ TEST_CASE("tokenizers_badinput: a token repeated in tokenizer.json's or vocab.js
           "as Hugging Face, and is reported", "[badinput]") {
   // Hugging Face tokenizers (serde_json): {"hello": 4, ..., "hello": 6} gives
   // hello = 6 and id 4 names no token (checked with tokenizers' Python API).
-  std::string j = wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world"}, 2, 3);
+  std::string j = small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world"}, 2, 3);
   j.replace(j.find("\"world\": 5"), 10, "\"world\": 5, \"hello\": 6");
   const auto tok = tk::wordpiece_tokenizer_json_from_string(j, "dup/tokenizer.json");
   REQUIRE(tok.vocab().duplicates().size() == 1);
@@ -114,7 +99,7 @@ TEST_CASE("tokenizers_badinput: a token repeated in tokenizer.json's or vocab.js
   CHECK(std::get<tk::wordpiece_tokenizer>(tk::load_tokenizer_json(path)).vocab().duplicates().size() == 1);
   // A key repeated elsewhere (not in model.vocab) is not a vocabulary duplicate.
   CHECK(tk::wordpiece_tokenizer_json_from_string(
-            wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 3), "ok.json")
+            small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 3), "ok.json")
             .vocab()
             .duplicates()
             .empty());
@@ -140,7 +125,7 @@ TEST_CASE("tokenizers_badinput: malformed files and text name the file, line or 
   CHECK_THROWS_WITH(tk::vocab_txt_from_string("[PAD]\nab\xff\n", "bad/vocab.txt"), Contains("bad/vocab.txt:2: invalid UTF-8 at byte offset 8"));
   // Invalid UTF-8 to encode, under the strict policy (the default).
   const auto tok = tk::wordpiece_tokenizer_json_from_string(
-      wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 3), "ok.json");
+      small_wordpiece_json({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello"}, 2, 3), "ok.json");
   CHECK_THROWS_AS(tok.encode("hello \xc3"), autodidact::tokenizer_error);
   CHECK_THROWS_WITH(tok.encode("hello \xc3"), Contains("invalid UTF-8 at byte offset 6"));
 }

@@ -3,6 +3,8 @@
 // basics of encoding (pairs, truncation, padding, special tokens, batches).
 #include <catch2/catch.hpp>
 
+#include "small_wordpiece_json.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -135,23 +137,6 @@ TEST_CASE("tokenizers_unit: trainers on a tiny text", "[unit]") {
 }
 
 namespace {
-// A small BERT tokenizer.json: vocabulary `vocab` (ids in order), the
-// TemplateProcessing post-processor naming [CLS] = cls_id and [SEP] = sep_id.
-std::string small_wordpiece_json(const std::vector<std::string>& vocab, int cls_id, int sep_id) {
-  std::string v;
-  for (std::size_t i = 0; i < vocab.size(); ++i) v += (i ? ", \"" : "\"") + vocab[i] + "\": " + std::to_string(i);
-  return R"({"normalizer": {"type": "BertNormalizer"}, "pre_tokenizer": {"type": "BertPreTokenizer"},
-    "post_processor": {"type": "TemplateProcessing",
-      "single": [{"SpecialToken": {"id": "[CLS]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                 {"SpecialToken": {"id": "[SEP]", "type_id": 0}}],
-      "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
-      "special_tokens": {"[CLS]": {"id": "[CLS]", "ids": [)" +
-         std::to_string(cls_id) + R"(], "tokens": ["[CLS]"]},
-                         "[SEP]": {"id": "[SEP]", "ids": [)" +
-         std::to_string(sep_id) + R"(], "tokens": ["[SEP]"]}}},
-    "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {)" +
-         v + "}}}";
-}
 }  // namespace
 
 TEST_CASE("tokenizers_unit: a tokenizer.json whose vocabulary lacks a special token the post-processor emits is an error", "[unit]") {
