@@ -2,9 +2,11 @@
 # two at a time, and fails naming each header that does not compile; then
 # checks that autodidact/autodidact.hpp includes every public header.
 # With -DEXTRA_FLAGS=<flags separated by |> (e.g. -fno-exceptions) every
-# header must also compile with those flags; the message names them.
+# header is compiled alone with those flags (the message names them), and
+# the umbrella header once more without them.
 string(REPLACE "|" ";" include_dirs "${INCLUDES}")
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror=unused-result)
+set(plain_flags ${flags})
 if(EXTRA_FLAGS)
   string(REPLACE "|" ";" extra "${EXTRA_FLAGS}")
   list(APPEND flags ${extra})
@@ -14,6 +16,7 @@ else()
 endif()
 foreach(dir IN LISTS include_dirs)
   list(APPEND flags "-I${dir}")
+  list(APPEND plain_flags "-I${dir}")
 endforeach()
 file(GLOB_RECURSE headers RELATIVE "${SOURCE_DIR}/include" "${SOURCE_DIR}/include/autodidact/*.hpp")
 list(SORT headers)
@@ -48,6 +51,16 @@ foreach(i RANGE 0 ${last} 2)
     message("${errors}")
   endif()
 endforeach()
+if(EXTRA_FLAGS)
+  # The umbrella without the extra flags: every header's other branch.
+  file(WRITE "${WORK_DIR}/umbrella_plain.cpp" "#include <autodidact/autodidact.hpp>\nint main() {}\n")
+  execute_process(COMMAND ${COMPILER} ${plain_flags} "${WORK_DIR}/umbrella_plain.cpp"
+                  RESULT_VARIABLE r ERROR_VARIABLE errors)
+  if(NOT r EQUAL 0)
+    message("${errors}")
+    list(APPEND failed "autodidact/autodidact.hpp (without ${EXTRA_FLAGS})")
+  endif()
+endif()
 if(failed)
   message(FATAL_ERROR "headers that do not compile alone${with}: ${failed}")
 endif()
@@ -65,5 +78,8 @@ foreach(h IN LISTS headers)
 endforeach()
 if(missing)
   message(FATAL_ERROR "autodidact/autodidact.hpp does not include: ${missing}")
+endif()
+if(EXTRA_FLAGS)
+  set(with "${with}, and the umbrella header without")
 endif()
 message(STATUS "${count} headers compile alone${with}")

@@ -71,6 +71,18 @@ TEST_CASE("schedules: warmup, then constant, linear or cosine decay", "[train]")
   CHECK_THROWS_WITH((train::lr_schedule{.peak = 1, .warmup_steps = 5, .total_steps = 4}.check()),
                     Contains("total_steps = 4 must be at least 1 and at least warmup_steps = 5"));
   CHECK_THROWS_WITH((train::lr_schedule{.peak = -1}.check()), Contains("peak learning rate -1 must be positive"));
+  // Warmup-stable-decay: 3 warmup steps, 8 of the 10 after them at the peak,
+  // then linear decay over the last 2.
+  train::lr_schedule w{.peak = 2.0, .warmup_steps = 3, .total_steps = 13, .stable_fraction = 0.8};
+  w.check();
+  CHECK(w.at(0) == Approx(0.5));
+  CHECK(w.at(3) == Approx(2.0));
+  CHECK(w.at(10) == Approx(2.0));
+  CHECK(w.at(11) == Approx(2.0));
+  CHECK(w.at(12) == Approx(1.0));
+  CHECK(w.at(13) == Approx(0.0).margin(1e-15));
+  CHECK_THROWS_WITH((train::lr_schedule{.stable_fraction = 1.0}.check()),
+                    Contains("stable_fraction = 1 must be in [0, 1)"));
 }
 
 TEST_CASE("a checkpoint restores weights, moments, step and state exactly; the last k are kept", "[train]") {
@@ -81,7 +93,7 @@ TEST_CASE("a checkpoint restores weights, moments, step and state exactly; the l
     train::save_checkpoint(dir, *a.model, a.opt,
                            {.step = s, .data_epoch = 1, .data_windows = 40u * static_cast<std::uint64_t>(s), .seed = 9,
                             .loss = 1.5 / s, .tokens = 1000 * s},
-                           {.keep_last = 2});
+                           {.keep_last = 2, .on_stage = {}});
   }
   const auto all = train::detail::checkpoints_in(dir);
   REQUIRE(all.size() == 2u);

@@ -3,10 +3,14 @@
 // `warmup_steps`, then constant, linear decay or cosine decay to
 // `final_fraction` x peak at `total_steps` (Hugging Face's
 // get_linear_schedule_with_warmup / get_cosine_schedule_with_warmup with
-// final_fraction = 0). A pure function of the step, so a resumed run needs
-// only the step.
+// final_fraction = 0). With `stable_fraction` = s > 0 the peak is held for
+// that fraction of the steps after warmup and the decay takes the rest:
+// warmup-stable-decay ("WSD", Hu et al. 2024, MiniCPM; Hägele et al. 2024
+// find linear decay over the last 20 % as good as cosine). A pure function
+// of the step, so a resumed run needs only the step.
 //
 //   train::lr_schedule s{.peak = 1e-3, .warmup_steps = 100, .total_steps = 5000, .decay = train::decay_kind::cosine};
+//   train::lr_schedule wsd{.peak = 2e-3, .warmup_steps = 200, .total_steps = 20000, .stable_fraction = 0.8};
 //   opt.set_lr(s.at(step));   // step = optimizer steps taken so far (0 for the first)
 
 #include <algorithm>  // for std::min
@@ -25,6 +29,7 @@ struct lr_schedule {
   std::int64_t total_steps = 1;
   decay_kind decay = decay_kind::linear;
   double final_fraction = 0.0;  // lr at total_steps, as a fraction of the peak
+  double stable_fraction = 0.0; // of the steps after warmup, the share held at the peak before decaying
 
   void check() const {
     require(peak > 0.0 && std::isfinite(peak), "lr_schedule: peak learning rate ", peak, " must be positive");
@@ -33,6 +38,8 @@ struct lr_schedule {
             " must be at least 1 and at least warmup_steps = ", warmup_steps);
     require(final_fraction >= 0.0 && final_fraction <= 1.0, "lr_schedule: final_fraction = ", final_fraction,
             " must be in [0, 1]");
+    require(stable_fraction >= 0.0 && stable_fraction < 1.0, "lr_schedule: stable_fraction = ", stable_fraction,
+            " must be in [0, 1) (the share of the steps after warmup held at the peak)");
   }
 
   // The learning rate of the optimizer step that follows `step` steps
@@ -40,8 +47,11 @@ struct lr_schedule {
   double at(std::int64_t step) const {
     if (step < warmup_steps) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup_steps + 1);
     if (decay == decay_kind::constant || total_steps == warmup_steps) return peak;
-    const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) /
-                                              static_cast<double>(total_steps - warmup_steps));
+    const double after = static_cast<double>(total_steps - warmup_steps);
+    const double stable = stable_fraction * after;
+    const double done = static_cast<double>(step - warmup_steps);
+    if (done < stable) return peak;
+    const double progress = std::min(1.0, (done - stable) / (after - stable));
     const double shape = decay == decay_kind::linear ? 1.0 - progress
                                                      : 0.5 * (1.0 + std::cos(3.14159265358979323846 * progress));
     return peak * (final_fraction + (1.0 - final_fraction) * shape);
