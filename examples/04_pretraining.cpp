@@ -419,7 +419,7 @@ int main(int argc, char** argv) {
     const mlm_eval full{&heldout, masking_vocab, &unigram, opt.batch, opt.seq, heldout.size()};
     const auto result = full(*model, ws);
     plot(to.csv_log, opt.out / "loss.png", "MLM pretraining of a small BERT", true);
-    io::export_hf(opt.out / "hf", *model, {.vocab = &tok.vocab()});
+    io::export_hf(opt.out / "hf", *model, {.tokenizer = &tok});
     {
       // For tools/check_hf_export.py: held-out batches corrupted as in the
       // evaluation, and our loss on them (transformers must reproduce it).
@@ -443,6 +443,18 @@ int main(int argc, char** argv) {
       }
       const double loss = count > 0 ? sum / count : 0.0;
       const std::vector<std::int64_t> shape{rows, static_cast<std::int64_t>(opt.seq)};
+      // And our token ids of 20 held-out lines (metadata text_<i>, ids_<i>):
+      // the exported tokenizer.json must give the same in transformers.
+      std::map<std::string, std::string> sentences;
+      std::ifstream lines(heldout_txt);
+      for (std::string line; sentences.size() < 40 && std::getline(lines, line);) {
+        if (line.empty() || line.size() > 300) continue;
+        const std::string key = std::to_string(sentences.size() / 2);
+        std::string ids_text;
+        for (const auto id : tok.encode(line, tok.default_options()).ids) ids_text += (ids_text.empty() ? "" : " ") + std::to_string(id);
+        sentences["text_" + key] = line;
+        sentences["ids_" + key] = ids_text;
+      }
       io::write_safetensors(opt.out / "hf_check.safetensors",
                             std::vector<io::tensor_ref>{
                                 io::tensor_ref::of<std::int64_t>("input_ids", shape, std::span<const std::int64_t>(ids)),
@@ -450,7 +462,8 @@ int main(int argc, char** argv) {
                                 io::tensor_ref::of<std::int64_t>("attention_mask", shape,
                                                                  std::span<const std::int64_t>(attention)),
                                 io::tensor_ref::of<std::int64_t>("labels", shape, std::span<const std::int64_t>(labels)),
-                                io::tensor_ref::of<double>("loss", {}, std::span<const double>(&loss, 1))});
+                                io::tensor_ref::of<double>("loss", {}, std::span<const double>(&loss, 1))},
+                            sentences);
     }
     std::printf("   checkpoint: %s\n   Hugging Face folder: %s\n",
                 train::latest_checkpoint(to.checkpoint_dir)->c_str(), (opt.out / "hf").c_str());

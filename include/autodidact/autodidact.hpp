@@ -81,6 +81,7 @@
 #include "autodidact/tokenizers/encoding.hpp"
 #include "autodidact/tokenizers/tokenizer.hpp"
 #include "autodidact/tokenizers/tokenizer_json.hpp"
+#include "autodidact/tokenizers/tokenizer_json_writer.hpp"
 #include "autodidact/tokenizers/tokenizers.hpp"
 #include "autodidact/tokenizers/trainers.hpp"
 #include "autodidact/tokenizers/unicode.hpp"

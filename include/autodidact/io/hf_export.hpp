@@ -5,15 +5,20 @@
 //                       ElectraForMaskedLM / GPT2LMHeadModel, from the config)
 //   model.safetensors   the parameters under Hugging Face's names, metadata {"format": "pt"}
 //   vocab.txt           the WordPiece vocabulary, when given (BERT's tokenizer reads it)
+//   tokenizer.json,     with .tokenizer: the whole WordPiece tokenizer
+//   tokenizer_config.json  (tokenizers/tokenizer_json_writer.hpp) and the settings and
+//                       special tokens transformers' BertTokenizerFast reads
 //
-//   io::export_hf("run/hf", model, {.vocab = &tokenizer.vocab()});
+//   io::export_hf("run/hf", model, {.tokenizer = &tokenizer});
 //   # python: transformers.AutoModelForMaskedLM.from_pretrained("run/hf")
+//   #         transformers.AutoTokenizer.from_pretrained("run/hf")
 //
 // io::load_pretrained reads the folder back.
 
 #include <filesystem>  // for std::filesystem::path, create_directories
 #include <fstream>     // for std::ofstream
 #include <string>      // for std::string
+#include <utility>     // for std::pair
 
 #include <nlohmann/json.hpp>  // for nlohmann::ordered_json
 
@@ -22,16 +27,45 @@
 #include "autodidact/io/checkpoint.hpp"          // for save_checkpoint, checkpoint_options
 #include "autodidact/io/hf_names.hpp"            // for hf_naming
 #include "autodidact/io/json.hpp"                // for dump_json
-#include "autodidact/tokenizers/trainers.hpp"    // for save_vocab_txt
-#include "autodidact/tokenizers/vocabulary.hpp"  // for vocabulary
+#include "autodidact/tokenizers/tokenizer_json_writer.hpp"  // for save_tokenizer_json
+#include "autodidact/tokenizers/trainers.hpp"               // for save_vocab_txt
+#include "autodidact/tokenizers/vocabulary.hpp"             // for vocabulary
+#include "autodidact/tokenizers/wordpiece.hpp"              // for wordpiece_tokenizer
 
 namespace autodidact::io {
 
 struct hf_export_options {
   const tokenizers::vocabulary* vocab = nullptr;  // written as vocab.txt when set
+  // Written as tokenizer.json, tokenizer_config.json and vocab.txt when set
+  // (then `vocab`, if also set, must be this tokenizer's vocabulary).
+  const tokenizers::wordpiece_tokenizer* tokenizer = nullptr;
   double initializer_range = 0.02;                // config.json's (used by transformers only for new weights)
   int pad_token_id = 0;
 };
+
+// The tokenizer_config.json of a WordPiece tokenizer for model config C:
+// transformers' BertTokenizerFast settings (do_lower_case, strip_accents,
+// tokenize_chinese_chars: it rebuilds tokenizer.json's normalizer when they
+// disagree, so they mirror it), the special tokens BERT's tokenizer names
+// (those in the vocabulary) and model_max_length = C.max_positions.
+template <model_config C>
+nlohmann::ordered_json hf_tokenizer_config_json(const tokenizers::wordpiece_tokenizer& t) {
+  const auto& n = t.model().options().normalizer;
+  nlohmann::ordered_json j;
+  j["tokenizer_class"] = "BertTokenizer";
+  j["do_lower_case"] = n.lowercase;
+  j["strip_accents"] = nullptr;
+  if (n.strip_accents) j["strip_accents"] = *n.strip_accents;
+  j["tokenize_chinese_chars"] = n.handle_chinese_chars;
+  j["clean_up_tokenization_spaces"] = t.model().options().decoder_cleanup;
+  j["model_max_length"] = C.max_positions;
+  const std::pair<const char*, const char*> specials[] = {{"unk_token", "[UNK]"}, {"sep_token", "[SEP]"},
+                                                         {"pad_token", "[PAD]"}, {"cls_token", "[CLS]"},
+                                                         {"mask_token", "[MASK]"}};
+  for (const auto& [key, token] : specials)
+    if (t.vocab().contains(token)) j[key] = token;
+  return j;
+}
 
 // The config.json of model config C (the class its names follow).
 template <model_config C>
@@ -106,10 +140,20 @@ void export_hf(const std::filesystem::path& dir, const Model& model, const hf_ex
   }
   save_checkpoint(dir / "model.safetensors", model,
                   {.hf_names = hf_export_naming<C>(), .metadata = {}, .transformers_metadata = true});
-  if (o.vocab) {
-    require(static_cast<int>(o.vocab->size()) <= C.vocab, "export_hf: the vocabulary has ", o.vocab->size(),
+  require(!(o.vocab && o.tokenizer && o.vocab != &o.tokenizer->vocab()),
+          "export_hf: both .vocab and .tokenizer are set, and .vocab is not the tokenizer's vocabulary");
+  const tokenizers::vocabulary* vocab = o.tokenizer ? &o.tokenizer->vocab() : o.vocab;
+  if (vocab) {
+    require(static_cast<int>(vocab->size()) <= C.vocab, "export_hf: the vocabulary has ", vocab->size(),
             " tokens, the model only ", C.vocab);
-    tokenizers::save_vocab_txt(*o.vocab, (dir / "vocab.txt").string());
+    tokenizers::save_vocab_txt(*vocab, (dir / "vocab.txt").string());
+  }
+  if (o.tokenizer) {
+    tokenizers::save_tokenizer_json(*o.tokenizer, (dir / "tokenizer.json").string());
+    const auto path = dir / "tokenizer_config.json";
+    std::ofstream out(path, std::ios::trunc);
+    out << ::autodidact::detail::dump_json(hf_tokenizer_config_json<C>(*o.tokenizer)) << '\n';
+    if (!out) raise<io_error>(path.string(), ": write failed");
   }
 }
 

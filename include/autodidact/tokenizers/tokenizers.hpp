@@ -9,6 +9,7 @@
 #include "autodidact/tokenizers/encoding.hpp"        // for encoding, encode_options
 #include "autodidact/tokenizers/tokenizer.hpp"       // for tokenizer
 #include "autodidact/tokenizers/tokenizer_json.hpp"  // for load_*_tokenizer_json
+#include "autodidact/tokenizers/tokenizer_json_writer.hpp"  // for save_tokenizer_json, to_tokenizer_json
 #include "autodidact/tokenizers/trainers.hpp"        // for bpe_trainer, wordpiece_trainer
 #include "autodidact/tokenizers/unicode.hpp"         // for utf8_policy
 #include "autodidact/tokenizers/vocabulary.hpp"      // for vocabulary, load_vocab_txt
