@@ -79,6 +79,10 @@ TEST_CASE("typed linear: bound to caller memory, frozen without gradients", "[un
   second.forward(3, x.data(), y.data());
   second.backward(3, x.data(), dy.data(), dx.data());
   for (std::size_t i = 0; i < grads.size(); ++i) REQUIRE(grads.data()[i] == 0.0f);  // frozen: nothing written
+  // initialize() sets a bound layer as the owning constructor sets its own.
+  first.initialize({.seed = 9, .range = 0.1});
+  const L owning({.seed = 9, .range = 0.1});
+  CHECK(same_bits(first.parameters().data(), owning.parameters().data(), L::parameter_elements));
   // Misuse is named.
   CHECK_THROWS_WITH(L(params.span().first(10), {}), Catch::Contains("parameter_elements"));
   CHECK_THROWS_WITH(L(params.span().subspan(1, L::parameter_elements), {}), Catch::Contains("64-byte boundary"));

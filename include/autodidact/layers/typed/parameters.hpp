@@ -123,20 +123,21 @@ inline void require_aligned(const void* p, std::string_view what, std::string_vi
 
 // The parameters and gradients of one layer with N table entries: owned
 // (heap arenas) or bound (caller memory). Moving keeps the views valid.
+// `plan` is the layer type's static constexpr plan (it is kept by address).
 template <class T, std::size_t N>
 class layer_parameters {
  public:
   // Owning: parameters and gradients in heap arenas; the parameters set by
   // `init`, the gradients zero.
   layer_parameters(const parameter_plan<T, N>& plan, const layer_init& init, std::string_view what)
-      : own_params_(plan.elements, what), own_grads_(plan.elements, what), offsets_(plan.offsets),
-        sizes_(sizes_of(plan)), elements_(plan.elements), params_(own_params_.data()), grads_(own_grads_.data()) {
-    detail::initialize_parameters(plan, params_, init);
+      : own_params_(plan.elements, what), own_grads_(plan.elements, what), plan_(&plan),
+        params_(own_params_.data()), grads_(own_grads_.data()) {
+    initialize(init);
   }
   // Bound: views of the caller's memory (at least plan.elements each,
-  // 64-byte aligned), left as they are. An empty `grads` freezes the layer.
+  // 64-byte aligned), left as they are (initialize() sets them). An empty `grads` freezes the layer.
   layer_parameters(const parameter_plan<T, N>& plan, std::span<T> params, std::span<T> grads, std::string_view what)
-      : offsets_(plan.offsets), sizes_(sizes_of(plan)), elements_(plan.elements), params_(params.data()),
+      : plan_(&plan), params_(params.data()),
         grads_(grads.empty() ? nullptr : grads.data()) {
     require(params.size() >= plan.elements, what, ": the caller's parameters hold ", params.size(),
             " elements, the layer needs ", plan.elements, " (parameter_elements)");
@@ -150,45 +151,44 @@ class layer_parameters {
 
   // The layer's parameter and gradient memory (the gradients are empty when
   // frozen), in the plan's layout.
-  std::span<T> parameters() noexcept { return {params_, elements_}; }
-  std::span<const T> parameters() const noexcept { return {params_, elements_}; }
-  std::span<T> gradients() noexcept { return {grads_, grads_ ? elements_ : 0}; }
-  std::span<const T> gradients() const noexcept { return {grads_, grads_ ? elements_ : 0}; }
+  std::span<T> parameters() noexcept { return {params_, plan_->elements}; }
+  std::span<const T> parameters() const noexcept { return {params_, plan_->elements}; }
+  std::span<T> gradients() noexcept { return {grads_, grads_ ? plan_->elements : 0}; }
+  std::span<const T> gradients() const noexcept { return {grads_, grads_ ? plan_->elements : 0}; }
+  // Sets the parameters by their roles (layer_init; padding 0).
+  void initialize(const layer_init& init) { detail::initialize_parameters(*plan_, params_, init); }
   // Tensor i of the table (empty when absent) and its gradient (empty
   // when absent or frozen).
-  std::span<T> parameter(std::size_t i) noexcept { return {param_ptr(i), param_ptr(i) ? sizes_[i] : 0}; }
-  std::span<const T> parameter(std::size_t i) const noexcept { return {param_ptr(i), param_ptr(i) ? sizes_[i] : 0}; }
-  std::span<T> gradient(std::size_t i) noexcept { return {grad_ptr(i), grad_ptr(i) ? sizes_[i] : 0}; }
+  std::span<T> parameter(std::size_t i) noexcept { return {param_ptr(i), param_ptr(i) ? size(i) : 0}; }
+  std::span<const T> parameter(std::size_t i) const noexcept { return {param_ptr(i), param_ptr(i) ? size(i) : 0}; }
+  std::span<T> gradient(std::size_t i) noexcept { return {grad_ptr(i), grad_ptr(i) ? size(i) : 0}; }
   bool owns_memory() const noexcept { return own_params_.data() != nullptr; }
   bool trainable() const noexcept { return grads_ != nullptr; }
   void zero_gradients() noexcept {
-    for (std::size_t i = 0; grads_ && i < elements_; ++i) grads_[i] = T(0);
+    for (std::size_t i = 0; grads_ && i < plan_->elements; ++i) grads_[i] = T(0);
   }
 
  protected:
   // Parameter i of the table (null when absent), and its gradient (null
   // when absent or frozen).
   T* param_ptr(std::size_t i) const noexcept {
-    return offsets_[i] == models::npos ? nullptr : params_ + offsets_[i];
+    return plan_->offsets[i] == models::npos ? nullptr : params_ + plan_->offsets[i];
   }
   T* grad_ptr(std::size_t i) const noexcept {
-    return grads_ == nullptr || offsets_[i] == models::npos ? nullptr : grads_ + offsets_[i];
+    return grads_ == nullptr || plan_->offsets[i] == models::npos ? nullptr : grads_ + plan_->offsets[i];
   }
   // A sub-layer's views: `count` elements from parameter i on.
-  std::span<T> param_span(std::size_t i, std::size_t count) const noexcept { return {params_ + offsets_[i], count}; }
+  std::span<T> param_span(std::size_t i, std::size_t count) const noexcept {
+    return {params_ + plan_->offsets[i], count};
+  }
   std::span<T> grad_span(std::size_t i, std::size_t count) const noexcept {
-    return grads_ ? std::span<T>(grads_ + offsets_[i], count) : std::span<T>();
+    return grads_ ? std::span<T>(grads_ + plan_->offsets[i], count) : std::span<T>();
   }
 
  private:
-  static std::array<std::size_t, N> sizes_of(const parameter_plan<T, N>& plan) {
-    std::array<std::size_t, N> s{};
-    for (std::size_t i = 0; i < N; ++i) s[i] = plan.specs[i].elements();
-    return s;
-  }
+  std::size_t size(std::size_t i) const noexcept { return plan_->specs[i].elements(); }
   arena<T> own_params_, own_grads_;
-  std::array<std::size_t, N> offsets_, sizes_;
-  std::size_t elements_;
+  const parameter_plan<T, N>* plan_;  // the layer type's static plan
   T* params_;
   T* grads_;
 };
