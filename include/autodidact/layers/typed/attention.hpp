@@ -21,23 +21,20 @@
 #include "autodidact/layers/dropout.hpp"           // for dropout_site
 #include "autodidact/layers/typed/parameters.hpp"  // for layer_parameters, plan_parameters, table_part
 #include "autodidact/models/modules.hpp"           // for block_module
-#include "autodidact/precision.hpp"                // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"                // for f32, precision_policy
 
 namespace autodidact::layers {
 
 template <int C, int Heads, precision_policy P = f32, attention_kind Kind = attention_kind::bidirectional>
-class attention : public layer_parameters<typename P::compute_type, 4> {
+class attention : public layer_parameters<typename detail::layer_precision<P>::type, 4> {
   static_assert(C > 0, "autodidact: layers::attention<C, Heads> needs C > 0 (the width must be positive).");
   static_assert(Heads > 0, "autodidact: layers::attention<C, Heads> needs Heads > 0 (at least one head).");
   static_assert(Heads <= 0 || C % Heads == 0,
                 "autodidact: layers::attention<C, Heads> needs Heads to divide C (each head gets C / Heads "
                 "channels).");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int channels = C, heads = Heads, head_dim = C / (Heads > 0 ? Heads : 1);
   static constexpr attention_kind kind = Kind;
@@ -63,11 +60,7 @@ class attention : public layer_parameters<typename P::compute_type, 4> {
     workspace(int max_batch, int max_seq) : max_batch_(max_batch), max_seq_(max_seq) {
       require(max_batch > 0 && max_seq > 0, "layers::attention::workspace: max_batch = ", max_batch,
               " and max_seq = ", max_seq, " must be positive");
-      typename workspace_memory<T>::carver sizing;
-      carve(sizing);
-      memory_ = workspace_memory<T>(sizing.at, "layers::attention::workspace");
-      typename workspace_memory<T>::carver c{memory_.data()};
-      carve(c);
+      memory_.allocate([this](auto& c) { carve(c); }, "layers::attention::workspace");
     }
     int max_batch() const noexcept { return max_batch_; }
     int max_seq() const noexcept { return max_seq_; }

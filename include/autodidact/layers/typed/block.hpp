@@ -27,7 +27,7 @@
 #include "autodidact/layers/typed/layernorm.hpp"     // for layers::layernorm
 #include "autodidact/layers/typed/parameters.hpp"    // for layer_parameters, plan_parameters
 #include "autodidact/models/modules.hpp"             // for block_module
-#include "autodidact/precision.hpp"                  // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"                  // for f32, precision_policy
 
 namespace autodidact::layers {
 
@@ -51,7 +51,7 @@ constexpr block_options block_options_of(const model_config& c) noexcept {
 }
 
 template <int C, int Heads, int F, precision_policy P = f32, block_options Options = bert_block>
-class block : public layer_parameters<typename P::compute_type, models::block_module::count> {
+class block : public layer_parameters<typename detail::layer_precision<P>::type, models::block_module::count> {
   static_assert(C > 0, "autodidact: layers::block<C, Heads, F> needs C > 0 (the width must be positive).");
   static_assert(Heads > 0, "autodidact: layers::block<C, Heads, F> needs Heads > 0 (at least one head).");
   static_assert(Heads <= 0 || C % Heads == 0,
@@ -59,12 +59,9 @@ class block : public layer_parameters<typename P::compute_type, models::block_mo
                 "channels).");
   static_assert(F > 0, "autodidact: layers::block<C, Heads, F> needs F > 0 (the feed-forward width must be positive).");
   static_assert(Options.eps > 0.0, "autodidact: layers::block's LayerNorm epsilon must be positive.");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int channels = C, heads = Heads, inner = F;
   static constexpr block_options options = Options;
@@ -93,11 +90,7 @@ class block : public layer_parameters<typename P::compute_type, models::block_mo
     workspace(int max_batch, int max_seq) : max_batch_(max_batch), max_seq_(max_seq) {
       require(max_batch > 0 && max_seq > 0, "layers::block::workspace: max_batch = ", max_batch,
               " and max_seq = ", max_seq, " must be positive");
-      typename workspace_memory<T>::carver sizing;
-      carve(sizing);
-      memory_ = workspace_memory<T>(sizing.at, "layers::block::workspace");
-      typename workspace_memory<T>::carver c{memory_.data()};
-      carve(c);
+      memory_.allocate([this](auto& c) { carve(c); }, "layers::block::workspace");
     }
     int max_batch() const noexcept { return max_batch_; }
     int max_seq() const noexcept { return max_seq_; }
@@ -129,36 +122,31 @@ class block : public layer_parameters<typename P::compute_type, models::block_mo
     block_scratch<T> scratch_{};
   };
 
-  explicit block(const layer_init& init = {})
-      : base(plan, init, "layers::block"), ln1_(part<layernorm_type>(module::ln1_gain)),
-        attn_(part<attention_type>(module::qkv_weight)), ln2_(part<layernorm_type>(module::ln2_gain)),
-        ff_(part<feed_forward_type>(module::ff1_weight)) {}
+  explicit block(const layer_init& init = {}) : base(plan, init, "layers::block"), parts_(bind_parts()) {}
   block(std::span<T> params, std::span<T> grads)
-      : base(plan, params, grads, "layers::block"), ln1_(part<layernorm_type>(module::ln1_gain)),
-        attn_(part<attention_type>(module::qkv_weight)), ln2_(part<layernorm_type>(module::ln2_gain)),
-        ff_(part<feed_forward_type>(module::ff1_weight)) {}
+      : base(plan, params, grads, "layers::block"), parts_(bind_parts()) {}
   // Moving keeps the parts valid: they view heap or caller memory, not the object.
 
-  const layernorm_type& ln1() const noexcept { return ln1_; }
-  const attention_type& attn() const noexcept { return attn_; }
-  const layernorm_type& ln2() const noexcept { return ln2_; }
-  const feed_forward_type& ff() const noexcept { return ff_; }
+  const layernorm_type& ln1() const noexcept { return parts_.ln1; }
+  const attention_type& attn() const noexcept { return parts_.attn; }
+  const layernorm_type& ln2() const noexcept { return parts_.ln2; }
+  const feed_forward_type& ff() const noexcept { return parts_.ff; }
 
   block_params<T> params() const {
     block_params<T> p;
-    p.ln1 = ln1_.params();
-    p.ln2 = ln2_.params();
-    p.attention = attn_.params();
-    p.ff = ff_.params();
+    p.ln1 = parts_.ln1.params();
+    p.ln2 = parts_.ln2.params();
+    p.attention = parts_.attn.params();
+    p.ff = parts_.ff.params();
     p.norm = Options.norm;
     return p;
   }
   block_grads<T> grads() const {
     block_grads<T> g;
-    g.ln1 = ln1_.grads();
-    g.ln2 = ln2_.grads();
-    g.attention = attn_.grads();
-    g.ff = ff_.grads();
+    g.ln1 = parts_.ln1.grads();
+    g.ln2 = parts_.ln2.grads();
+    g.attention = parts_.attn.grads();
+    g.ff = parts_.ff.grads();
     return g;
   }
 
@@ -178,21 +166,27 @@ class block : public layer_parameters<typename P::compute_type, models::block_mo
 
  private:
   using base = layer_parameters<T, module::count>;
+  struct parts {
+    layernorm_type ln1;
+    attention_type attn;
+    layernorm_type ln2;
+    feed_forward_type ff;
+  };
   // The part whose table starts at entry `first`, bound into this block's memory.
   template <class Layer>
   Layer part(std::size_t first) const {
     return Layer(this->param_span(first, Layer::parameter_elements), this->grad_span(first, Layer::parameter_elements));
+  }
+  parts bind_parts() const {
+    return {part<layernorm_type>(module::ln1_gain), part<attention_type>(module::qkv_weight),
+            part<layernorm_type>(module::ln2_gain), part<feed_forward_type>(module::ff1_weight)};
   }
   static void check_shape(const workspace& w, const attention_shape& s) {
     require(s.batch > 0 && s.batch <= w.max_batch() && s.seq > 0 && s.seq <= w.max_seq(), "layers::block: ",
             s.batch, " sequences of ", s.seq, " tokens, the workspace holds up to ", w.max_batch(), " of ",
             w.max_seq());
   }
-  // Bound into this block's memory (part()).
-  layernorm_type ln1_;
-  attention_type attn_;
-  layernorm_type ln2_;
-  feed_forward_type ff_;
+  parts parts_;  // bound into this block's memory (bind_parts())
 };
 
 }  // namespace autodidact::layers

@@ -20,22 +20,19 @@
 #include "autodidact/layers/embedding.hpp"         // for embedding_params, embedding_forward, embedding_backward
 #include "autodidact/layers/typed/parameters.hpp"  // for layer_parameters, plan_parameters, layer_init
 #include "autodidact/models/modules.hpp"           // for embeddings_module
-#include "autodidact/precision.hpp"                // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"                // for f32, precision_policy
 
 namespace autodidact::layers {
 
 template <int Vocab, int Positions, int C, precision_policy P = f32, int Segments = 0>
-class embedding : public layer_parameters<typename P::compute_type, models::embeddings_module::count> {
+class embedding : public layer_parameters<typename detail::layer_precision<P>::type, models::embeddings_module::count> {
   static_assert(Vocab > 0, "autodidact: layers::embedding needs Vocab > 0 (at least one token).");
   static_assert(Positions > 0, "autodidact: layers::embedding needs Positions > 0 (it bounds the sequence length).");
   static_assert(C > 0, "autodidact: layers::embedding needs C > 0 (the embedding width must be positive).");
   static_assert(Segments >= 0, "autodidact: layers::embedding needs Segments >= 0 (0 means no segment table).");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int vocab = Vocab, positions = Positions, channels = C, segments = Segments;
 

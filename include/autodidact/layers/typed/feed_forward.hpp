@@ -19,20 +19,17 @@
 #include "autodidact/layers/feed_forward.hpp"      // for feed_forward_params, feed_forward_forward, ..._backward
 #include "autodidact/layers/typed/parameters.hpp"  // for layer_parameters, plan_parameters, table_part
 #include "autodidact/models/modules.hpp"           // for block_module
-#include "autodidact/precision.hpp"                // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"                // for f32, precision_policy
 
 namespace autodidact::layers {
 
 template <int C, int F, precision_policy P = f32, gelu_kind Gelu = gelu_kind::erf>
-class feed_forward : public layer_parameters<typename P::compute_type, 4> {
+class feed_forward : public layer_parameters<typename detail::layer_precision<P>::type, 4> {
   static_assert(C > 0, "autodidact: layers::feed_forward<C, F> needs C > 0 (the width must be positive).");
   static_assert(F > 0, "autodidact: layers::feed_forward<C, F> needs F > 0 (the inner width must be positive).");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int channels = C, inner = F;
   static constexpr gelu_kind gelu = Gelu;
@@ -55,11 +52,7 @@ class feed_forward : public layer_parameters<typename P::compute_type, 4> {
    public:
     explicit workspace(int max_rows) : max_rows_(max_rows) {
       require(max_rows > 0, "layers::feed_forward::workspace: max_rows = ", max_rows, " must be positive");
-      typename workspace_memory<T>::carver sizing;
-      carve(sizing);
-      memory_ = workspace_memory<T>(sizing.at, "layers::feed_forward::workspace");
-      typename workspace_memory<T>::carver c{memory_.data()};
-      carve(c);
+      memory_.allocate([this](auto& c) { carve(c); }, "layers::feed_forward::workspace");
     }
     int max_rows() const noexcept { return max_rows_; }
     feed_forward_cache<T> cache() const noexcept { return {pre_, act_}; }

@@ -18,20 +18,17 @@
 #include "autodidact/layers/layernorm.hpp"         // for layernorm_params, layernorm_forward, layernorm_backward
 #include "autodidact/layers/typed/parameters.hpp"  // for layer_parameters, plan_parameters, workspace_memory
 #include "autodidact/models/modules.hpp"           // for final_norm_module
-#include "autodidact/precision.hpp"                // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"                // for f32, precision_policy
 
 namespace autodidact::layers {
 
 template <int C, precision_policy P = f32, double Eps = 1e-5>
-class layernorm : public layer_parameters<typename P::compute_type, models::final_norm_module::count> {
+class layernorm : public layer_parameters<typename detail::layer_precision<P>::type, models::final_norm_module::count> {
   static_assert(C > 0, "autodidact: layers::layernorm<C> needs C > 0 (the channel count must be positive).");
   static_assert(Eps > 0.0, "autodidact: layers::layernorm's epsilon must be positive.");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int channels = C;
   static constexpr double eps = Eps;
@@ -50,11 +47,7 @@ class layernorm : public layer_parameters<typename P::compute_type, models::fina
    public:
     explicit workspace(int max_rows) : max_rows_(max_rows) {
       require(max_rows > 0, "layers::layernorm::workspace: max_rows = ", max_rows, " must be positive");
-      typename workspace_memory<T>::carver sizing;
-      carve(sizing);
-      memory_ = workspace_memory<T>(sizing.at, "layers::layernorm::workspace");
-      typename workspace_memory<T>::carver c{memory_.data()};
-      carve(c);
+      memory_.allocate([this](auto& c) { carve(c); }, "layers::layernorm::workspace");
     }
     int max_rows() const noexcept { return max_rows_; }
     layernorm_cache<T> cache() const noexcept { return {mean_, rstd_}; }

@@ -22,20 +22,17 @@
 #include "autodidact/layers/linear.hpp"           // for linear_params, linear_forward, linear_backward
 #include "autodidact/layers/typed/parameters.hpp" // for layer_parameters, plan_parameters, layer_init
 #include "autodidact/models/module_spec.hpp"      // for param_spec, param_role
-#include "autodidact/precision.hpp"               // for f32, precision_policy, plain_precision
+#include "autodidact/precision.hpp"               // for f32, precision_policy
 
 namespace autodidact::layers {
 
 template <int In, int Out, precision_policy P = f32>
-class linear : public layer_parameters<typename P::compute_type, 2> {
+class linear : public layer_parameters<typename detail::layer_precision<P>::type, 2> {
   static_assert(In > 0, "autodidact: layers::linear<In, Out> needs In > 0 (the input width must be positive).");
   static_assert(Out > 0, "autodidact: layers::linear<In, Out> needs Out > 0 (the output width must be positive).");
-  static_assert(plain_precision<P>,
-                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
-                "weights are not supported by layers yet.");
 
  public:
-  using value_type = typename P::compute_type;
+  using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int in_features = In, out_features = Out;
 

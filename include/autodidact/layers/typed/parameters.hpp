@@ -86,6 +86,16 @@ constexpr std::array<models::param_spec, Count> table_part(const std::array<mode
 
 namespace detail {
 
+// The element type of a typed layer of precision P; the one place that
+// refuses a precision the layers cannot run.
+template <class P>
+struct layer_precision {
+  static_assert(plain_precision<P>,
+                "autodidact: typed layers run in f32 or f64 (storage type = compute type); bf16w and int8w "
+                "weights are not supported by layers yet.");
+  using type = typename P::compute_type;
+};
+
 // Sets the `plan`'s parameters in `data` by role (see layer_init).
 template <class T, std::size_t N>
 void initialize_parameters(const parameter_plan<T, N>& plan, T* data, const layer_init& init) {
@@ -199,11 +209,10 @@ template <class T>
 class workspace_memory {
  public:
   workspace_memory() = default;
-  explicit workspace_memory(std::size_t elements, std::string_view what) : memory_(elements, what) {}
   T* data() noexcept { return memory_.data(); }
   std::size_t size() const noexcept { return memory_.size(); }
 
-  // A counter of aligned slots: run it once to size the arena, once to carve.
+  // A counter of aligned slots: carve(c) calls c.take(count) for each slot.
   struct carver {
     T* base = nullptr;
     std::size_t at = 0;
@@ -213,6 +222,16 @@ class workspace_memory {
       return p;
     }
   };
+  // Runs carve once to size the arena, allocates it, and runs carve again
+  // on the memory (so the slots carve assigns point into it).
+  template <class Carve>
+  void allocate(Carve&& carve, std::string_view what) {
+    carver sizing;
+    carve(sizing);
+    memory_ = arena<T>(sizing.at, what);
+    carver slots{memory_.data()};
+    carve(slots);
+  }
 
  private:
   arena<T> memory_;
