@@ -20,7 +20,8 @@
 //   3. declares the classifier and binds its layers into one arena;
 //   4. trains it with AdamW (warmup, linear decay, clipping), printing the
 //      step, the running loss and the speed;
-//   5. prints the held-out accuracy next to the majority-class baseline:
+//   5. prints a few held-out glosses with their true and predicted class,
+//      and the held-out accuracy next to the majority-class baseline:
 //        classifier: test_accuracy=<a> majority_baseline=<b>
 //
 //   ./07_layers_classifier [--corpus DIR] [--steps N] [--batch B] [--lr PEAK] [--seed S]
@@ -438,6 +439,19 @@ int main(int argc, char** argv) {
         correct += (std::max_element(row, row + classes) - row) == state.labels[std::size_t(b)];
       }
       first += std::size_t(batch);
+    }
+    // A few held-out glosses with what the classifier says.
+    std::vector<std::size_t> shown;
+    for (std::size_t i : {std::size_t(0), test_set.size() / 3, test_set.size() / 2, 4 * test_set.size() / 5})
+      if (i < test_set.size()) shown.push_back(i);
+    const int n_shown = fill_batch(state, test_set, shown, 0, pad);
+    forward(*model, state, n_shown);
+    for (int b = 0; b < n_shown; ++b) {
+      const float* row = state.logits.data() + std::size_t(b) * classes;
+      const int guess = static_cast<int>(std::max_element(row, row + classes) - row);
+      const gloss& g = test_glosses[shown[std::size_t(b)]];
+      std::printf("   %-18s -> %-18s %.56s%s\n", g.lexname.c_str(),
+                  names.count(guess) ? names[guess].c_str() : "?", g.text.c_str(), g.text.size() > 56 ? "..." : "");
     }
     const double accuracy = double(correct) / double(test_set.size());
     std::printf("== 5. held-out: %zu of %zu glosses right, loss %.4f\n", correct, test_set.size(),
