@@ -12,6 +12,7 @@
 #include <autodidact/layers/typed/linear.hpp>
 #include <autodidact/models/encoder.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -271,6 +272,27 @@ TEST_CASE("typed block: the free function's outputs and gradients, bitwise", "[u
   CHECK(blk.ff().parameter(3).data() == blk.parameter(models::block_module::ff2_bias).data());
   L moved = std::move(blk);
   CHECK(moved.ln2().parameter(0).data() == moved.parameter(models::block_module::ln2_gain).data());
+}
+
+TEST_CASE("typed block frozen (bound without gradients): the same dx, no gradient written", "[unit][typed][block]") {
+  using L = layers::block<16, 4, 36>;
+  const L trained({.seed = 8, .range = 0.3});
+  L trainable({.seed = 8, .range = 0.3});
+  arena<float> params(L::parameter_elements);
+  std::copy(trained.parameters().begin(), trained.parameters().end(), params.data());
+  L frozen(params.span(), {});
+  CHECK(!frozen.trainable());
+  CHECK(!frozen.attn().trainable());
+  CHECK(frozen.gradients().empty());
+  const int batch = 2, seq = 4, n = batch * seq;
+  L::workspace w(batch, seq);
+  const layers::attention_shape s{batch, seq, nullptr};
+  F x = normal(n * 16, 19), dy = normal(n * 16, 20), dx1(n * 16), dx2(n * 16);
+  trainable.forward(w, s, x.data());
+  trainable.backward(w, s, x.data(), dy.data(), dx1.data());
+  frozen.forward(w, s, x.data());
+  frozen.backward(w, s, x.data(), dy.data(), dx2.data());
+  CHECK(same_bits(dx1.data(), dx2.data(), dx1.size()));
 }
 
 TEST_CASE("typed block bound to a model's arena computes the model's block", "[unit][typed][block]") {
