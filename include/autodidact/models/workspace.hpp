@@ -28,19 +28,10 @@
 #include "autodidact/core/arena.hpp"          // for arena
 #include "autodidact/core/error.hpp"          // for require
 #include "autodidact/core/rng.hpp"            // for philox_rng
+#include "autodidact/models/detail/batch_validation.hpp"  // for batch_input, detail::check_batch, detail::call_order
 #include "autodidact/models/memory_plan.hpp"  // for memory_plan, training_policy
 
 namespace autodidact::models {
-
-// A batch of B sequences of T tokens (run-time sizes, bounded by the
-// workspace's maximum batch and sequence length).
-struct batch_input {
-  std::span<const std::int32_t> ids;       // [B, T] token ids
-  std::span<const std::int32_t> segments;  // [B, T] segment ids, or empty (all 0)
-  std::span<const std::int32_t> lengths;   // [B] non-padding tokens (right padding), or empty (all T)
-  int batch = 0;                           // B
-  int seq = 0;                             // T
-};
 
 // Run-time training options (not part of the model type).
 struct dropout_options {
@@ -50,6 +41,10 @@ struct dropout_options {
 };
 
 namespace detail {
+template <model_config C, precision_policy P, training_policy Policy>
+class binding;
+template <model_config C, precision_policy P, training_policy Policy>
+class block_stack;
 template <model_config C, precision_policy P, training_policy Policy>
 class body;
 }  // namespace detail
@@ -127,7 +122,13 @@ class workspace {
 
  private:
   template <model_config, precision_policy, training_policy>
+  friend class detail::binding;
+  template <model_config, precision_policy, training_policy>
+  friend class detail::block_stack;
+  template <model_config, precision_policy, training_policy>
   friend class detail::body;
+  template <class>
+  friend class detail::call_order;
   template <model_config, precision_policy, training_policy>
   friend class encoder;
   template <model_config, precision_policy, training_policy>
@@ -187,33 +188,8 @@ class workspace {
   // Validates and copies the input into the workspace, and lays out its
   // activations for it.
   void accept(const batch_input& in) {
-    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch,
-            " must be in [1, max_batch = ", max_batch_, "]");
-    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq,
-            " must be in [1, max_seq = ", max_seq_, "] (the workspace was set up for at most ", max_seq_,
-            " tokens; max_positions = ", C.max_positions, ")");
+    detail::check_batch<C>(in, max_batch_, max_seq_);
     const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
-    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
-            " tokens, expected batch x seq = ", in.batch, " x ", in.seq, " = ", n);
-    require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
-            " entries, expected ", n, " (or none)");
-    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch),
-            "forward: lengths holds ", in.lengths.size(), " entries, expected batch = ", in.batch,
-            " (or none)");
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t id = in.ids[i];
-      require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
-    }
-    for (std::size_t i = 0; i < in.segments.size(); ++i) {
-      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1),
-              "forward: segment id ", in.segments[i], " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside [0, type_vocab = ", C.type_vocab, ")");
-    }
-    for (std::size_t b = 0; b < in.lengths.size(); ++b) {
-      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
-              " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
-    }
     batch_ = in.batch;
     seq_ = in.seq;
     al_ = plan::activations(batch_, seq_);
