@@ -13,7 +13,7 @@
 #include "autodidact/core/threading.hpp"             // for detail::gemm_parallel_work, in_parallel, partition
 #include "autodidact/kernels/common.hpp"              // for transpose, write_mode, gemm_epilogue
 #include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking, gemm_buffers
-#include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_block, gemm_dot_row_block
+#include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_epilogue, gemm_row_block, ...
 #include "autodidact/kernels/gemm/pack.hpp"          // for gemm_pack_a, gemm_pack_b
 
 namespace autodidact::kernels {
@@ -196,10 +196,8 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
             for (int r = 0; r < rows; ++r) {
               const std::ptrdiff_t i = ic + ir + r;
               T* crow = c + i * ldc + j;
-              T* pre = pre_raw ? ep.pre_activation + i * ldc + j : nullptr;
-              gemm_write_row(tile + r * nr, cols, slice, alpha, mode, crow, pre_raw ? pre : crow,
-                             ep.bias ? ep.bias + j : nullptr, pre,
-                             ep.residual ? ep.residual + i * ep.ldr + j : nullptr, ep.act);
+              const gemm_row_epilogue<T> e(ep, i, j, ldc);
+              gemm_write_row(tile + r * nr, cols, slice, alpha, mode, crow, pre_raw ? e.pre : crow, e);
             }
           }
         }
