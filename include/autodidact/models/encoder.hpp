@@ -132,7 +132,7 @@ class encoder : public detail::body<C, P, Policy> {
     if constexpr (!C.pooler) {
       require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
     }
-    kernels::detail::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
+    kernels::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
     this->begin_loss(w, "pretraining_loss");
     auto& m = w.template head<mlm>();
     m.all_rows = rows == heads::mlm_rows::all;

@@ -213,12 +213,6 @@ inline bool gemm_overlaps(const T* p, std::ptrdiff_t span, const T* q, std::ptrd
   return a0 < b0 + std::uintptr_t(span2) * sizeof(T) && b0 < a0 + std::uintptr_t(span) * sizeof(T);
 }
 
-// Above this many multiply-adds a product is split over threads, when not
-// already inside a parallel region (a GEMM never opens a nested team):
-// core/threading.hpp's gemm_parallel_work (where it was measured), under the
-// name models/detail/body.hpp and inference/cached_forward.hpp use.
-inline constexpr double gemm_packed_parallel_work = autodidact::detail::gemm_parallel_work;
-
 }  // namespace detail
 
 namespace detail {
@@ -231,7 +225,10 @@ void gemm_threaded(transpose trans_a, transpose trans_b, int m, int n, int k, T 
   using blk = gemm_blocking<T>;
   const double work = double(m) * n * k;
   int threads = 1;
-  if (work > gemm_packed_parallel_work && !autodidact::detail::in_parallel())
+  // Above gemm_parallel_work multiply-adds (core/threading.hpp, where it
+  // was measured) a product is split over threads, when not already inside
+  // a parallel region (a GEMM never opens a nested team).
+  if (work > autodidact::detail::gemm_parallel_work && !autodidact::detail::in_parallel())
     threads = autodidact::detail::max_threads();
   const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
   // Split the longer side: a column chunk re-reads A (M x K), a row chunk

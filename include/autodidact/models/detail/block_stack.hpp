@@ -16,7 +16,8 @@
 #endif
 
 #include "autodidact/config.hpp"                          // for model_config
-#include "autodidact/kernels/gemm.hpp"                    // for gemm_blocking, gemm_packed_parallel_work
+#include "autodidact/core/threading.hpp"                  // for detail::gemm_parallel_work
+#include "autodidact/kernels/gemm.hpp"                    // for gemm_row_tile
 #include "autodidact/layers/block.hpp"                    // for block_forward, block_backward, the row phases
 #include "autodidact/layers/dropout.hpp"                  // for dropout_apply, dropout_backward
 #include "autodidact/layers/embedding.hpp"                // for embedding_forward, embedding_backward
@@ -116,7 +117,7 @@ class block_stack : public binding<C, P, Policy> {
     // block's attention heads. Block l's rows need only block l-1's same
     // rows, and with two alternating block slots (inference) a thread
     // writing block l+1's rows never touches rows another thread still reads.
-    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
+    constexpr int mr = kernels::gemm_row_tile<T>;
     const int tiles = (n + mr - 1) / mr;
     // The output check (workspace::set_check_finite) cannot raise inside the
     // team: each thread checks its rows of each block's output and the
@@ -167,8 +168,8 @@ class block_stack : public binding<C, P, Policy> {
 #ifdef _OPENMP
     if (omp_in_parallel()) return 1;
     const double work = double(n) * C.d_model * (4.0 * C.d_model + 2.0 * C.d_ff);
-    if (work < kernels::detail::gemm_packed_parallel_work) return 1;
-    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
+    if (work < autodidact::detail::gemm_parallel_work) return 1;
+    constexpr int mr = kernels::gemm_row_tile<T>;
     const int tiles = (n + mr - 1) / mr;
     return std::max(1, std::min(omp_get_max_threads(), tiles / 2));
 #else

@@ -21,7 +21,7 @@
 #include "autodidact/core/error.hpp"                      // for require
 #include "autodidact/core/rng.hpp"                        // for philox_rng
 #include "autodidact/core/tensor_view.hpp"                // for tensor_view
-#include "autodidact/core/threading.hpp"                  // for detail::parallel_for
+#include "autodidact/core/threading.hpp"                  // for detail::parallel_for, init_parallel_pairs
 #include "autodidact/layers/block.hpp"                    // for layers::detail::zero
 #include "autodidact/models/detail/batch_validation.hpp"  // for call_order, batch_input
 #include "autodidact/models/detail/block_stack.hpp"       // for block_stack
@@ -91,7 +91,7 @@ class body : public block_stack<C, P, Policy>, protected call_order<workspace<C,
       T* p = params_.data() + offset;
       const std::uint32_t step = tensor++;
       const std::ptrdiff_t pairs = static_cast<std::ptrdiff_t>((n + 1) / 2);
-      kernels::detail::parallel_for(0, pairs, pairs > 65536, [&](std::ptrdiff_t i) {
+      autodidact::detail::parallel_for(0, pairs, double(pairs) > autodidact::detail::init_parallel_pairs, [&](std::ptrdiff_t i) {
         const auto z = rng.normal2(step, static_cast<std::uint32_t>(i));
         const std::size_t j = 2 * static_cast<std::size_t>(i);
         p[j] = static_cast<T>(sd * z[0]);
