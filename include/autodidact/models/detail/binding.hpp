@@ -9,7 +9,9 @@
 // Helpers that read only weights are const members; those that touch
 // activations or gradients are static and take the workspace.
 
-#include <algorithm>  // for std::max
+#include <algorithm>    // for std::max
+#include <concepts>     // for std::same_as
+#include <type_traits>  // for std::conditional_t
 #include <cstddef>    // for std::size_t
 #include <cstdint>    // for std::uint32_t
 #include <span>       // for std::span
@@ -25,12 +27,13 @@
 #include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
 #include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
 #include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
+#include "autodidact/models/storage.hpp"                // for heap_arenas, borrowed_arenas, static_arenas
 #include "autodidact/models/workspace.hpp"              // for workspace
 #include "autodidact/precision.hpp"                     // for precision_policy, plain_precision
 
 namespace autodidact::models::detail {
 
-template <model_config C, precision_policy P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
 class binding {
   static_assert(check_config<C>());
   static_assert(plain_precision<P>,
@@ -48,7 +51,8 @@ class binding {
   using heads_type = typename layout_type::heads_type;
   // Everything a pass writes (workspace.hpp): one per thread that runs
   // this model.
-  using workspace_type = workspace<C, P, Policy>;
+  using workspace_type = workspace<C, P, Policy, Storage>;
+  using storage_policy = Storage;
   static constexpr int E = C.embedding_width();  // the embeddings' width
 
   // The parameter arena, laid out as memory_plan says. Mutable access
@@ -72,8 +76,27 @@ class binding {
   const T* parameter_at(std::size_t offset) const noexcept { return params_.data() + offset; }
 
  protected:
-  // Allocates the parameter arena (zero).
-  binding() : params_(plan::parameter_elements, "model: the parameter arena") {}
+  // The parameter arena under the storage policy (models/storage.hpp).
+  using parameter_arena = std::conditional_t<
+      std::same_as<Storage, heap_arenas>, arena<T>,
+      std::conditional_t<std::same_as<Storage, borrowed_arenas>, arena<T, borrowed_storage<T>>,
+                         arena<T, static_storage<T, plan::parameter_elements>>>>;
+
+  // Allocates the parameter arena (zero), or holds it inside the object.
+  binding() requires(!std::same_as<Storage, borrowed_arenas>) : params_(make_parameters()) {}
+  // borrowed_arenas: the parameter arena in `memory` (a checked block).
+  explicit binding(std::span<T> memory) requires std::same_as<Storage, borrowed_arenas>
+      : params_(borrowed_storage<T>(memory, plan::parameter_elements)) {
+    params_.zero();
+  }
+
+  static parameter_arena make_parameters() {
+    if constexpr (std::same_as<Storage, heap_arenas>) {
+      return parameter_arena(plan::parameter_elements, "model: the parameter arena");
+    } else {
+      return parameter_arena();  // zeroed by initialize()
+    }
+  }
 
   // Head H's workspace (its workspace_elements) for the current batch.
   template <class H>
@@ -218,7 +241,7 @@ class binding {
     return w.act(C.final_norm ? w.al_.grad_b : w.al_.grad_a);
   }
 
-  arena<T> params_;
+  parameter_arena params_;
   packed_weights<C, P, Policy> packed_;  // pack_weights()
 };
 

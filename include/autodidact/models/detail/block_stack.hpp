@@ -29,13 +29,14 @@
 
 namespace autodidact::models::detail {
 
-template <model_config C, precision_policy P, training_policy Policy>
-class block_stack : public binding<C, P, Policy> {
-  using base = binding<C, P, Policy>;
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class block_stack : public binding<C, P, Policy, Storage> {
+  using base = binding<C, P, Policy, Storage>;
 
  public:
   using typename base::T;
   using typename base::workspace_type;
+  using base::base;
   using base::E;
   using base::layout;
 

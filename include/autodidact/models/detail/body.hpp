@@ -12,6 +12,7 @@
 // compose their heads (heads/) on top.
 
 #include <algorithm>  // for std::fill_n
+#include <concepts>  // for std::same_as
 #include <cmath>    // for std::sqrt, std::pow, std::sin, std::cos (initialisation)
 #include <cstddef>  // for std::size_t, std::ptrdiff_t
 #include <cstdint>  // for std::uint32_t, std::uint64_t
@@ -25,7 +26,8 @@
 #include "autodidact/layers/block.hpp"                    // for layers::detail::zero
 #include "autodidact/models/detail/batch_validation.hpp"  // for call_order, batch_input
 #include "autodidact/models/detail/block_stack.hpp"       // for block_stack
-#include "autodidact/models/memory_plan.hpp"              // for memory_plan, training_policy
+#include "autodidact/models/memory_plan.hpp"              // for memory_plan, training_policy, aligned_bytes
+#include "autodidact/models/storage.hpp"                  // for heap_arenas, borrowed_arenas, static_arenas
 #include "autodidact/models/workspace.hpp"                // for workspace, dropout_options
 #include "autodidact/precision.hpp"                       // for precision_policy
 
@@ -53,10 +55,10 @@ struct init_options {
 
 namespace detail {
 
-template <model_config C, precision_policy P, training_policy Policy>
-class body : public block_stack<C, P, Policy>, protected call_order<workspace<C, P, Policy>> {
-  using base = block_stack<C, P, Policy>;
-  using checks = call_order<workspace<C, P, Policy>>;
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class body : public block_stack<C, P, Policy, Storage>, protected call_order<workspace<C, P, Policy, Storage>> {
+  using base = block_stack<C, P, Policy, Storage>;
+  using checks = call_order<workspace<C, P, Policy, Storage>>;
 
  public:
   using typename base::value_type;
@@ -70,13 +72,36 @@ class body : public block_stack<C, P, Policy>, protected call_order<workspace<C,
   using typename base::workspace_type;
   using base::E;
 
-  // Allocates the parameter arena and the model's own workspace (for
-  // batches of up to max_batch sequences of up to max_seq tokens), and
-  // initialises the weights (init_options). No allocation after.
-  body(int max_batch, int max_seq, const init_options& init = {})
+  using typename base::storage_policy;
+
+  // Makes the parameter arena and the model's own workspace (for batches of
+  // up to max_batch sequences of up to max_seq tokens), and initialises the
+  // weights (init_options). No allocation after. With heap_arenas (the
+  // default) both are allocated here; with static_arenas<B, S> they are
+  // inside the object (max_batch ≤ B, max_seq ≤ S).
+  body(int max_batch, int max_seq, const init_options& init = {}) requires(!std::same_as<Storage, borrowed_arenas>)
       : ws_(max_batch, max_seq) {
     initialize(init);
   }
+  // static_arenas<B, S>: for batches of up to B sequences of up to S tokens.
+  explicit body(const init_options& init = {}) requires is_static_arenas_v<Storage> : ws_() { initialize(init); }
+  // borrowed_arenas: both in `memory`, which the caller keeps alive as long
+  // as the model: bytes_for(max_batch, max_seq) bytes from a 64-byte
+  // boundary (invalid_argument naming both sizes otherwise), the parameter
+  // arena first.
+  body(std::span<std::byte> memory, int max_batch, int max_seq, const init_options& init = {})
+    requires std::same_as<Storage, borrowed_arenas>
+      : base(parameter_memory(memory, max_batch, max_seq)),
+        ws_(memory.subspan(aligned_bytes(plan::parameter_bytes)), max_batch, max_seq) {
+    initialize(init);
+  }
+
+  // Bytes a model for batches of up to max_batch x max_seq tokens keeps in
+  // its arenas (memory_plan::model_bytes: the parameters and its own
+  // workspace): what borrowed_arenas needs, and (about) sizeof a model with
+  // static_arenas<max_batch, max_seq>. The packed weight copy
+  // (pack_weights()) comes on top.
+  static constexpr std::size_t bytes_for(int max_batch, int max_seq) { return plan::model_bytes(max_batch, max_seq); }
 
   // Sets every parameter as init_options says (see there).
   void initialize(const init_options& o) {
@@ -151,7 +176,12 @@ class body : public block_stack<C, P, Policy>, protected call_order<workspace<C,
   // is out of date (still correct, slower): call pack_weights() again after
   // changing a model that threads share. Writing through a span obtained
   // *before* the last forward is not seen: call parameters_changed() after.
-  void pack_weights() { packed_.enable(params_.data()); }
+  void pack_weights() {
+    static_assert(std::same_as<Storage, heap_arenas>,
+                  "autodidact: pack_weights() keeps its copy on the heap, so it needs heap_arenas; a model with "
+                  "borrowed_arenas or static_arenas multiplies by its weights as stored (packed on the fly).");
+    packed_.enable(params_.data());
+  }
   bool packs_weights() const noexcept { return packed_.enabled(); }
   // Bytes of the parameter arena and of the packed copy (0 before pack_weights()).
   std::size_t parameter_bytes() const noexcept { return params_.size() * sizeof(T); }
@@ -220,6 +250,15 @@ class body : public block_stack<C, P, Policy>, protected call_order<workspace<C,
   using checks::require_forward;
   using checks::require_loss;
   using checks::require_unconsumed_forward;
+
+  // borrowed_arenas: the parameter arena at the start of a checked block.
+  static std::span<T> parameter_memory(std::span<std::byte> memory, int max_batch, int max_seq) {
+    require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
+    require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
+            " must be in [1, max_positions = ", C.max_positions, "]");
+    detail::check_borrowed_memory(memory, bytes_for(max_batch, max_seq), "model", max_batch, max_seq);
+    return {reinterpret_cast<T*>(memory.data()), plan::parameter_elements};
+  }
 
   // Before a forward through a non-const model: bring the packed copy up
   // to date (a const forward cannot).
