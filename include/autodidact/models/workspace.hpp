@@ -87,6 +87,13 @@ class decoder;
 template <model_config C, precision_policy P, training_policy Policy = full_training,
           arena_storage_policy Storage = heap_arenas>
 class workspace {
+  static_assert(
+      [] {
+        if constexpr (is_static_arenas_v<Storage>) return Storage::max_seq <= C.max_positions;
+        return true;
+      }(),
+      "autodidact: static_arenas<MaxBatch, MaxSeq> needs MaxSeq <= the config's max_positions.");
+
  public:
   using T = typename P::compute_type;
   using value_type = T;
