@@ -11,22 +11,22 @@
 
 #include <algorithm>    // for std::max
 #include <concepts>     // for std::same_as
+#include <cstddef>      // for std::size_t
+#include <cstdint>      // for std::uint32_t
+#include <span>         // for std::span
 #include <type_traits>  // for std::conditional_t
-#include <cstddef>    // for std::size_t
-#include <cstdint>    // for std::uint32_t
-#include <span>       // for std::span
 
 #include "autodidact/config.hpp"                        // for model_config, check_config
-#include "autodidact/core/arena.hpp"                    // for arena
+#include "autodidact/core/arena.hpp"                    // for arena, borrowed_storage, static_storage
 #include "autodidact/layers/attention.hpp"              // for attention_shape
 #include "autodidact/layers/block.hpp"                  // for block_params, block_grads, block_cache, block_scratch
 #include "autodidact/layers/dropout.hpp"                // for dropout_site, block_dropout
 #include "autodidact/layers/embedding.hpp"              // for embedding_params, embedding_input
 #include "autodidact/layers/layernorm.hpp"              // for layernorm_params, layernorm_grads
 #include "autodidact/layers/linear.hpp"                 // for linear_params, linear_grads
-#include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
 #include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
 #include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
+#include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
 #include "autodidact/models/storage.hpp"                // for heap_arenas, borrowed_arenas, static_arenas
 #include "autodidact/models/workspace.hpp"              // for workspace
 #include "autodidact/precision.hpp"                     // for precision_policy, plain_precision
