@@ -72,6 +72,7 @@
 #include "autodidact/models/memory_plan.hpp"
 #include "autodidact/models/module_spec.hpp"
 #include "autodidact/models/modules.hpp"
+#include "autodidact/models/storage.hpp"
 #include "autodidact/models/workspace.hpp"
 #include "autodidact/objectives/clm.hpp"
 #include "autodidact/objectives/masking.hpp"

@@ -24,6 +24,9 @@
 #include <autodidact/models/encoder.hpp>
 #include <autodidact/optim/adamw.hpp>
 
+#include <cstddef>
+#include <new>
+
 #include "../support/allocation_counter.hpp"
 
 using namespace autodidact;
@@ -141,6 +144,37 @@ TEST_CASE("decoder: a training step allocates nothing", "[alloc]") {
     const long counted = w.stop();
     CHECK(counted == 0);
     INFO("libgomp allocated " << w.gomp() << " times (one-thread or nested parallel regions)");
+    CHECK(w.gomp() == 0);
+  }
+  set_threads(2);
+}
+
+// Storage as a policy (models/storage.hpp): a model whose arenas are inside
+// the object (static_arenas) or in caller memory (borrowed_arenas) allocates
+// nothing at all, construction included.
+TEST_CASE("static and borrowed storage: construction, forward and backward allocate nothing", "[alloc]") {
+  using fixed = models::encoder<tiny_encoder, f32, models::full_training, models::static_arenas<2, 16>>;
+  using borrowed = models::encoder<tiny_encoder, f32, models::full_training, models::borrowed_arenas>;
+  static fixed warm;  // the first forward warms up the OpenMP runtime
+  alignas(64) static std::byte memory[borrowed::bytes_for(2, 16)];
+  std::vector<std::int32_t> ids(2 * 16, 5), labels(2 * 16, 4), nsp{0, 1};
+  const models::batch_input in{ids, {}, {}, 2, 16};
+  warm.forward(in);
+  // Placement into memory made before the window: the object is big.
+  alignas(fixed) static std::byte room[sizeof(fixed)];
+  for (int threads : {1, 2}) {
+    set_threads(threads);
+    INFO("on " << threads << " OpenMP thread(s)");
+    window w;
+    auto* m = new (room) fixed(models::init_options{.seed = 3});
+    m->forward(in);
+    m->pretraining_loss(labels, nsp);
+    m->backward();
+    m->~fixed();
+    borrowed b(memory, 2, 16, models::init_options{.seed = 3});
+    b.forward(in);
+    const long counted = w.stop();
+    CHECK(counted == 0);
     CHECK(w.gomp() == 0);
   }
   set_threads(2);

@@ -102,11 +102,19 @@ class borrowed_storage {
 // (`static static_storage<float, plan::parameter_count> weights;`).
 template <class T, std::size_t N>
 struct static_storage {
-  static_assert(N > 0, "autodidact: static_storage needs a positive size.");
   alignas(arena_alignment) T values[N];
   T* data() noexcept { return values; }
   const T* data() const noexcept { return values; }
   static constexpr std::size_t size() noexcept { return N; }
+};
+
+// An empty block (an arena a plan sizes to nothing: the gradients of an
+// inference-only model).
+template <class T>
+struct static_storage<T, 0> {
+  T* data() noexcept { return nullptr; }
+  const T* data() const noexcept { return nullptr; }
+  static constexpr std::size_t size() noexcept { return 0; }
 };
 
 // A non-owning window onto N elements somewhere (caller or static storage).

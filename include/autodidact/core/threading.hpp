@@ -46,6 +46,25 @@ inline constexpr double streaming_parallel_elements = 65536.0;
 // with the other core busy, a spinning barrier waited ms per call.
 inline constexpr double gemm_parallel_work = 4194304.0;
 
+// A new model's weights are drawn (models::init_options) over threads above
+// this many pairs of normal draws per tensor (65536 pairs, 128 K values).
+// Not measured: set when the initialisation was first threaded, as the
+// streaming kernels' figure; the draws are independent per element, so the
+// weights are the same on any thread count.
+inline constexpr double init_parallel_pairs = 65536.0;
+
+// The incremental (KV-cache) forward of inference/cached_forward.hpp:
+// - decoding a few rows opens one team for the whole stack only when a
+//   block is worth six meetings of the team: at least 2^19 multiply-adds
+//   per block (about 2 MB of fp32 weights; GPT-2 small has 7.1 M per block
+//   and token);
+inline constexpr double decode_team_work = 524288.0;
+// - otherwise the attention heads of the new rows are split over threads
+//   above 2^18 multiply-adds (Q Kᵀ and P V over the cached keys).
+// Neither was measured as a crossover: both were set with the KV cache and
+// kept since.
+inline constexpr double decode_heads_parallel_work = 262144.0;
+
 // ---- asking OpenMP ----------------------------------------------------------
 
 // Whether the caller runs inside a parallel region (true without OpenMP, so

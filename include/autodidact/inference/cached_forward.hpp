@@ -38,8 +38,9 @@
 #include "autodidact/core/error.hpp"             // for require
 #include "autodidact/inference/kv_cache.hpp"     // for kv_cache
 #include "autodidact/kernels/attention.hpp"      // for attention_cached_forward
-#include "autodidact/kernels/common.hpp"         // for softmax_mask, parallel_for, to_activation
-#include "autodidact/kernels/gemm.hpp"           // for gemm_prepacked, gemm_blocking, gemm_packed_parallel_work
+#include "autodidact/core/threading.hpp"         // for detail::parallel_for, gemm_parallel_work, decode_*_work
+#include "autodidact/kernels/common.hpp"         // for softmax_mask, to_activation
+#include "autodidact/kernels/gemm.hpp"           // for gemm_prepacked, gemm_column_panel
 #include "autodidact/layers/block.hpp"           // for block_forward_before_heads, block_forward_after_heads
 #include "autodidact/layers/embedding.hpp"       // for embedding_forward
 #include "autodidact/layers/layernorm.hpp"       // for layernorm_forward
@@ -107,7 +108,7 @@ namespace detail {
 template <class T>
 void linear_columns(const layers::linear_params<T>& p, int rows, const T* x, T* y, int tid, int nt,
                     kernels::gemm_epilogue<T> ep = {}) {
-  constexpr int nr = kernels::detail::gemm_blocking<T>::nr;
+  constexpr int nr = kernels::gemm_column_panel<T>;
   const int panels = (p.out + nr - 1) / nr;
   const int c0 = panels * tid / nt * nr, c1 = std::min(p.out, panels * (tid + 1) / nt * nr);
   if (c0 >= c1) return;
@@ -126,10 +127,9 @@ void linear_columns(const layers::linear_params<T>& p, int rows, const T* x, T* 
 // Threads for one team over the whole stack when decoding a few rows: all
 // of OpenMP's when the block's products are too small for the GEMM to
 // split them itself (matrix-vector at batch 1) but a block is still worth
-// six meetings of the team (at least 2^19 multiply-adds, about 2 MB of
-// fp32 weights: GPT-2 small has 7.1 M per block and token), else 1 (the
-// kernels then decide alone). Pre-LN blocks only (GPT-2).
-inline constexpr double decode_team_min_work = 524288.0;
+// six meetings of the team (core/threading.hpp's decode_team_work), else 1
+// (the kernels then decide alone). Pre-LN blocks only (GPT-2).
+inline constexpr double decode_team_min_work = autodidact::detail::decode_team_work;
 template <model_config C>
 int decode_team_threads(int rows) {
 #ifdef _OPENMP
@@ -137,7 +137,7 @@ int decode_team_threads(int rows) {
   const double widest = double(rows) * C.d_model * std::max(3 * C.d_model, C.d_ff);
   const double block = double(rows) * C.d_model * (4.0 * C.d_model + 2.0 * C.d_ff);
   if (block < decode_team_min_work) return 1;
-  return widest > kernels::detail::gemm_packed_parallel_work ? 1 : omp_get_max_threads();
+  return widest > autodidact::detail::gemm_parallel_work ? 1 : omp_get_max_threads();
 #else
   (void)rows;
   return 1;
@@ -198,7 +198,7 @@ void cached_forward(const Model& model, kv_cache<Model::config, typename Model::
   const T scale = T(1) / std::sqrt(T(d));
   double head_work = 0;  // multiply-adds of the heads, to decide on threads
   for (int b = 0; b < batch; ++b) head_work += double(begin[b + 1] - begin[b]) * (cache.length(b) + 1) * 2.0 * c;
-  const bool parallel_heads = head_work > 262144.0;
+  const bool parallel_heads = head_work > autodidact::detail::decode_heads_parallel_work;
   // The heads of (b, h) for layer l: K, V of its new rows into the cache,
   // then its new queries over the cached keys 0 .. length + n.
   auto head = [&](int l, int bh, bool copy) {
@@ -280,7 +280,7 @@ void cached_forward(const Model& model, kv_cache<Model::config, typename Model::
         std::memcpy(cache.values(l, b, pos), row + 2 * c, sizeof(T) * static_cast<std::size_t>(c));
       }
     }
-    kernels::detail::parallel_for(0, batch * h_count, parallel_heads, [&](int bh) { head(l, bh, false); });
+    autodidact::detail::parallel_for(0, batch * h_count, parallel_heads, [&](int bh) { head(l, bh, false); });
     layers::block_forward_after_heads(p, 0, rows, in, bc);
     in = bc.output(C.norm);
   }

@@ -59,6 +59,15 @@ inline T row_sum_exp(int n, const T* x, T shift) {
 
 }  // namespace detail
 
+// The check cross_entropy_forward and cross_entropy_backward run on their
+// targets (invalid_argument naming the row and the id outside [0, V) that is
+// not the ignore index), for a caller that must refuse bad labels before it
+// changes any state.
+inline void check_targets(int rows, int v, const std::int32_t* targets,
+                          std::int32_t ignore_index = default_ignore_index) {
+  detail::check_targets(rows, v, targets, ignore_index);
+}
+
 // Per-row losses, and the number of rows that are not ignored.
 //   logits: [rows, V] (ldx)   targets: [rows]   losses: [rows]
 template <kernel_scalar T>

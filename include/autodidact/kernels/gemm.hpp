@@ -68,6 +68,18 @@ void gemm(transpose trans_a, transpose trans_b, int m, int n, int k, T alpha, co
                         c, ldc, epilogue);
 }
 
+// ---- the register-tile grid ----------------------------------------------
+//
+// The GEMM computes C in register tiles of gemm_row_tile<T> rows x
+// gemm_column_panel<T> columns (a panel of the packed layout below). A
+// product split over threads into whole tiles (token rows on the row grid,
+// output columns on the panel grid) computes every element exactly as one
+// thread does: the models split their forward this way.
+template <kernel_scalar T>
+inline constexpr int gemm_row_tile = detail::gemm_blocking<T>::mr;
+template <kernel_scalar T>
+inline constexpr int gemm_column_panel = detail::gemm_blocking<T>::nr;
+
 // ---- prepacked B -----------------------------------------------------------
 //
 // A matrix used as op(B) many times (a weight) can be packed once into the

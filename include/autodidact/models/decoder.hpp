@@ -26,15 +26,16 @@
 
 namespace autodidact::models {
 
-template <model_config C, precision_policy P, training_policy Policy = full_training>
-class decoder : public detail::body<C, P, Policy> {
+template <model_config C, precision_policy P, training_policy Policy = full_training,
+          arena_storage_policy Storage = heap_arenas>
+class decoder : public detail::body<C, P, Policy, Storage> {
   static_assert(C.attention == attention_kind::causal,
                 "autodidact: decoder<> is the GPT-2 family and needs attention = attention_kind::causal "
                 "(use encoder<> for bidirectional models).");
   static_assert(!C.factorised_embeddings() || !C.tied_lm_head,
                 "autodidact: a decoder<> with factorised embeddings (embedding_size != d_model) needs an untied LM "
                 "head (tied_lm_head = false): the token embedding is embedding_size wide, the blocks d_model.");
-  using base = detail::body<C, P, Policy>;
+  using base = detail::body<C, P, Policy, Storage>;
   using base::ws_;
 
  public:
@@ -42,7 +43,11 @@ class decoder : public detail::body<C, P, Policy> {
   using typename base::workspace_type;
   using base::layout;
 
-  decoder(int max_batch, int max_seq, const init_options& init = {}) : base(max_batch, max_seq, init) {}
+  // The constructors of the storage policy (models/storage.hpp; body.hpp):
+  //   decoder(max_batch, max_seq, init = {})           heap_arenas (the default)
+  //   decoder(memory, max_batch, max_seq, init = {})   borrowed_arenas
+  //   decoder(init = {})                               static_arenas<B, T>
+  using base::base;
 
   // Every call below comes in two forms: with a workspace (workspace.hpp;
   // const on the model, so threads can share one model, each with its own

@@ -34,12 +34,13 @@
 
 namespace autodidact::models {
 
-template <model_config C, precision_policy P, training_policy Policy = full_training>
-class encoder : public detail::body<C, P, Policy> {
+template <model_config C, precision_policy P, training_policy Policy = full_training,
+          arena_storage_policy Storage = heap_arenas>
+class encoder : public detail::body<C, P, Policy, Storage> {
   static_assert(C.attention == attention_kind::bidirectional,
                 "autodidact: encoder<> is the BERT family and needs attention = attention_kind::bidirectional "
                 "(use decoder<> for causal models).");
-  using base = detail::body<C, P, Policy>;
+  using base = detail::body<C, P, Policy, Storage>;
   using base::ws_;
 
  public:
@@ -47,7 +48,11 @@ class encoder : public detail::body<C, P, Policy> {
   using typename base::workspace_type;
   using base::layout;
 
-  encoder(int max_batch, int max_seq, const init_options& init = {}) : base(max_batch, max_seq, init) {}
+  // The constructors of the storage policy (models/storage.hpp; body.hpp):
+  //   encoder(max_batch, max_seq, init = {})           heap_arenas (the default)
+  //   encoder(memory, max_batch, max_seq, init = {})   borrowed_arenas
+  //   encoder(init = {})                               static_arenas<B, T>
+  using base::base;
 
   // Every call below comes in two forms: with a workspace (workspace.hpp;
   // const on the model, so threads can share one model, each with its own
@@ -132,7 +137,7 @@ class encoder : public detail::body<C, P, Policy> {
     if constexpr (!C.pooler) {
       require(nsp_labels.empty(), "pretraining_loss: next-sentence labels need a config with a pooler");
     }
-    kernels::detail::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
+    kernels::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
     this->begin_loss(w, "pretraining_loss");
     auto& m = w.template head<mlm>();
     m.all_rows = rows == heads::mlm_rows::all;

@@ -17,11 +17,12 @@
 #include <algorithm>    // for std::max
 #include <array>        // for std::array
 #include <cstddef>      // for std::size_t
+#include <cstdint>      // for std::int32_t
 #include <tuple>        // for std::tuple, std::apply, std::get
 #include <type_traits>  // for std::conditional_t, std::is_same_v
 
 #include "autodidact/config.hpp"      // for model_config, check_config
-#include "autodidact/core/arena.hpp"  // for aligned_count
+#include "autodidact/core/arena.hpp"  // for aligned_count, arena_alignment
 #include "autodidact/heads/lm.hpp"    // for heads::lm_head
 #include "autodidact/heads/mlm.hpp"   // for heads::mlm_head
 #include "autodidact/heads/nsp.hpp"   // for heads::nsp_head
@@ -270,6 +271,24 @@ struct decay_range {
   friend constexpr bool operator==(const decay_range&, const decay_range&) = default;
 };
 
+// The arenas of one workspace (models/workspace.hpp) for batches of up to
+// B sequences of up to T tokens, laid out one after another in a single
+// block of memory (borrowed_arenas) with every arena starting on an
+// arena_alignment boundary: the activations, the gradients of the trainable
+// parameters, the per-token losses [B·T], then the int32 arena (ids,
+// segments, positions, token targets [B·T] each, lengths and sequence
+// targets [B] each, gathered rows [B·T]).
+struct workspace_memory {
+  std::size_t activation_elements = 0, gradient_elements = 0, loss_elements = 0, int_elements = 0;
+  std::size_t activation_offset = 0, gradient_offset = 0, loss_offset = 0, int_offset = 0;  // bytes
+  std::size_t bytes = 0;                                                                    // the whole block
+};
+
+// n bytes rounded up to the next arena_alignment boundary.
+constexpr std::size_t aligned_bytes(std::size_t n) {
+  return (n + arena_alignment - 1) / arena_alignment * arena_alignment;
+}
+
 template <model_config C, precision_policy P, training_policy Policy = full_training,
           class Heads = default_heads<C>>
 struct memory_plan {
@@ -339,6 +358,29 @@ struct memory_plan {
   static constexpr std::size_t activation_bytes(int batch, int seq) {
     return activations(batch, seq).total * sizeof(compute_type);
   }
+  // A workspace's arenas for batches of up to batch x seq tokens (see
+  // workspace_memory); the value and int32 element types are the compute
+  // type's and std::int32_t.
+  static constexpr workspace_memory workspace_arenas(int batch, int seq) {
+    workspace_memory m;
+    const std::size_t tokens = static_cast<std::size_t>(batch) * static_cast<std::size_t>(seq);
+    m.activation_elements = activations(batch, seq).total;
+    m.gradient_elements = gradient_elements;
+    m.loss_elements = tokens;
+    m.int_elements = 5 * tokens + 2 * static_cast<std::size_t>(batch);
+    m.activation_offset = 0;
+    m.gradient_offset = aligned_bytes(m.activation_elements * sizeof(compute_type));
+    m.loss_offset = m.gradient_offset + aligned_bytes(m.gradient_elements * sizeof(compute_type));
+    m.int_offset = m.loss_offset + aligned_bytes(m.loss_elements * sizeof(compute_type));
+    m.bytes = m.int_offset + aligned_bytes(m.int_elements * sizeof(std::int32_t));
+    return m;
+  }
+  static constexpr std::size_t workspace_bytes(int batch, int seq) { return workspace_arenas(batch, seq).bytes; }
+  // A model's memory: its parameter arena, then its own workspace.
+  static constexpr std::size_t model_bytes(int batch, int seq) {
+    return aligned_bytes(parameter_bytes) + workspace_bytes(batch, seq);
+  }
+
   // Everything a training step at (batch, seq) needs.
   static constexpr std::size_t total_bytes(int batch, int seq) {
     return parameter_bytes + gradient_bytes + moment_bytes + activation_bytes(batch, seq);

@@ -20,6 +20,8 @@
 // allocate nothing.
 
 #include <algorithm>  // for std::copy, std::fill_n
+#include <concepts>   // for std::same_as
+#include <cstddef>    // for std::byte, std::size_t
 #include <array>    // for std::array
 #include <cstdint>  // for std::int32_t, std::uint32_t, std::uint64_t
 #include <span>     // for std::span
@@ -28,19 +30,11 @@
 #include "autodidact/core/arena.hpp"          // for arena
 #include "autodidact/core/error.hpp"          // for require
 #include "autodidact/core/rng.hpp"            // for philox_rng
-#include "autodidact/models/memory_plan.hpp"  // for memory_plan, training_policy
+#include "autodidact/models/detail/batch_validation.hpp"  // for batch_input, detail::check_batch, detail::call_order
+#include "autodidact/models/memory_plan.hpp"  // for memory_plan, training_policy, workspace_memory
+#include "autodidact/models/storage.hpp"      // for heap_arenas, borrowed_arenas, static_arenas
 
 namespace autodidact::models {
-
-// A batch of B sequences of T tokens (run-time sizes, bounded by the
-// workspace's maximum batch and sequence length).
-struct batch_input {
-  std::span<const std::int32_t> ids;       // [B, T] token ids
-  std::span<const std::int32_t> segments;  // [B, T] segment ids, or empty (all 0)
-  std::span<const std::int32_t> lengths;   // [B] non-padding tokens (right padding), or empty (all T)
-  int batch = 0;                           // B
-  int seq = 0;                             // T
-};
 
 // Run-time training options (not part of the model type).
 struct dropout_options {
@@ -50,34 +44,98 @@ struct dropout_options {
 };
 
 namespace detail {
-template <model_config C, precision_policy P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class binding;
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class block_stack;
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
 class body;
+
+// The arena types of a workspace of plan Plan under storage policy Storage
+// (models/storage.hpp).
+template <class Plan, class Storage>
+struct workspace_arena_types {
+  using T = typename Plan::compute_type;
+  using activations = arena<T>;
+  using gradients = arena<T>;
+  using losses = arena<T>;
+  using ints = arena<std::int32_t>;
+};
+template <class Plan>
+struct workspace_arena_types<Plan, borrowed_arenas> {
+  using T = typename Plan::compute_type;
+  using activations = arena<T, borrowed_storage<T>>;
+  using gradients = arena<T, borrowed_storage<T>>;
+  using losses = arena<T, borrowed_storage<T>>;
+  using ints = arena<std::int32_t, borrowed_storage<std::int32_t>>;
+};
+template <class Plan, int B, int S>
+struct workspace_arena_types<Plan, static_arenas<B, S>> {
+  static constexpr workspace_memory m = Plan::workspace_arenas(B, S);
+  using T = typename Plan::compute_type;
+  using activations = arena<T, static_storage<T, m.activation_elements>>;
+  using gradients = arena<T, static_storage<T, m.gradient_elements>>;
+  using losses = arena<T, static_storage<T, m.loss_elements>>;
+  using ints = arena<std::int32_t, static_storage<std::int32_t, m.int_elements>>;
+};
 }  // namespace detail
-template <model_config C, precision_policy P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
 class encoder;
-template <model_config C, precision_policy P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
 class decoder;
 
-template <model_config C, precision_policy P, training_policy Policy = full_training>
+template <model_config C, precision_policy P, training_policy Policy = full_training,
+          arena_storage_policy Storage = heap_arenas>
 class workspace {
+  static_assert(
+      [] {
+        if constexpr (is_static_arenas_v<Storage>) return Storage::max_seq <= C.max_positions;
+        return true;
+      }(),
+      "autodidact: static_arenas<MaxBatch, MaxSeq> needs MaxSeq <= the config's max_positions.");
+
  public:
   using T = typename P::compute_type;
   using value_type = T;
   using plan = memory_plan<C, P, Policy>;
   using heads_type = typename plan::layout_type::heads_type;
+  using storage_policy = Storage;
 
   // Room for batches of up to max_batch sequences of up to max_seq tokens
   // (max_seq ≤ the config's max_positions), and for the gradients of every
-  // trainable parameter (zero).
-  workspace(int max_batch, int max_seq)
+  // trainable parameter (zero). With static_arenas<B, S>, max_batch ≤ B and
+  // max_seq ≤ S.
+  workspace(int max_batch, int max_seq) requires(!std::same_as<Storage, borrowed_arenas>)
       : max_batch_(max_batch),
         max_seq_(max_seq),
-        acts_(checked_activation_elements(max_batch, max_seq), sized("the activation arena", max_batch, max_seq)),
-        grads_(plan::gradient_elements, "workspace: the gradient arena"),
-        losses_(tokens(), sized("the per-token loss arena", max_batch, max_seq)),
-        ints_(5 * tokens() + 2 * static_cast<std::size_t>(max_batch),
-              sized("the token id arena", max_batch, max_seq)) {
+        acts_(make_arena<activation_arena>(checked_activation_elements(max_batch, max_seq), "the activation arena")),
+        grads_(make_arena<gradient_arena>(plan::gradient_elements, nullptr)),
+        losses_(make_arena<loss_arena>(tokens(), "the per-token loss arena")),
+        ints_(make_arena<int_arena>(5 * tokens() + 2 * static_cast<std::size_t>(max_batch), "the token id arena")) {
+    if constexpr (is_static_arenas_v<Storage>) {
+      require(max_batch <= Storage::max_batch && max_seq <= Storage::max_seq, "workspace (static_arenas<",
+              Storage::max_batch, ", ", Storage::max_seq, ">): max_batch x max_seq = ", max_batch, " x ", max_seq,
+              " exceeds the ", Storage::max_batch, " x ", Storage::max_seq, " its arenas were sized for");
+      // Zero like a heap arena (a static object is, an allocated one not).
+      acts_.zero();
+      losses_.zero();
+      ints_.zero();
+    }
     grads_.zero();
+  }
+  // static_arenas<B, S>: room for batches of up to B sequences of up to S
+  // tokens, inside the object.
+  workspace() requires is_static_arenas_v<Storage> : workspace(Storage::max_batch, Storage::max_seq) {}
+  // borrowed_arenas: the arenas in `memory`, which the caller keeps alive as
+  // long as the workspace; it must hold bytes_for(max_batch, max_seq) bytes
+  // from a 64-byte boundary (invalid_argument naming both sizes otherwise).
+  workspace(std::span<std::byte> memory, int max_batch, int max_seq) requires std::same_as<Storage, borrowed_arenas>
+      : workspace(memory, max_batch, max_seq, checked_block(memory, max_batch, max_seq)) {}
+
+  // Bytes of memory a workspace for max_batch x max_seq tokens takes
+  // (memory_plan::workspace_bytes): what borrowed_arenas needs.
+  static constexpr std::size_t bytes_for(int max_batch, int max_seq) {
+    return plan::workspace_bytes(max_batch, max_seq);
   }
 
   int max_batch() const noexcept { return max_batch_; }
@@ -126,12 +184,59 @@ class workspace {
   }
 
  private:
-  template <model_config, precision_policy, training_policy>
+  template <model_config, precision_policy, training_policy, arena_storage_policy>
+  friend class detail::binding;
+  template <model_config, precision_policy, training_policy, arena_storage_policy>
+  friend class detail::block_stack;
+  template <model_config, precision_policy, training_policy, arena_storage_policy>
   friend class detail::body;
-  template <model_config, precision_policy, training_policy>
+  template <class>
+  friend class detail::call_order;
+  template <model_config, precision_policy, training_policy, arena_storage_policy>
   friend class encoder;
-  template <model_config, precision_policy, training_policy>
+  template <model_config, precision_policy, training_policy, arena_storage_policy>
   friend class decoder;
+
+  // The arenas under this storage policy.
+  using arena_types = detail::workspace_arena_types<plan, Storage>;
+  using activation_arena = typename arena_types::activations;
+  using gradient_arena = typename arena_types::gradients;
+  using loss_arena = typename arena_types::losses;
+  using int_arena = typename arena_types::ints;
+  // A heap arena of `count` elements (an allocation_error names `what` and
+  // the workspace's sizes; null: the gradient arena), or a static one (its
+  // size fixed by the type, at least `count`; nothing allocated).
+  template <class A>
+  A make_arena(std::size_t count, const char* what) const {
+    if constexpr (is_static_arenas_v<Storage>) {
+      (void)count;
+      (void)what;
+      return A();
+    } else {
+      if (what == nullptr) return A(count, "workspace: the gradient arena");
+      return A(count, sized(what, max_batch_, max_seq_));
+    }
+  }
+  // borrowed_arenas: the block's layout, after checking the sizes and the
+  // block.
+  static workspace_memory checked_block(std::span<std::byte> memory, int max_batch, int max_seq) {
+    checked_activation_elements(max_batch, max_seq);
+    const workspace_memory m = plan::workspace_arenas(max_batch, max_seq);
+    detail::check_borrowed_memory(memory, m.bytes, "workspace", max_batch, max_seq);
+    return m;
+  }
+  workspace(std::span<std::byte> memory, int max_batch, int max_seq, const workspace_memory& m)
+      : max_batch_(max_batch),
+        max_seq_(max_seq),
+        acts_(detail::borrowed_arena<T>(memory, m.activation_offset, m.activation_elements)),
+        grads_(detail::borrowed_arena<T>(memory, m.gradient_offset, m.gradient_elements)),
+        losses_(detail::borrowed_arena<T>(memory, m.loss_offset, m.loss_elements)),
+        ints_(detail::borrowed_arena<std::int32_t>(memory, m.int_offset, m.int_elements)) {
+    acts_.zero();
+    grads_.zero();
+    losses_.zero();
+    ints_.zero();
+  }
 
   // The life cycle: forward, then a loss (or a task head's), then backward,
   // once. Every call out of this order is an invalid_argument saying so.
@@ -187,33 +292,8 @@ class workspace {
   // Validates and copies the input into the workspace, and lays out its
   // activations for it.
   void accept(const batch_input& in) {
-    require(in.batch >= 1 && in.batch <= max_batch_, "forward: batch = ", in.batch,
-            " must be in [1, max_batch = ", max_batch_, "]");
-    require(in.seq >= 1 && in.seq <= max_seq_, "forward: sequence length ", in.seq,
-            " must be in [1, max_seq = ", max_seq_, "] (the workspace was set up for at most ", max_seq_,
-            " tokens; max_positions = ", C.max_positions, ")");
+    detail::check_batch<C>(in, max_batch_, max_seq_);
     const std::size_t n = static_cast<std::size_t>(in.batch) * static_cast<std::size_t>(in.seq);
-    require(in.ids.size() == n, "forward: ids holds ", in.ids.size(),
-            " tokens, expected batch x seq = ", in.batch, " x ", in.seq, " = ", n);
-    require(in.segments.empty() || in.segments.size() == n, "forward: segments holds ", in.segments.size(),
-            " entries, expected ", n, " (or none)");
-    require(in.lengths.empty() || in.lengths.size() == static_cast<std::size_t>(in.batch),
-            "forward: lengths holds ", in.lengths.size(), " entries, expected batch = ", in.batch,
-            " (or none)");
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t id = in.ids[i];
-      require(id >= 0 && id < C.vocab, "forward: token id ", id, " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside the vocabulary [0, ", C.vocab, ")");
-    }
-    for (std::size_t i = 0; i < in.segments.size(); ++i) {
-      require(in.segments[i] >= 0 && in.segments[i] < (C.type_vocab > 0 ? C.type_vocab : 1),
-              "forward: segment id ", in.segments[i], " at position ", i % in.seq, " of sequence ",
-              i / in.seq, " is outside [0, type_vocab = ", C.type_vocab, ")");
-    }
-    for (std::size_t b = 0; b < in.lengths.size(); ++b) {
-      require(in.lengths[b] >= 1 && in.lengths[b] <= in.seq, "forward: length ", in.lengths[b],
-              " of sequence ", b, " must be in [1, seq = ", in.seq, "]");
-    }
     batch_ = in.batch;
     seq_ = in.seq;
     al_ = plan::activations(batch_, seq_);
@@ -243,8 +323,10 @@ class workspace {
   }
 
   int max_batch_, max_seq_;
-  arena<T> acts_, grads_, losses_;
-  arena<std::int32_t> ints_;
+  activation_arena acts_;
+  gradient_arena grads_;
+  loss_arena losses_;
+  int_arena ints_;
   int batch_ = 0, seq_ = 0;
   activation_layout<heads_type::size> al_{};
   std::array<head_state, heads_type::size> heads_{};

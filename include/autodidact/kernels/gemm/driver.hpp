@@ -13,7 +13,7 @@
 #include "autodidact/core/threading.hpp"             // for detail::gemm_parallel_work, in_parallel, partition
 #include "autodidact/kernels/common.hpp"              // for transpose, write_mode, gemm_epilogue
 #include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking, gemm_buffers
-#include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_block, gemm_dot_row_block
+#include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_epilogue, gemm_row_block, ...
 #include "autodidact/kernels/gemm/pack.hpp"          // for gemm_pack_a, gemm_pack_b
 
 namespace autodidact::kernels {
@@ -196,10 +196,8 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
             for (int r = 0; r < rows; ++r) {
               const std::ptrdiff_t i = ic + ir + r;
               T* crow = c + i * ldc + j;
-              T* pre = pre_raw ? ep.pre_activation + i * ldc + j : nullptr;
-              gemm_write_row(tile + r * nr, cols, slice, alpha, mode, crow, pre_raw ? pre : crow,
-                             ep.bias ? ep.bias + j : nullptr, pre,
-                             ep.residual ? ep.residual + i * ep.ldr + j : nullptr, ep.act);
+              const gemm_row_epilogue<T> e(ep, i, j, ldc);
+              gemm_write_row(tile + r * nr, cols, slice, alpha, mode, crow, pre_raw ? e.pre : crow, e);
             }
           }
         }
@@ -215,12 +213,6 @@ inline bool gemm_overlaps(const T* p, std::ptrdiff_t span, const T* q, std::ptrd
   return a0 < b0 + std::uintptr_t(span2) * sizeof(T) && b0 < a0 + std::uintptr_t(span) * sizeof(T);
 }
 
-// Above this many multiply-adds a product is split over threads, when not
-// already inside a parallel region (a GEMM never opens a nested team):
-// core/threading.hpp's gemm_parallel_work (where it was measured), under the
-// name models/detail/body.hpp and inference/cached_forward.hpp use.
-inline constexpr double gemm_packed_parallel_work = autodidact::detail::gemm_parallel_work;
-
 }  // namespace detail
 
 namespace detail {
@@ -233,7 +225,10 @@ void gemm_threaded(transpose trans_a, transpose trans_b, int m, int n, int k, T 
   using blk = gemm_blocking<T>;
   const double work = double(m) * n * k;
   int threads = 1;
-  if (work > gemm_packed_parallel_work && !autodidact::detail::in_parallel())
+  // Above gemm_parallel_work multiply-adds (core/threading.hpp, where it
+  // was measured) a product is split over threads, when not already inside
+  // a parallel region (a GEMM never opens a nested team).
+  if (work > autodidact::detail::gemm_parallel_work && !autodidact::detail::in_parallel())
     threads = autodidact::detail::max_threads();
   const int mtiles = (m + blk::mr - 1) / blk::mr, ntiles = (n + blk::nr - 1) / blk::nr;
   // Split the longer side: a column chunk re-reads A (M x K), a row chunk

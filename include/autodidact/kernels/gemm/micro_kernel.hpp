@@ -5,6 +5,8 @@
 //   contiguous rows, op(A) broadcast) and gemm_tile_dot / gemm_dot_row_block
 //   (op(B) = B^T: dot products of rows), each finished a row segment at a
 //   time by gemm_finish_segment.
+// - gemm_row_epilogue: the epilogue of one row segment, which both paths
+//   apply.
 // - The packed path's micro-kernel gemm_micro (MR x NR tile over one K
 //   slice of a packed B panel) and its write-back gemm_write_row.
 //
@@ -22,6 +24,44 @@ namespace autodidact::kernels {
 
 namespace detail {
 
+// The epilogue of one row segment of C: gemm_epilogue (common.hpp) with its
+// pointers moved to row i, column j0 of the segment. The one place its
+// steps are written (for a vector of columns and for one column), so the
+// unpacked path (gemm_finish_segment) and the packed path (gemm_write_row)
+// finish every element the same way.
+template <class T>
+struct gemm_row_epilogue {
+  const T* bias = nullptr;  // bias + j0, or null
+  T* pre = nullptr;         // pre_activation + i * ldc + j0, or null
+  const T* res = nullptr;   // residual + i * ldr + j0, or null
+  activation act = activation::none;
+
+  gemm_row_epilogue(const gemm_epilogue<T>& ep, std::ptrdiff_t i, int j0, int ldc)
+      : bias(ep.bias ? ep.bias + j0 : nullptr),
+        pre(ep.pre_activation ? ep.pre_activation + i * ldc + j0 : nullptr),
+        res(ep.residual ? ep.residual + i * ep.ldr + j0 : nullptr),
+        act(ep.act) {}
+
+  // From z = alpha * the product at columns [j, j + w) of the segment:
+  // + bias, saved as the pre-activation, activated, + residual, stored at
+  // crow + j.
+  [[gnu::always_inline]] void finish(simd::batch<T> z, int j, T* crow) const {
+    if (bias) z += simd::load(bias + j);
+    if (pre) simd::store(pre + j, z);
+    if (act != activation::none) z = apply_activation_v(act, z);
+    if (res) z += simd::load(res + j);
+    simd::store(crow + j, z);
+  }
+  // The same for column j alone.
+  [[gnu::always_inline]] void finish(T z, int j, T* crow) const {
+    if (bias) z += bias[j];
+    if (pre) pre[j] = z;
+    z = apply_activation(act, z);
+    if (res) z += res[j];
+    crow[j] = z;
+  }
+};
+
 // Finishes one row segment: acc[0..len) holds the raw product of row i,
 // columns j0..j0+len of C.
 template <class T>
@@ -37,25 +77,9 @@ inline void gemm_finish_segment(const T* acc, int len, int i, int j0, T alpha, w
     for (; j < len; ++j) crow[j] += alpha * acc[j];
     return;
   }
-  const T* bias = ep.bias ? ep.bias + j0 : nullptr;
-  T* pre = ep.pre_activation ? ep.pre_activation + std::ptrdiff_t(i) * ldc + j0 : nullptr;
-  const T* res = ep.residual ? ep.residual + std::ptrdiff_t(i) * ep.ldr + j0 : nullptr;
-  for (; j + w <= len; j += w) {
-    B z = va * simd::load(acc + j);
-    if (bias) z += simd::load(bias + j);
-    if (pre) simd::store(pre + j, z);
-    if (ep.act != activation::none) z = apply_activation_v(ep.act, z);
-    if (res) z += simd::load(res + j);
-    simd::store(crow + j, z);
-  }
-  for (; j < len; ++j) {
-    T z = alpha * acc[j];
-    if (bias) z += bias[j];
-    if (pre) pre[j] = z;
-    z = apply_activation(ep.act, z);
-    if (res) z += res[j];
-    crow[j] = z;
-  }
+  const gemm_row_epilogue<T> e(ep, i, j0, ldc);
+  for (; j + w <= len; j += w) e.finish(va * simd::load(acc + j), j, crow);
+  for (; j < len; ++j) e.finish(alpha * acc[j], j, crow);
 }
 
 // Register tile for op(B) with contiguous rows ([K,N], row stride ldb):
@@ -270,7 +294,7 @@ enum class gemm_slice { only, first, middle, last };
 // crow; raw is where partial sums live between slices (pre_activation or C).
 template <class T>
 inline void gemm_write_row(const T* acc, int len, gemm_slice slice, T alpha, write_mode mode, T* crow,
-                           T* raw, const T* bias, T* pre, const T* res, activation act) {
+                           T* raw, const gemm_row_epilogue<T>& e) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   const B va(alpha);
@@ -294,22 +318,12 @@ inline void gemm_write_row(const T* acc, int len, gemm_slice slice, T alpha, wri
   for (; j + w <= len; j += w) {
     B s = simd::load(acc + j);
     if (add_raw) s = simd::load(raw + j) + s;
-    B z = va * s;
-    if (bias) z += simd::load(bias + j);
-    if (pre) simd::store(pre + j, z);
-    if (act != activation::none) z = apply_activation_v(act, z);
-    if (res) z += simd::load(res + j);
-    simd::store(crow + j, z);
+    e.finish(va * s, j, crow);
   }
   for (; j < len; ++j) {
     T s = acc[j];
     if (add_raw) s = raw[j] + s;
-    T z = alpha * s;
-    if (bias) z += bias[j];
-    if (pre) pre[j] = z;
-    z = apply_activation(act, z);
-    if (res) z += res[j];
-    crow[j] = z;
+    e.finish(alpha * s, j, crow);
   }
 }
 

@@ -1,35 +1,35 @@
 #pragma once
-// What the encoder and the decoder share: the arenas of their memory plan,
-// the binding of layer parameters to arena offsets (from the modules'
-// tables, module_spec.hpp), input validation, the embeddings, the stack of
-// blocks and the final LayerNorm, forward and backward. The encoder (BERT)
-// and decoder (GPT-2) compose their heads (heads/) on top.
+// What the encoder and the decoder share, composed of one part per job:
+//   binding.hpp           the parameter arena, its packed copy and the views
+//                         each layer call gets (parameters, gradients, caches)
+//   packed_weights.hpp    the packed copy of the weights (pack_weights())
+//   batch_validation.hpp  the checks of the batch, of the order of calls and
+//                         of finite outputs
+//   block_stack.hpp       the embeddings, the stack of blocks and the final
+//                         LayerNorm, forward and backward
+// and here: the model's construction and initialisation, its own workspace
+// and the public calls the encoder (BERT) and decoder (GPT-2) share; they
+// compose their heads (heads/) on top.
 
-#include <algorithm>  // for std::fill, std::copy
-#include <array>      // for std::array (the packed-weight table)
-#include <cmath>      // for std::sqrt (GPT-2's residual initialisation), std::isfinite
-#include <cstddef>    // for std::ptrdiff_t
-#include <cstdint>    // for std::int32_t, std::uint32_t, std::uint64_t
-#include <span>       // for std::span
-#include <vector>     // for std::vector
+#include <algorithm>  // for std::fill_n
+#include <concepts>  // for std::same_as
+#include <cmath>    // for std::sqrt, std::pow, std::sin, std::cos (initialisation)
+#include <cstddef>  // for std::size_t, std::ptrdiff_t
+#include <cstdint>  // for std::uint32_t, std::uint64_t
+#include <span>     // for std::span
 
-#ifdef _OPENMP
-#include <omp.h>  // for omp_get_thread_num, omp_get_num_threads, omp_in_parallel
-#endif
-
-#include "autodidact/config.hpp"              // for model_config
-#include "autodidact/core/arena.hpp"          // for arena
-#include "autodidact/core/error.hpp"          // for require, raise, numeric_error
-#include "autodidact/core/rng.hpp"            // for philox_rng
-#include "autodidact/core/tensor_view.hpp"    // for tensor_view
-#include "autodidact/kernels/gemm.hpp"        // for pack_b, packed_b_elements
-#include "autodidact/layers/block.hpp"        // for block_forward, block_backward
-#include "autodidact/layers/embedding.hpp"    // for embedding_forward, embedding_backward
-#include "autodidact/layers/layernorm.hpp"    // for layernorm_forward
-#include "autodidact/models/detail/packed_table.hpp"  // for make_packed_table
-#include "autodidact/models/memory_plan.hpp"  // for memory_plan
-#include "autodidact/models/workspace.hpp"    // for workspace, batch_input, dropout_options
-#include "autodidact/precision.hpp"           // for precision_policy, plain_precision
+#include "autodidact/config.hpp"                          // for model_config
+#include "autodidact/core/error.hpp"                      // for require
+#include "autodidact/core/rng.hpp"                        // for philox_rng
+#include "autodidact/core/tensor_view.hpp"                // for tensor_view
+#include "autodidact/core/threading.hpp"                  // for detail::parallel_for, init_parallel_pairs
+#include "autodidact/layers/block.hpp"                    // for layers::detail::zero
+#include "autodidact/models/detail/batch_validation.hpp"  // for call_order, batch_input
+#include "autodidact/models/detail/block_stack.hpp"       // for block_stack
+#include "autodidact/models/memory_plan.hpp"              // for memory_plan, training_policy, aligned_bytes
+#include "autodidact/models/storage.hpp"                  // for heap_arenas, borrowed_arenas, static_arenas
+#include "autodidact/models/workspace.hpp"                // for workspace, dropout_options
+#include "autodidact/precision.hpp"                       // for precision_policy
 
 namespace autodidact::models {
 
@@ -55,41 +55,60 @@ struct init_options {
 
 namespace detail {
 
-template <model_config C, precision_policy P, training_policy Policy>
-class body {
-  static_assert(check_config<C>());
-  static_assert(plain_precision<P>,
-                "autodidact: models run in f32 or f64 so far; bf16w and int8w weight storage is not supported by "
-                "encoder<> and decoder<> yet.");
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class body : public block_stack<C, P, Policy, Storage>, protected call_order<workspace<C, P, Policy, Storage>> {
+  using base = block_stack<C, P, Policy, Storage>;
+  using checks = call_order<workspace<C, P, Policy, Storage>>;
 
  public:
-  using value_type = typename P::compute_type;
-  using T = value_type;
-  using plan = memory_plan<C, P, Policy>;
-  static constexpr model_config config = C;
-  static constexpr training_policy policy = Policy;
-  using layout_type = typename plan::layout_type;
-  static constexpr layout_type layout = plan::parameters;
-  using heads_type = typename layout_type::heads_type;
-  // Everything a pass writes (workspace.hpp): one per thread that runs
-  // this model.
-  using workspace_type = workspace<C, P, Policy>;
-  static constexpr int E = C.embedding_width();  // the embeddings' width
+  using typename base::value_type;
+  using typename base::T;
+  using typename base::plan;
+  using base::config;
+  using base::policy;
+  using typename base::layout_type;
+  using base::layout;
+  using typename base::heads_type;
+  using typename base::workspace_type;
+  using base::E;
 
-  // Allocates the parameter arena and the model's own workspace (for
-  // batches of up to max_batch sequences of up to max_seq tokens), and
-  // initialises the weights (init_options). No allocation after.
-  body(int max_batch, int max_seq, const init_options& init = {})
-      : params_(plan::parameter_elements, "model: the parameter arena"), ws_(max_batch, max_seq) {
+  using typename base::storage_policy;
+
+  // Makes the parameter arena and the model's own workspace (for batches of
+  // up to max_batch sequences of up to max_seq tokens), and initialises the
+  // weights (init_options). No allocation after. With heap_arenas (the
+  // default) both are allocated here; with static_arenas<B, S> they are
+  // inside the object (max_batch ≤ B, max_seq ≤ S).
+  body(int max_batch, int max_seq, const init_options& init = {}) requires(!std::same_as<Storage, borrowed_arenas>)
+      : ws_(max_batch, max_seq) {
     initialize(init);
   }
+  // static_arenas<B, S>: for batches of up to B sequences of up to S tokens.
+  explicit body(const init_options& init = {}) requires is_static_arenas_v<Storage> : ws_() { initialize(init); }
+  // borrowed_arenas: both in `memory`, which the caller keeps alive as long
+  // as the model: bytes_for(max_batch, max_seq) bytes from a 64-byte
+  // boundary (invalid_argument naming both sizes otherwise), the parameter
+  // arena first.
+  body(std::span<std::byte> memory, int max_batch, int max_seq, const init_options& init = {})
+    requires std::same_as<Storage, borrowed_arenas>
+      : base(parameter_memory(memory, max_batch, max_seq)),
+        ws_(memory.subspan(aligned_bytes(plan::parameter_bytes)), max_batch, max_seq) {
+    initialize(init);
+  }
+
+  // Bytes a model for batches of up to max_batch x max_seq tokens keeps in
+  // its arenas (memory_plan::model_bytes: the parameters and its own
+  // workspace): what borrowed_arenas needs, and (about) sizeof a model with
+  // static_arenas<max_batch, max_seq>. The packed weight copy
+  // (pack_weights()) comes on top.
+  static constexpr std::size_t bytes_for(int max_batch, int max_seq) { return plan::model_bytes(max_batch, max_seq); }
 
   // Sets every parameter as init_options says (see there).
   void initialize(const init_options& o) {
     require(o.initializer_range >= 0.0, "initialize: initializer_range = ", o.initializer_range,
             " must not be negative");
     params_.zero();
-    packed_fresh_ = false;
+    packed_.mark_stale();
     if (o.zeros) return;
     const philox_rng rng(o.seed, rng_stream::init);
     std::uint32_t tensor = 0;  // the Philox step: one per drawn tensor, in layout order
@@ -97,7 +116,7 @@ class body {
       T* p = params_.data() + offset;
       const std::uint32_t step = tensor++;
       const std::ptrdiff_t pairs = static_cast<std::ptrdiff_t>((n + 1) / 2);
-      kernels::detail::parallel_for(0, pairs, pairs > 65536, [&](std::ptrdiff_t i) {
+      autodidact::detail::parallel_for(0, pairs, double(pairs) > autodidact::detail::init_parallel_pairs, [&](std::ptrdiff_t i) {
         const auto z = rng.normal2(step, static_cast<std::uint32_t>(i));
         const std::size_t j = 2 * static_cast<std::size_t>(i);
         p[j] = static_cast<T>(sd * z[0]);
@@ -136,31 +155,11 @@ class body {
   int batch() const noexcept { return ws_.batch(); }
   int seq() const noexcept { return ws_.seq(); }
 
-  // The parameter arena, laid out as memory_plan says. Mutable access
-  // marks the packed weights (pack_weights) out of date.
-  std::span<T> parameters() noexcept {
-    packed_fresh_ = false;
-    return params_.span();
-  }
-  std::span<const T> parameters() const noexcept { return params_.span(); }
-  std::span<T> trainable_parameters() noexcept {
-    packed_fresh_ = false;
-    return params_.span().subspan(plan::first_trainable);
-  }
-  std::span<const T> trainable_parameters() const noexcept {
-    return params_.span().subspan(plan::first_trainable);
-  }
   // The own workspace's gradients: the trainable suffix
   // [plan::first_trainable, end) of the parameter arena.
   std::span<T> gradients() noexcept { return ws_.gradients(); }
   std::span<const T> gradients() const noexcept { return ws_.gradients(); }
   void zero_gradients() noexcept { ws_.zero_gradients(); }
-
-  T* parameter_at(std::size_t offset) noexcept {
-    packed_fresh_ = false;
-    return params_.data() + offset;
-  }
-  const T* parameter_at(std::size_t offset) const noexcept { return params_.data() + offset; }
 
   // Packed weights: keep a second copy of every matrix the forward pass
   // multiplies by (QKV, attention output, both feed-forward matrices, the
@@ -178,18 +177,17 @@ class body {
   // changing a model that threads share. Writing through a span obtained
   // *before* the last forward is not seen: call parameters_changed() after.
   void pack_weights() {
-    if (!packing_) {
-      packed_ = arena<T>(packed_table().total, "pack_weights: the packed weight copy");
-      packing_ = true;
-    }
-    refresh_packed();
+    static_assert(std::same_as<Storage, heap_arenas>,
+                  "autodidact: pack_weights() keeps its copy on the heap, so it needs heap_arenas; a model with "
+                  "borrowed_arenas or static_arenas multiplies by its weights as stored (packed on the fly).");
+    packed_.enable(params_.data());
   }
-  bool packs_weights() const noexcept { return packing_; }
+  bool packs_weights() const noexcept { return packed_.enabled(); }
   // Bytes of the parameter arena and of the packed copy (0 before pack_weights()).
   std::size_t parameter_bytes() const noexcept { return params_.size() * sizeof(T); }
-  std::size_t packed_weight_bytes() const noexcept { return packing_ ? packed_.size() * sizeof(T) : 0; }
-  bool packed_weights_fresh() const noexcept { return packing_ && packed_fresh_; }
-  void parameters_changed() noexcept { packed_fresh_ = false; }
+  std::size_t packed_weight_bytes() const noexcept { return packed_.bytes(); }
+  bool packed_weights_fresh() const noexcept { return packed_.fresh(); }
+  void parameters_changed() noexcept { packed_.mark_stale(); }
   // The own workspace's gradient of the parameter at `offset`, or null
   // when it is frozen.
   T* gradient_at(std::size_t offset) noexcept { return gradient_at(ws_, offset); }
@@ -241,409 +239,31 @@ class body {
   }
 
  protected:
-  using stage = typename workspace_type::stage;
-  static constexpr const char* order = " (the order is forward(), a loss, backward())";
-  static void require_forward(const workspace_type& w, const char* what) {
-    require(w.stage_ != stage::empty, what, ": no forward() has run yet", order);
-  }
-  // A loss needs a forward whose activations backward has not consumed.
-  static void begin_loss(workspace_type& w, const char* what) {
-    require_forward(w, what);
-    require(w.stage_ != stage::backwarded, what,
-            ": backward() has run since the last forward(); call forward() again", order);
-    w.stage_ = stage::loss_ready;
-  }
-  // backward needs a loss of the current forward, and runs once per forward.
-  static void require_loss(const workspace_type& w, const char* what, const char* loss_name) {
-    require_forward(w, what);
-    require(w.stage_ != stage::backwarded, what, ": already ran for this forward(); a second backward would add ",
-            "the gradients again. Call forward() and ", loss_name, " again", order);
-    require(w.stage_ == stage::loss_ready, what, ": call ", loss_name, " after forward() first", order);
-  }
-  // A task head's backward (begin_backward): a forward not yet consumed.
-  static void require_unconsumed_forward(const workspace_type& w, const char* what) {
-    require_forward(w, what);
-    require(w.stage_ != stage::backwarded, what,
-            ": backward() already ran for this forward(); call forward() again", order);
-  }
-  static void mark_backward_done(workspace_type& w) noexcept { w.stage_ = stage::backwarded; }
+  using base::gradient_at;
+  using base::hidden_ptr;
+  using base::packed_;
+  using base::params_;
+  using base::top;
+  using base::top_gradient;
+  using checks::begin_loss;
+  using checks::mark_backward_done;
+  using checks::require_forward;
+  using checks::require_loss;
+  using checks::require_unconsumed_forward;
 
-  static void notify_hidden_gradient(const workspace_type& w, int index, const T* gradient) {
-    if (w.grad_observer_) w.grad_observer_(w.grad_observer_context_, index, gradient);
+  // borrowed_arenas: the parameter arena at the start of a checked block.
+  static std::span<T> parameter_memory(std::span<std::byte> memory, int max_batch, int max_seq) {
+    require(max_batch >= 1, "model: max_batch = ", max_batch, " must be at least 1");
+    require(max_seq >= 1 && max_seq <= C.max_positions, "model: max_seq = ", max_seq,
+            " must be in [1, max_positions = ", C.max_positions, "]");
+    detail::check_borrowed_memory(memory, bytes_for(max_batch, max_seq), "model", max_batch, max_seq);
+    return {reinterpret_cast<T*>(memory.data()), plan::parameter_elements};
   }
 
-  // Head H's workspace (its workspace_elements) for the current batch.
-  template <class H>
-  static T* head_workspace(const workspace_type& w) {
-    return const_cast<T*>(w.act(w.al_.heads[layout_type::template head_index<H>]));
-  }
-
-  // hidden_state(index): 0 is the blocks' input (the embeddings, after
-  // their LayerNorm, projected when factorised).
-  static const T* hidden_ptr(const workspace_type& w, int index) {
-    if (index == 0) return C.factorised_embeddings() ? w.act(w.al_.embedding_projected) : embedding_output(w);
-    return block_cache_of(w, index - 1).output(C.norm);
-  }
-  // The embeddings' output [N, E]: after their LayerNorm when there is one.
-  static const T* embedding_output(const workspace_type& w) {
-    return w.act(C.embedding_norm ? w.al_.embedding_ln : w.al_.embeddings);
-  }
-
-  static layers::block_cache<T> block_cache_of(const workspace_type& w, int l) {
-    const block_activations& o = w.al_.block;
-    T* base = const_cast<T*>(w.act(w.al_.blocks + static_cast<std::size_t>(l % w.al_.block_slots) * o.size));
-    layers::block_cache<T> c;
-    c.ln1 = base + o.ln1;
-    c.ln1_mean = base + o.ln1_mean;
-    c.ln1_rstd = base + o.ln1_rstd;
-    c.attention = {base + o.qkv, base + o.probs, base + o.context};
-    c.residual1 = base + o.residual1;
-    c.ln2 = base + o.ln2;
-    c.ln2_mean = base + o.ln2_mean;
-    c.ln2_rstd = base + o.ln2_rstd;
-    // Inference keeps no GELU input (only backward reads it).
-    c.ff = {Policy.trainable ? base + o.ff_pre : nullptr, base + o.ff_act};
-    c.residual2 = base + o.residual2;
-    return c;
-  }
-
-  static T* gradient_at(workspace_type& w, std::size_t offset) noexcept {
-    if (offset == npos || offset < plan::first_trainable) return nullptr;
-    return w.grads_.data() + (offset - plan::first_trainable);
-  }
-  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias, int width = C.d_model) const {
-    return {parameter_at(gain), parameter_at(bias), width, static_cast<T>(C.layer_norm_eps)};
-  }
-  static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
-    return {gradient_at(w, gain), gradient_at(w, bias)};
-  }
-  layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
-    return {parameter_at(weight), bias == npos ? nullptr : parameter_at(bias), in, out,
-            packed_for(weight)};
-  }
-  static layers::linear_grads<T> linear_grads_at(workspace_type& w, std::size_t weight, std::size_t bias) {
-    return {gradient_at(w, weight), gradient_at(w, bias)};
-  }
-
-  // Which matrices pack_weights() packs (detail/packed_table.hpp).
-  static constexpr auto packed_table() { return make_packed_table<C, Policy, plan, T>(); }
-  // The packed copy of the matrix at `weight`, or null (not packing, not
-  // packed, or out of date: forward then packs on the fly, still correct).
-  const T* packed_for(std::size_t weight) const noexcept {
-    if (!packing_ || !packed_fresh_) return nullptr;
-    constexpr auto t = packed_table();
-    for (int i = 0; i < t.count; ++i)
-      if (t.entries[static_cast<std::size_t>(i)].weight == weight)
-        return packed_.data() + t.entries[static_cast<std::size_t>(i)].packed;
-    return nullptr;
-  }
-  void refresh_packed() {
-    constexpr auto t = packed_table();
-    kernels::detail::parallel_for(0, t.count, true, [&](int i) {
-      const packed_entry& e = t.entries[static_cast<std::size_t>(i)];
-      kernels::pack_b(kernels::transpose::yes, e.in, e.out, params_.data() + e.weight, e.in,
-                      packed_.data() + e.packed);
-    });
-    packed_fresh_ = true;
-  }
   // Before a forward through a non-const model: bring the packed copy up
   // to date (a const forward cannot).
-  void refresh_packed_if_stale() {
-    if (packing_ && !packed_fresh_) refresh_packed();
-  }
+  void refresh_packed_if_stale() { packed_.refresh_if_stale(params_.data()); }
 
-  layers::block_params<T> block_params_of(int l) const {
-    using bm = block_module;
-    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_params<T> p;
-    p.ln1 = layernorm_at(b[bm::ln1_gain], b[bm::ln1_bias]);
-    p.ln2 = layernorm_at(b[bm::ln2_gain], b[bm::ln2_bias]);
-    p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
-    p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
-    p.attention.heads = C.heads;
-    p.attention.causal = C.attention == attention_kind::causal;
-    p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
-    p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
-    p.ff.gelu = C.gelu;
-    p.norm = C.norm;
-    return p;
-  }
-  static layers::block_grads<T> block_grads_of(workspace_type& w, int l) {
-    using bm = block_module;
-    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_grads<T> g;
-    g.ln1 = layernorm_grads_at(w, b[bm::ln1_gain], b[bm::ln1_bias]);
-    g.ln2 = layernorm_grads_at(w, b[bm::ln2_gain], b[bm::ln2_bias]);
-    g.attention.qkv = linear_grads_at(w, b[bm::qkv_weight], b[bm::qkv_bias]);
-    g.attention.proj = linear_grads_at(w, b[bm::proj_weight], b[bm::proj_bias]);
-    g.ff.in = linear_grads_at(w, b[bm::ff1_weight], b[bm::ff1_bias]);
-    g.ff.out = linear_grads_at(w, b[bm::ff2_weight], b[bm::ff2_bias]);
-    return g;
-  }
-  static layers::block_scratch<T> scratch(workspace_type& w) {
-    const auto& a = w.al_;
-    return {w.act(a.scratch_c0),    w.act(a.scratch_c1),    w.act(a.scratch_c2),
-            w.act(a.scratch_c3),    w.act(a.scratch_qkv),   w.act(a.scratch_f),
-            w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + std::max(C.d_model, E)};
-  }
-
-  layers::embedding_params<T> embedding_params() const {
-    using em = embeddings_module;
-    return {parameter_at(layout.embeddings[em::token]),
-            parameter_at(layout.embeddings[em::position]),
-            C.type_vocab > 0 ? parameter_at(layout.embeddings[em::segment]) : nullptr,
-            C.vocab,
-            C.max_positions,
-            C.type_vocab,
-            E};
-  }
-  layers::layernorm_params<T> embedding_norm() const {
-    return layernorm_at(layout.embeddings[embeddings_module::norm_gain],
-                        layout.embeddings[embeddings_module::norm_bias], E);
-  }
-  // Factorised embeddings' Linear(E → C).
-  layers::linear_params<T> embedding_projection() const {
-    using pm = embedding_projection_module;
-    return linear_at(layout.embedding_projection[pm::weight], layout.embedding_projection[pm::bias], E, C.d_model);
-  }
-  static layers::embedding_input embedding_input(const workspace_type& w) {
-    return {w.ids(), w.positions(), C.type_vocab > 0 ? w.segments() : nullptr, w.batch_ * w.seq_};
-  }
-
-  static layers::dropout_site dropout_site_for(const workspace_type& w, std::uint32_t site, float rate) {
-    // An inference-only model never drops (its plan has no room for the
-    // attention probabilities dropout needs).
-    if (!Policy.trainable || !w.training_ || rate <= 0.0f) return {};
-    return {&w.rng_, w.step_, site, rate};
-  }
-  static layers::block_dropout block_dropout_of(const workspace_type& w, int l) {
-    const std::uint32_t base = 16u + 4u * static_cast<std::uint32_t>(l);
-    return {dropout_site_for(w, base, w.dropout_.attention), dropout_site_for(w, base + 1, w.dropout_.hidden),
-            dropout_site_for(w, base + 2, w.dropout_.hidden)};
-  }
-  static layers::attention_shape shape(const workspace_type& w) { return {w.batch_, w.seq_, w.lengths()}; }
-
-
-  // Embeddings (+ embedding LayerNorm for post-LN), all blocks, and the
-  // final LayerNorm when the config has one.
-  void body_forward(workspace_type& w, const batch_input& in) const {
-    stack_forward(w, in);
-    if constexpr (C.final_norm) {
-      layers::layernorm_forward(final_norm_params(), w.batch_ * w.seq_, hidden_ptr(w, C.layers),
-                                w.act(w.al_.final_ln), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)});
-      if (w.check_finite_) check_output(w, -1, w.act(w.al_.final_ln));
-    }
-  }
-
-  // workspace::set_check_finite: the first element of an [N, C] output
-  // that is NaN or infinite in rows [r0, r1), or -1.
-  static std::ptrdiff_t first_non_finite(const T* x, int r0, int r1) {
-    const std::ptrdiff_t e = std::ptrdiff_t(r1) * C.d_model;
-    for (std::ptrdiff_t i = std::ptrdiff_t(r0) * C.d_model; i < e; ++i) {
-      if (!std::isfinite(static_cast<double>(x[i]))) return i;
-    }
-    return -1;
-  }
-  // Raises numeric_error for element i of the output of layer `index`
-  // (0: the embeddings, l + 1: block l, -1: the final LayerNorm).
-  [[noreturn]] static void non_finite_output(const workspace_type& w, int index, std::ptrdiff_t i, double value) {
-    const std::ptrdiff_t c = i % C.d_model, t = i / C.d_model % w.seq_, b = i / C.d_model / w.seq_;
-    const char* kind = std::isnan(value) ? "NaN" : (value > 0 ? "+inf" : "-inf");
-    if (index == 0) {
-      raise<numeric_error>("forward (check_finite): the embeddings' output (hidden state 0) holds ", kind,
-                           " at [sequence ", b, ", position ", t, ", channel ", c, "]");
-    }
-    if (index > 0) {
-      raise<numeric_error>("forward (check_finite): the output of block ", index - 1, " (of ", C.layers,
-                           "; hidden state ", index, ") holds ", kind, " at [sequence ", b, ", position ", t,
-                           ", channel ", c, "]; the layers before it gave finite outputs");
-    }
-    raise<numeric_error>("forward (check_finite): the final LayerNorm's output holds ", kind, " at [sequence ", b,
-                         ", position ", t, ", channel ", c, "]; the blocks before it gave finite outputs");
-  }
-  static void check_output(const workspace_type& w, int index, const T* x) {
-    const std::ptrdiff_t i = first_non_finite(x, 0, w.batch_ * w.seq_);
-    if (i >= 0) non_finite_output(w, index, i, static_cast<double>(x[i]));
-  }
-
-  // The body's output [N, C]: the final LayerNorm's when the config has
-  // one, else the last block's.
-  static const T* top(const workspace_type& w) {
-    if constexpr (C.final_norm) return w.act(w.al_.final_ln);
-    return hidden_ptr(w, C.layers);
-  }
-  layers::layernorm_params<T> final_norm_params() const {
-    return layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]);
-  }
-
-  void stack_forward(workspace_type& w, const batch_input& in) const {
-    w.accept(in);
-    w.stage_ = stage::forwarded;
-    const int n = w.batch_ * w.seq_;
-    T* emb = w.act(w.al_.embeddings);
-    layers::embedding_forward(embedding_params(), embedding_input(w), emb);
-    const T* x = emb;
-    if constexpr (C.embedding_norm) {
-      layers::layernorm_forward(embedding_norm(), n, emb, w.act(w.al_.embedding_ln),
-                                {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)});
-      x = w.act(w.al_.embedding_ln);
-    }
-    layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * E, const_cast<T*>(x));
-    if constexpr (C.factorised_embeddings()) {
-      layers::linear_forward(embedding_projection(), n, x, w.act(w.al_.embedding_projected));
-      x = w.act(w.al_.embedding_projected);
-    }
-    const bool check = w.check_finite_;
-    if (check) check_output(w, 0, x);
-    const int threads = team_threads(n);
-    if (threads <= 1) {
-      for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(w, l);
-        layers::block_forward(block_params_of(l), shape(w), x, cache, block_dropout_of(w, l));
-        x = cache.output(C.norm);
-        if (check) check_output(w, l + 1, x);
-      }
-      return;
-    }
-#ifdef _OPENMP
-    // One team for the whole stack: each thread keeps a fixed range of
-    // token rows (on the GEMM's row-tile grid, so every element is computed
-    // exactly as by one thread) and the team meets only around each
-    // block's attention heads. Block l's rows need only block l-1's same
-    // rows, and with two alternating block slots (inference) a thread
-    // writing block l+1's rows never touches rows another thread still reads.
-    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
-    const int tiles = (n + mr - 1) / mr;
-    // The output check (workspace::set_check_finite) cannot raise inside the
-    // team: each thread checks its rows of each block's output and the
-    // earliest block with a non-finite value (then the lowest element) is
-    // kept, and raised after the team ends (inference keeps only two block
-    // outputs, so the element and value are kept, not re-read).
-    int bad_layer = C.layers;
-    std::ptrdiff_t bad_index = -1;
-    double bad_value = 0.0;
-#pragma omp parallel num_threads(threads)
-    {
-      const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
-      const int r0 = std::min(n, tiles * tid / nt * mr), r1 = std::min(n, tiles * (tid + 1) / nt * mr);
-      const T* xl = x;
-      int my_bad_layer = C.layers;
-      for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(w, l);
-        const auto params = block_params_of(l);
-        const auto drop = block_dropout_of(w, l);
-        layers::block_forward_before_heads(params, r0, r1, xl, cache);
-#pragma omp barrier
-        layers::attention_heads_forward(params.attention, shape(w), cache.attention, drop.attention,
-                                        /*team=*/true);
-        layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
-        xl = cache.output(C.norm);
-        if (check && l < my_bad_layer) {  // each thread scans until its own first finding
-          const std::ptrdiff_t i = first_non_finite(xl, r0, r1);
-          if (i >= 0) {
-            my_bad_layer = l;
-#pragma omp critical(autodidact_check_finite)
-            if (l < bad_layer || (l == bad_layer && i < bad_index)) {
-              bad_layer = l;
-              bad_index = i;
-              bad_value = static_cast<double>(xl[i]);
-            }
-          }
-        }
-      }
-    }
-    if (bad_layer < C.layers) non_finite_output(w, bad_layer + 1, bad_index, bad_value);
-#endif
-  }
-
-  // Threads for the forward team: all of OpenMP's when a block's work is
-  // worth splitting (the GEMM's own threshold, per layer) and there are at
-  // least two row tiles per thread... else 1 (the kernels then decide alone).
-  static int team_threads(int n) {
-#ifdef _OPENMP
-    if (omp_in_parallel()) return 1;
-    const double work = double(n) * C.d_model * (4.0 * C.d_model + 2.0 * C.d_ff);
-    if (work < kernels::detail::gemm_packed_parallel_work) return 1;
-    constexpr int mr = kernels::detail::gemm_blocking<T>::mr;
-    const int tiles = (n + mr - 1) / mr;
-    return std::max(1, std::min(omp_get_max_threads(), tiles / 2));
-#else
-    (void)n;
-    return 1;
-#endif
-  }
-
-  // The gradient buffer the heads write d top() [N, C] into (with a final
-  // LayerNorm, the slot its backward reads before the stack reuses it).
-  static T* top_gradient(workspace_type& w) noexcept {
-    return w.act(C.final_norm ? w.al_.grad_b : w.al_.grad_a);
-  }
-
-  // From top_gradient() down to the embeddings: through the final
-  // LayerNorm (when the config has one), then the two gradient slots
-  // (grad_a, grad_b) alternate through the stack: each block reads dy and
-  // accumulates dx. Gradients accumulate into the workspace's.
-  void body_backward(workspace_type& w) const {
-    const int n = w.batch_ * w.seq_;
-    const std::ptrdiff_t nc = std::ptrdiff_t(n) * C.d_model;
-    T* dy = w.act(w.al_.grad_a);
-    T* dx = w.act(w.al_.grad_b);
-    if constexpr (C.final_norm) {
-      notify_hidden_gradient(w, C.layers + 1, dx);
-      layers::detail::zero(nc, dy);
-      auto sc = scratch(w);
-      layers::layernorm_backward(final_norm_params(),
-                                 layernorm_grads_at(w, layout.final_norm[final_norm_module::gain],
-                                                    layout.final_norm[final_norm_module::bias]),
-                                 n, hidden_ptr(w, C.layers), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)},
-                                 dx, dy, sc.gain, sc.bias);
-    }
-    notify_hidden_gradient(w, C.layers, dy);
-    for (int l = C.layers - 1; l >= 0; --l) {
-      layers::detail::zero(nc, dx);
-      layers::block_backward(block_params_of(l), block_grads_of(w, l), shape(w), hidden_ptr(w, l),
-                             block_cache_of(w, l), dy, dx, scratch(w), block_dropout_of(w, l));
-      std::swap(dx, dy);
-      notify_hidden_gradient(w, l, dy);
-    }
-    // dy now holds d(hidden state 0); with factorised embeddings, through
-    // the projection into the E-wide buffers.
-    const std::ptrdiff_t ne = std::ptrdiff_t(n) * E;
-    if constexpr (C.factorised_embeddings()) {
-      using pm = embedding_projection_module;
-      T* d_out = w.act(w.al_.grad_embedding_a);
-      layers::detail::zero(ne, d_out);
-      layers::linear_backward(embedding_projection(),
-                              linear_grads_at(w, layout.embedding_projection[pm::weight],
-                                              layout.embedding_projection[pm::bias]),
-                              n, embedding_output(w), dy, d_out);
-      dy = d_out;
-      dx = w.act(w.al_.grad_embedding_b);
-    }
-    // dy now holds d(embedding output) [N, E].
-    layers::dropout_backward(dropout_site_for(w, 1, w.dropout_.hidden), ne, dy);
-    T* d_emb = dy;
-    if constexpr (C.embedding_norm) {
-      T* d_sum = dx;
-      layers::detail::zero(ne, d_sum);
-      auto sc = scratch(w);
-      layers::layernorm_backward(embedding_norm(),
-                                 layernorm_grads_at(w, layout.embeddings[embeddings_module::norm_gain],
-                                                    layout.embeddings[embeddings_module::norm_bias]),
-                                 n, w.act(w.al_.embeddings), {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)},
-                                 dy, d_sum, sc.gain, sc.bias);
-      d_emb = d_sum;
-    }
-    using em = embeddings_module;
-    layers::embedding_grads<T> eg{gradient_at(w, layout.embeddings[em::token]),
-                                  gradient_at(w, layout.embeddings[em::position]),
-                                  C.type_vocab > 0 ? gradient_at(w, layout.embeddings[em::segment]) : nullptr};
-    layers::embedding_backward(embedding_params(), eg, embedding_input(w), d_emb);
-  }
-
-  arena<T> params_;
-  arena<T> packed_;  // pack_weights(): see packed_table()
-  bool packing_ = false, packed_fresh_ = false;
   workspace_type ws_;  // the model's own (own_workspace())
 };
 

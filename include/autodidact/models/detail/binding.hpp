@@ -1,0 +1,248 @@
+#pragma once
+// The binding of a model's layers to its memory: the parameter arena (laid
+// out by the memory plan, models/memory_plan.hpp) and its packed copy
+// (packed_weights.hpp), and the views every layer call is given — its
+// parameters at their offsets in the arena (from the modules' tables,
+// models/module_spec.hpp: `layout.blocks[l][block_module::qkv_weight]`),
+// its gradients in a workspace's gradient arena (null when frozen), its
+// cache and scratch in a workspace's activation arena, its dropout sites.
+// Helpers that read only weights are const members; those that touch
+// activations or gradients are static and take the workspace.
+
+#include <algorithm>    // for std::max
+#include <concepts>     // for std::same_as
+#include <cstddef>      // for std::size_t
+#include <cstdint>      // for std::uint32_t
+#include <span>         // for std::span
+#include <type_traits>  // for std::conditional_t
+
+#include "autodidact/config.hpp"                        // for model_config, check_config
+#include "autodidact/core/arena.hpp"                    // for arena, borrowed_storage, static_storage
+#include "autodidact/layers/attention.hpp"              // for attention_shape
+#include "autodidact/layers/block.hpp"                  // for block_params, block_grads, block_cache, block_scratch
+#include "autodidact/layers/dropout.hpp"                // for dropout_site, block_dropout
+#include "autodidact/layers/embedding.hpp"              // for embedding_params, embedding_input
+#include "autodidact/layers/layernorm.hpp"              // for layernorm_params, layernorm_grads
+#include "autodidact/layers/linear.hpp"                 // for linear_params, linear_grads
+#include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
+#include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
+#include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
+#include "autodidact/models/storage.hpp"                // for heap_arenas, borrowed_arenas, static_arenas
+#include "autodidact/models/workspace.hpp"              // for workspace
+#include "autodidact/precision.hpp"                     // for precision_policy, plain_precision
+
+namespace autodidact::models::detail {
+
+template <model_config C, precision_policy P, training_policy Policy, arena_storage_policy Storage>
+class binding {
+  static_assert(check_config<C>());
+  static_assert(plain_precision<P>,
+                "autodidact: models run in f32 or f64 so far; bf16w and int8w weight storage is not supported by "
+                "encoder<> and decoder<> yet.");
+
+ public:
+  using value_type = typename P::compute_type;
+  using T = value_type;
+  using plan = memory_plan<C, P, Policy>;
+  static constexpr model_config config = C;
+  static constexpr training_policy policy = Policy;
+  using layout_type = typename plan::layout_type;
+  static constexpr layout_type layout = plan::parameters;
+  using heads_type = typename layout_type::heads_type;
+  // Everything a pass writes (workspace.hpp): one per thread that runs
+  // this model.
+  using workspace_type = workspace<C, P, Policy, Storage>;
+  using storage_policy = Storage;
+  static constexpr int E = C.embedding_width();  // the embeddings' width
+
+  // The parameter arena, laid out as memory_plan says. Mutable access
+  // marks the packed weights (pack_weights) out of date.
+  std::span<T> parameters() noexcept {
+    packed_.mark_stale();
+    return params_.span();
+  }
+  std::span<const T> parameters() const noexcept { return params_.span(); }
+  std::span<T> trainable_parameters() noexcept {
+    packed_.mark_stale();
+    return params_.span().subspan(plan::first_trainable);
+  }
+  std::span<const T> trainable_parameters() const noexcept {
+    return params_.span().subspan(plan::first_trainable);
+  }
+  T* parameter_at(std::size_t offset) noexcept {
+    packed_.mark_stale();
+    return params_.data() + offset;
+  }
+  const T* parameter_at(std::size_t offset) const noexcept { return params_.data() + offset; }
+
+ protected:
+  // The parameter arena under the storage policy (models/storage.hpp).
+  using parameter_arena = std::conditional_t<
+      std::same_as<Storage, heap_arenas>, arena<T>,
+      std::conditional_t<std::same_as<Storage, borrowed_arenas>, arena<T, borrowed_storage<T>>,
+                         arena<T, static_storage<T, plan::parameter_elements>>>>;
+
+  // Allocates the parameter arena (zero), or holds it inside the object.
+  binding() requires(!std::same_as<Storage, borrowed_arenas>) : params_(make_parameters()) {}
+  // borrowed_arenas: the parameter arena in `memory` (a checked block).
+  explicit binding(std::span<T> memory) requires std::same_as<Storage, borrowed_arenas>
+      : params_(borrowed_storage<T>(memory, plan::parameter_elements)) {
+    params_.zero();
+  }
+
+  static parameter_arena make_parameters() {
+    if constexpr (std::same_as<Storage, heap_arenas>) {
+      return parameter_arena(plan::parameter_elements, "model: the parameter arena");
+    } else {
+      return parameter_arena();  // zeroed by initialize()
+    }
+  }
+
+  // Head H's workspace (its workspace_elements) for the current batch.
+  template <class H>
+  static T* head_workspace(const workspace_type& w) {
+    return const_cast<T*>(w.act(w.al_.heads[layout_type::template head_index<H>]));
+  }
+
+  // hidden_state(index): 0 is the blocks' input (the embeddings, after
+  // their LayerNorm, projected when factorised).
+  static const T* hidden_ptr(const workspace_type& w, int index) {
+    if (index == 0) return C.factorised_embeddings() ? w.act(w.al_.embedding_projected) : embedding_output(w);
+    return block_cache_of(w, index - 1).output(C.norm);
+  }
+  // The embeddings' output [N, E]: after their LayerNorm when there is one.
+  static const T* embedding_output(const workspace_type& w) {
+    return w.act(C.embedding_norm ? w.al_.embedding_ln : w.al_.embeddings);
+  }
+
+  static layers::block_cache<T> block_cache_of(const workspace_type& w, int l) {
+    const block_activations& o = w.al_.block;
+    T* base = const_cast<T*>(w.act(w.al_.blocks + static_cast<std::size_t>(l % w.al_.block_slots) * o.size));
+    layers::block_cache<T> c;
+    c.ln1 = base + o.ln1;
+    c.ln1_mean = base + o.ln1_mean;
+    c.ln1_rstd = base + o.ln1_rstd;
+    c.attention = {base + o.qkv, base + o.probs, base + o.context};
+    c.residual1 = base + o.residual1;
+    c.ln2 = base + o.ln2;
+    c.ln2_mean = base + o.ln2_mean;
+    c.ln2_rstd = base + o.ln2_rstd;
+    // Inference keeps no GELU input (only backward reads it).
+    c.ff = {Policy.trainable ? base + o.ff_pre : nullptr, base + o.ff_act};
+    c.residual2 = base + o.residual2;
+    return c;
+  }
+
+  static T* gradient_at(workspace_type& w, std::size_t offset) noexcept {
+    if (offset == npos || offset < plan::first_trainable) return nullptr;
+    return w.grads_.data() + (offset - plan::first_trainable);
+  }
+  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias, int width = C.d_model) const {
+    return {parameter_at(gain), parameter_at(bias), width, static_cast<T>(C.layer_norm_eps)};
+  }
+  static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
+    return {gradient_at(w, gain), gradient_at(w, bias)};
+  }
+  layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
+    return {parameter_at(weight), bias == npos ? nullptr : parameter_at(bias), in, out,
+            packed_for(weight)};
+  }
+  static layers::linear_grads<T> linear_grads_at(workspace_type& w, std::size_t weight, std::size_t bias) {
+    return {gradient_at(w, weight), gradient_at(w, bias)};
+  }
+  // The packed copy of the matrix at `weight`, or null (not packing, not
+  // packed, or out of date: forward then packs on the fly, still correct).
+  const T* packed_for(std::size_t weight) const noexcept { return packed_.for_weight(weight); }
+
+  layers::block_params<T> block_params_of(int l) const {
+    using bm = block_module;
+    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
+    layers::block_params<T> p;
+    p.ln1 = layernorm_at(b[bm::ln1_gain], b[bm::ln1_bias]);
+    p.ln2 = layernorm_at(b[bm::ln2_gain], b[bm::ln2_bias]);
+    p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
+    p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
+    p.attention.heads = C.heads;
+    p.attention.causal = C.attention == attention_kind::causal;
+    p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
+    p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
+    p.ff.gelu = C.gelu;
+    p.norm = C.norm;
+    return p;
+  }
+  static layers::block_grads<T> block_grads_of(workspace_type& w, int l) {
+    using bm = block_module;
+    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
+    layers::block_grads<T> g;
+    g.ln1 = layernorm_grads_at(w, b[bm::ln1_gain], b[bm::ln1_bias]);
+    g.ln2 = layernorm_grads_at(w, b[bm::ln2_gain], b[bm::ln2_bias]);
+    g.attention.qkv = linear_grads_at(w, b[bm::qkv_weight], b[bm::qkv_bias]);
+    g.attention.proj = linear_grads_at(w, b[bm::proj_weight], b[bm::proj_bias]);
+    g.ff.in = linear_grads_at(w, b[bm::ff1_weight], b[bm::ff1_bias]);
+    g.ff.out = linear_grads_at(w, b[bm::ff2_weight], b[bm::ff2_bias]);
+    return g;
+  }
+  static layers::block_scratch<T> scratch(workspace_type& w) {
+    const auto& a = w.al_;
+    return {w.act(a.scratch_c0),    w.act(a.scratch_c1),    w.act(a.scratch_c2),
+            w.act(a.scratch_c3),    w.act(a.scratch_qkv),   w.act(a.scratch_f),
+            w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + std::max(C.d_model, E)};
+  }
+
+  layers::embedding_params<T> embedding_params() const {
+    using em = embeddings_module;
+    return {parameter_at(layout.embeddings[em::token]),
+            parameter_at(layout.embeddings[em::position]),
+            C.type_vocab > 0 ? parameter_at(layout.embeddings[em::segment]) : nullptr,
+            C.vocab,
+            C.max_positions,
+            C.type_vocab,
+            E};
+  }
+  layers::layernorm_params<T> embedding_norm() const {
+    return layernorm_at(layout.embeddings[embeddings_module::norm_gain],
+                        layout.embeddings[embeddings_module::norm_bias], E);
+  }
+  // Factorised embeddings' Linear(E → C).
+  layers::linear_params<T> embedding_projection() const {
+    using pm = embedding_projection_module;
+    return linear_at(layout.embedding_projection[pm::weight], layout.embedding_projection[pm::bias], E, C.d_model);
+  }
+  static layers::embedding_input embedding_input(const workspace_type& w) {
+    return {w.ids(), w.positions(), C.type_vocab > 0 ? w.segments() : nullptr, w.batch_ * w.seq_};
+  }
+
+  static layers::dropout_site dropout_site_for(const workspace_type& w, std::uint32_t site, float rate) {
+    // An inference-only model never drops (its plan has no room for the
+    // attention probabilities dropout needs).
+    if (!Policy.trainable || !w.training_ || rate <= 0.0f) return {};
+    return {&w.rng_, w.step_, site, rate};
+  }
+  static layers::block_dropout block_dropout_of(const workspace_type& w, int l) {
+    const std::uint32_t base = 16u + 4u * static_cast<std::uint32_t>(l);
+    return {dropout_site_for(w, base, w.dropout_.attention), dropout_site_for(w, base + 1, w.dropout_.hidden),
+            dropout_site_for(w, base + 2, w.dropout_.hidden)};
+  }
+  static layers::attention_shape shape(const workspace_type& w) { return {w.batch_, w.seq_, w.lengths()}; }
+
+  // The body's output [N, C]: the final LayerNorm's when the config has
+  // one, else the last block's.
+  static const T* top(const workspace_type& w) {
+    if constexpr (C.final_norm) return w.act(w.al_.final_ln);
+    return hidden_ptr(w, C.layers);
+  }
+  layers::layernorm_params<T> final_norm_params() const {
+    return layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]);
+  }
+
+  // The gradient buffer the heads write d top() [N, C] into (with a final
+  // LayerNorm, the slot its backward reads before the stack reuses it).
+  static T* top_gradient(workspace_type& w) noexcept {
+    return w.act(C.final_norm ? w.al_.grad_b : w.al_.grad_a);
+  }
+
+  parameter_arena params_;
+  packed_weights<C, P, Policy> packed_;  // pack_weights()
+};
+
+}  // namespace autodidact::models::detail

@@ -1,0 +1,93 @@
+#pragma once
+// Where a model keeps its memory: the storage policy, the last template
+// argument of encoder<>, decoder<> and workspace<>. The sizes are the memory
+// plan's either way (memory_plan::model_bytes, workspace_bytes); only the
+// owner of the bytes differs.
+//
+//   heap_arenas (the default)   each arena is allocated once, at
+//                               construction, and freed with the object:
+//                                 encoder<cfg, f32, inference_only> m(max_batch, max_seq);
+//   borrowed_arenas             the arenas live in one block of memory the
+//                               caller owns (checked for size and alignment)
+//                               and keeps alive as long as the object:
+//                                 using model = encoder<cfg, f32, inference_only, borrowed_arenas>;
+//                                 model m(memory, max_batch, max_seq);   // memory.size() >= model::bytes_for(...)
+//   static_arenas<B, T>         the arenas are inside the object, sized at
+//                               compile time for batches of up to B
+//                               sequences of up to T tokens; sizeof the
+//                               object is the byte budget (a constant).
+//                               Declare it `static` (or allocate it): it
+//                               is Transformer-sized.
+//                                 static encoder<cfg, f32, inference_only, static_arenas<1, 128>> m;
+//
+// A model in borrowed or static storage allocates nothing, ever; it keeps
+// no packed copy of its weights (pack_weights() needs heap_arenas), so its
+// forward packs each weight on the fly (bitwise the same results).
+
+#include <concepts>     // for std::same_as
+#include <cstddef>      // for std::byte, std::size_t
+#include <cstdint>      // for std::uintptr_t
+#include <span>         // for std::span
+#include <type_traits>  // for std::false_type, std::true_type
+
+#include "autodidact/core/arena.hpp"  // for arena, borrowed_storage, arena_alignment
+#include "autodidact/core/error.hpp"  // for require, invalid_argument
+
+namespace autodidact::models {
+
+// Owning, on the heap: the default.
+struct heap_arenas {};
+
+// In one block of caller memory.
+struct borrowed_arenas {};
+
+// Inside the object, for batches of up to MaxBatch sequences of up to
+// MaxSeq tokens.
+template <int MaxBatch, int MaxSeq>
+struct static_arenas {
+  static_assert(MaxBatch >= 1, "autodidact: static_arenas<MaxBatch, MaxSeq> needs MaxBatch >= 1.");
+  static_assert(MaxSeq >= 1, "autodidact: static_arenas<MaxBatch, MaxSeq> needs MaxSeq >= 1.");
+  static constexpr int max_batch = MaxBatch;
+  static constexpr int max_seq = MaxSeq;
+};
+
+namespace detail {
+template <class S>
+struct is_static_arenas : std::false_type {};
+template <int B, int T>
+struct is_static_arenas<static_arenas<B, T>> : std::true_type {};
+}  // namespace detail
+
+template <class S>
+inline constexpr bool is_static_arenas_v = detail::is_static_arenas<S>::value;
+
+// One of the three policies above.
+template <class S>
+concept arena_storage_policy = std::same_as<S, heap_arenas> || std::same_as<S, borrowed_arenas> || is_static_arenas_v<S>;
+
+namespace detail {
+
+// Checks a caller's block for a borrowed_arenas object: at least `needed`
+// bytes (the plan's figure for max_batch x max_seq), starting on an
+// arena_alignment boundary. `what` names the object ("encoder", "workspace").
+inline void check_borrowed_memory(std::span<std::byte> memory, std::size_t needed, const char* what, int max_batch,
+                                  int max_seq) {
+  require(memory.size() >= needed, what, " (borrowed_arenas): the caller's memory holds ", memory.size(),
+          " bytes, but max_batch x max_seq = ", max_batch, " x ", max_seq, " needs ", needed,
+          " bytes (bytes_for(", max_batch, ", ", max_seq, "))");
+  require(reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment == 0, what,
+          " (borrowed_arenas): the caller's memory must start on a ", arena_alignment,
+          "-byte boundary (alignas(", arena_alignment, ")), but its address ", static_cast<const void*>(memory.data()),
+          " is ", reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment, " bytes past one");
+}
+
+// The arena of `count` elements of T at byte `offset` (a multiple of
+// arena_alignment) of a checked block.
+template <class T>
+arena<T, borrowed_storage<T>> borrowed_arena(std::span<std::byte> memory, std::size_t offset, std::size_t count) {
+  return arena<T, borrowed_storage<T>>(
+      borrowed_storage<T>(std::span<T>(reinterpret_cast<T*>(memory.data() + offset), count), count));
+}
+
+}  // namespace detail
+}  // namespace autodidact::models
