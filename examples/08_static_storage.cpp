@@ -1,4 +1,4 @@
-// Example 07: a model in static storage, with its byte budget checked by
+// Example 08: a model in static storage, with its byte budget checked by
 // the compiler.
 //
 // On a small device you want to know, before the program runs, how much
@@ -16,8 +16,8 @@
 // model, runs a forward pass on one sentence, and checks that both give the
 // same bits.
 //
-//   ./07_static_storage            full run
-//   ./07_static_storage --smoke    the same (it is quick); CTest passes --smoke
+//   ./08_static_storage            full run
+//   ./08_static_storage --smoke    the same (it is quick); CTest passes --smoke
 
 #include <autodidact/autodidact.hpp>
 
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
   // weights, saved in autodidact's checkpoint format.
   using workstation_model = models::encoder<tiny_bert, f32, models::inference_only>;
   workstation_model trained(max_batch, max_seq, models::init_options{.seed = 2024});
-  const std::filesystem::path file = std::filesystem::temp_directory_path() / "autodidact_07_static_storage.safetensors";
+  const std::filesystem::path file = std::filesystem::temp_directory_path() / "autodidact_08_static_storage.safetensors";
   io::save_checkpoint(file, trained);
   std::printf("\nsaved a checkpoint: %s\n", file.string().c_str());
 
