@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the release build (all labels), the
+# Builds and runs every test (the programs CTest runs; the benchmarks are
+# built by their own commands): the release build (all labels), the
 # ASan + UBSan build (unit, static, golden, gradcheck, stats, badinput) and the TSan
 # build (concurrency, OpenMP off), then prints how
 # long each phase took. Installs what it needs first (tools/setup.sh).
@@ -36,11 +37,13 @@ trap report EXIT
 
 phase "setup" bash tools/setup.sh
 phase "release: configure" cmake --preset release >/dev/null
-phase "release: build" cmake --build --preset release -j "$jobs"
+# autodidact_test_programs: every program CTest runs (not the benchmarks,
+# which their commands in benchmarks/compare/ build).
+phase "release: build" cmake --build --preset release -j "$jobs" --target autodidact_test_programs
 phase "release: test" ctest --preset release -j "$jobs"
 if [ "$only_release" -eq 0 ]; then
   phase "asan: configure" cmake --preset asan >/dev/null
-  phase "asan: build" cmake --build --preset asan -j "$jobs"
+  phase "asan: build" cmake --build --preset asan -j "$jobs" --target autodidact_test_programs
   phase "asan: test" ctest --preset asan -j "$jobs"
   # ThreadSanitizer (OpenMP off): only the concurrency tests are built.
   phase "tsan: configure" cmake --preset tsan >/dev/null
