@@ -129,9 +129,12 @@ TEST_CASE("export_hf with a tokenizer writes tokenizer.json and tokenizer_config
                             "\"model_max_length\":40", "\"tokenizer_class\":\"BertTokenizer\""})
     CHECK(text.str().find(field) != std::string::npos);
 
-  // .vocab may only repeat the tokenizer's own vocabulary.
+  // .vocab may only repeat the tokenizer's own vocabulary; the refusal
+  // comes before anything is written.
   const auto other = tokenizers::wordpiece_vocab_from_string("[PAD]\n[UNK]\n[CLS]\n[SEP]\nx\n", "w.txt");
-  CHECK_THROWS_WITH(io::export_hf(dir, *model, {.vocab = &other.vocab(), .tokenizer = &tok}),
+  const fs::path refused = scratch("refused");
+  CHECK_THROWS_WITH(io::export_hf(refused, *model, {.vocab = &other.vocab(), .tokenizer = &tok}),
                     Catch::Contains(".vocab is not the tokenizer's vocabulary"));
+  CHECK_FALSE(fs::exists(refused));
   CHECK_NOTHROW(io::export_hf(dir, *model, {.vocab = &tok.vocab(), .tokenizer = &tok}));
 }

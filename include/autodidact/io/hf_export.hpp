@@ -129,6 +129,13 @@ void export_hf(const std::filesystem::path& dir, const Model& model, const hf_ex
                      !C.factorised_embeddings()),
                 "autodidact: this decoder is not GPT-2-shaped (pre-LN, final LayerNorm, no segments, no "
                 "factorised embeddings); it has no Hugging Face class.");
+  // The options are checked before anything is written.
+  require(!(o.vocab && o.tokenizer && o.vocab != &o.tokenizer->vocab()),
+          "export_hf: both .vocab and .tokenizer are set, and .vocab is not the tokenizer's vocabulary");
+  const tokenizers::vocabulary* vocab = o.tokenizer ? &o.tokenizer->vocab() : o.vocab;
+  if (vocab)
+    require(static_cast<int>(vocab->size()) <= C.vocab, "export_hf: the vocabulary has ", vocab->size(),
+            " tokens, the model only ", C.vocab);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) raise<io_error>(dir.string(), ": cannot create the folder: ", ec.message());
@@ -140,14 +147,7 @@ void export_hf(const std::filesystem::path& dir, const Model& model, const hf_ex
   }
   save_checkpoint(dir / "model.safetensors", model,
                   {.hf_names = hf_export_naming<C>(), .metadata = {}, .transformers_metadata = true});
-  require(!(o.vocab && o.tokenizer && o.vocab != &o.tokenizer->vocab()),
-          "export_hf: both .vocab and .tokenizer are set, and .vocab is not the tokenizer's vocabulary");
-  const tokenizers::vocabulary* vocab = o.tokenizer ? &o.tokenizer->vocab() : o.vocab;
-  if (vocab) {
-    require(static_cast<int>(vocab->size()) <= C.vocab, "export_hf: the vocabulary has ", vocab->size(),
-            " tokens, the model only ", C.vocab);
-    tokenizers::save_vocab_txt(*vocab, (dir / "vocab.txt").string());
-  }
+  if (vocab) tokenizers::save_vocab_txt(*vocab, (dir / "vocab.txt").string());
   if (o.tokenizer) {
     tokenizers::save_tokenizer_json(*o.tokenizer, (dir / "tokenizer.json").string());
     const auto path = dir / "tokenizer_config.json";
