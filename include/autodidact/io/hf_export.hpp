@@ -16,7 +16,6 @@
 // io::load_pretrained reads the folder back.
 
 #include <filesystem>  // for std::filesystem::path, create_directories
-#include <fstream>     // for std::ofstream
 #include <string>      // for std::string
 #include <utility>     // for std::pair
 
@@ -26,7 +25,7 @@
 #include "autodidact/core/error.hpp"             // for raise, io_error
 #include "autodidact/io/checkpoint.hpp"          // for save_checkpoint, checkpoint_options
 #include "autodidact/io/hf_names.hpp"            // for hf_naming
-#include "autodidact/io/json.hpp"                // for dump_json
+#include "autodidact/io/json.hpp"                // for write_json_file
 #include "autodidact/tokenizers/tokenizer_json_writer.hpp"  // for save_tokenizer_json
 #include "autodidact/tokenizers/trainers.hpp"               // for save_vocab_txt
 #include "autodidact/tokenizers/vocabulary.hpp"             // for vocabulary
@@ -139,21 +138,14 @@ void export_hf(const std::filesystem::path& dir, const Model& model, const hf_ex
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) raise<io_error>(dir.string(), ": cannot create the folder: ", ec.message());
-  {
-    const auto path = dir / "config.json";
-    std::ofstream out(path, std::ios::trunc);
-    out << ::autodidact::detail::dump_json(hf_config_json<C>(o)) << '\n';
-    if (!out) raise<io_error>(path.string(), ": write failed");
-  }
+  ::autodidact::detail::write_json_file((dir / "config.json").string(), hf_config_json<C>(o));
   save_checkpoint(dir / "model.safetensors", model,
                   {.hf_names = hf_export_naming<C>(), .metadata = {}, .transformers_metadata = true});
   if (vocab) tokenizers::save_vocab_txt(*vocab, (dir / "vocab.txt").string());
   if (o.tokenizer) {
     tokenizers::save_tokenizer_json(*o.tokenizer, (dir / "tokenizer.json").string());
-    const auto path = dir / "tokenizer_config.json";
-    std::ofstream out(path, std::ios::trunc);
-    out << ::autodidact::detail::dump_json(hf_tokenizer_config_json<C>(*o.tokenizer)) << '\n';
-    if (!out) raise<io_error>(path.string(), ": write failed");
+    ::autodidact::detail::write_json_file((dir / "tokenizer_config.json").string(),
+                                          hf_tokenizer_config_json<C>(*o.tokenizer));
   }
 }
 

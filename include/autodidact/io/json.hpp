@@ -16,6 +16,7 @@
 
 #include <cstddef>        // for std::size_t
 #include <cstdint>        // for std::int64_t, std::uint64_t
+#include <fstream>        // for std::ofstream
 #include <limits>         // for std::numeric_limits
 #include <string>         // for std::string, std::to_string
 #include <string_view>    // for std::string_view
@@ -23,6 +24,8 @@
 #include <vector>         // for std::vector
 
 #include <nlohmann/json.hpp>  // for nlohmann::json
+
+#include "autodidact/core/error.hpp"  // for require, io_error
 
 namespace autodidact::detail {
 
@@ -177,5 +180,14 @@ AUTODIDACT_JSON_LINKAGE std::string dump_json(const nlohmann::json& value) { ret
 AUTODIDACT_JSON_LINKAGE std::string dump_json(const nlohmann::ordered_json& value) { return value.dump(); }
 #undef AUTODIDACT_JSON_LINKAGE
 #endif
+
+// Writes a JSON document and a newline to `path` (replacing it), or raises
+// io_error naming the path.
+inline void write_json_file(const std::string& path, const nlohmann::ordered_json& value) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  require<io_error>(static_cast<bool>(out), path, ": cannot open for writing");
+  out << dump_json(value) << '\n';
+  require<io_error>(static_cast<bool>(out), path, ": write failed");
+}
 
 }  // namespace autodidact::detail

@@ -10,13 +10,11 @@
 //
 //   tokenizers::save_tokenizer_json(tok, "run/hf/tokenizer.json");
 
-#include <fstream>  // for std::ofstream
 #include <string>   // for std::string
 
 #include <nlohmann/json.hpp>  // for nlohmann::ordered_json
 
-#include "autodidact/core/error.hpp"            // for require, io_error
-#include "autodidact/io/json.hpp"               // for dump_json
+#include "autodidact/io/json.hpp"               // for write_json_file
 #include "autodidact/tokenizers/encoding.hpp"   // for encode_options, truncation_strategy, padding_side
 #include "autodidact/tokenizers/tokenizer.hpp"  // for post_processor, template_piece
 #include "autodidact/tokenizers/wordpiece.hpp"  // for wordpiece_tokenizer
@@ -116,10 +114,7 @@ inline nlohmann::ordered_json to_tokenizer_json(const wordpiece_tokenizer& t) {
 
 // Writes to_tokenizer_json(t) to `path`.
 inline void save_tokenizer_json(const wordpiece_tokenizer& t, const std::string& path) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  require<io_error>(static_cast<bool>(out), path, ": cannot open for writing");
-  out << ::autodidact::detail::dump_json(to_tokenizer_json(t)) << '\n';
-  require<io_error>(static_cast<bool>(out), path, ": write error");
+  ::autodidact::detail::write_json_file(path, to_tokenizer_json(t));
 }
 
 }  // namespace autodidact::tokenizers
