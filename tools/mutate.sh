@@ -29,6 +29,12 @@ jobs="${AUTODIDACT_JOBS:-$(nproc)}"
 field() {  # field <patch> <key>: the value of its "# key:" header line
   sed -n "s/^# $2: //p" "$1" | head -n 1
 }
+program_of() {  # program_of <test>: the name of the program CTest runs for it
+  (cd "$work/build" && ctest --show-only=json-v1 -R "^$1\$") | python3 -c '
+import json, os, sys
+tests = json.load(sys.stdin)["tests"]
+print(os.path.basename(tests[0]["command"][0]) if tests else "")'
+}
 
 if [ "${1:-}" = "--list" ]; then
   printf '| mutation | what it breaks | test that catches it |\n|---|---|---|\n'
@@ -71,12 +77,13 @@ for name in "${names[@]}"; do
   if ! (cd "$work/src" && git apply --unidiff-zero "$patch_file"); then
     echo "   the patch no longer applies: update it"; broken+=("$name"); continue
   fi
-  # The build target: the test's name, or for an example the program
-  # (example_<name> runs <name>); a "# target:" line overrides both.
+  # The build target: the program the test runs (a folder's tests share
+  # one, tests/CMakeLists.txt), from CTest's own description of the test;
+  # a "# target:" line overrides it.
   target="$(field "$patch_file" target)"
   if [ -z "$target" ]; then
-    target="$test_name"
-    case "$test_name" in example_*) target="${test_name#example_}" ;; esac
+    target="$(program_of "$test_name")"
+    if [ -z "$target" ]; then echo "   no test '$test_name' in CTest"; broken+=("$name"); continue; fi
   fi
   if ! cmake --build "$work/build" -j "$jobs" --target "$target" >"$work/build.log" 2>&1; then
     if grep -q "unknown target" "$work/build.log"; then

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+namespace core_arena_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 TEST_CASE("heap arenas are zeroed and 64-byte aligned", "[arena]") {
@@ -67,3 +69,5 @@ TEST_CASE("tensor views index row-major and check shapes", "[view]") {
                                                              Catch::Contains("got [2, 3, 4]"));
   CHECK_THROWS_AS(v.expect_shape({2, 3, 5}, "hidden"), autodidact::shape_error);
 }
+
+}  // namespace core_arena_tests

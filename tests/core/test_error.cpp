@@ -3,6 +3,8 @@
 
 #include <autodidact/core/error.hpp>
 
+namespace core_error_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 TEST_CASE("raise builds the message from its parts and throws the named type", "[error]") {
@@ -23,3 +25,5 @@ TEST_CASE("the error handler can be replaced and restored", "[error]") {
   error_handler previous = set_error_handler([](const char*, const char*) {});
   CHECK(set_error_handler(previous) != nullptr);
 }
+
+}  // namespace core_error_tests

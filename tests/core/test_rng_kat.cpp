@@ -4,6 +4,8 @@
 
 #include <autodidact/core/rng.hpp>
 
+namespace core_rng_kat_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using autodidact::philox_rng;
 using autodidact::rng_stream;
 
@@ -44,3 +46,5 @@ TEST_CASE("draws are pure functions of the counter", "[rng]") {
     CHECK((x >= 0.0 && x < 1.0));
   }
 }
+
+}  // namespace core_rng_kat_tests

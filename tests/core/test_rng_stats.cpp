@@ -13,6 +13,8 @@
 #include <functional>
 #include <vector>
 
+namespace core_rng_stats_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using autodidact::philox_rng;
 using autodidact::rng_stream;
 
@@ -258,3 +260,5 @@ TEST_CASE("normal2: mean 0, variance 1, fourth moment 3 within 5 sigma; Phi(x) u
   INFO("1% zeros: chi2 = " << spiked.chi);
   CHECK(spiked.chi > critical);
 }
+
+}  // namespace core_rng_stats_tests

@@ -14,6 +14,8 @@
 #include "autodidact/data/pipeline.hpp"
 #include "autodidact/tokenizers/wordpiece.hpp"
 
+namespace data_memory_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 namespace data = autodidact::data;
 
@@ -151,3 +153,5 @@ TEST_CASE("data_memory: a corpus many times the shuffle buffer streams in bounde
 #endif
   std::filesystem::remove(path);
 }
+
+}  // namespace data_memory_tests

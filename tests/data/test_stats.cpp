@@ -14,6 +14,8 @@
 
 #include "autodidact/data/shuffle.hpp"
 
+namespace data_stats_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace data = autodidact::data;
 
 namespace {
@@ -68,3 +70,5 @@ TEST_CASE("data_stats: the shuffle buffer places elements uniformly", "[stats]")
   CHECK(fair < limit);
   CHECK(biased > limit);
 }
+
+}  // namespace data_stats_tests

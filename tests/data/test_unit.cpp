@@ -19,6 +19,8 @@
 #include "autodidact/tokenizers/byte_level_bpe.hpp"
 #include "autodidact/tokenizers/wordpiece.hpp"
 
+namespace data_unit_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 namespace data = autodidact::data;
 using Catch::Matchers::Contains;
@@ -430,3 +432,5 @@ TEST_CASE("data_unit: batches are models::batch_input, with the last one short o
   CHECK_THROWS_WITH(data::pipeline<tk::wordpiece_model>(tiny_tokenizer(), o, 512),
                     Contains("max_positions = 512"));
 }
+
+}  // namespace data_unit_tests

@@ -13,6 +13,12 @@
 #include <cstring>
 #include <string>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace inference_generation_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using namespace gen_test;
 
@@ -279,10 +285,6 @@ TEST_CASE("generation_attention_kernel: attention_cached_forward equals its refe
   }
 }
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 TEST_CASE("generation_threads: identical logits and tokens on 1 and 2 OpenMP threads", "[generation]") {
 #ifdef _OPENMP
   // gpt2_wide: decoding runs as one OpenMP team on 2 threads.
@@ -314,3 +316,5 @@ TEST_CASE("generation_threads: identical logits and tokens on 1 and 2 OpenMP thr
   CHECK(std::memcmp(one.first.data(), two.first.data(), one.first.size() * sizeof(float)) == 0);
 #endif
 }
+
+}  // namespace inference_generation_tests

@@ -16,6 +16,8 @@
 #include <cmath>
 #include <string>
 
+namespace inference_generation_golden_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using namespace gen_test;
 
@@ -139,3 +141,5 @@ TEST_CASE("generation_golden: filtered sampling distributions equal HF's logits 
   }
   CHECK(checked == 7);
 }
+
+}  // namespace inference_generation_golden_tests

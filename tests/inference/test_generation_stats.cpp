@@ -11,6 +11,8 @@
 #include <cmath>
 #include <vector>
 
+namespace inference_generation_stats_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 namespace {
@@ -132,3 +134,5 @@ TEST_CASE("generation_stats: sampled token frequencies match the filtered distri
     CHECK(bstat > chi2_critical(bdf));
   }
 }
+
+}  // namespace inference_generation_stats_tests

@@ -22,6 +22,8 @@
 #include "autodidact/models/decoder.hpp"
 #include "autodidact/models/encoder.hpp"
 
+namespace io_badinput_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace io = autodidact::io;
 namespace models = autodidact::models;
 using autodidact::f32;
@@ -121,3 +123,5 @@ TEST_CASE("io_badinput: a missing model folder is an io_error, another model's c
   CHECK_THROWS_AS(io::load_checkpoint(path, *model), autodidact::config_mismatch);
   CHECK_THROWS_WITH(io::load_checkpoint(path, *model), Contains("other.safetensors") && Contains("d_model"));
 }
+
+}  // namespace io_badinput_tests

@@ -22,6 +22,8 @@
 #include "autodidact/models/decoder.hpp"  // for models::decoder
 #include "autodidact/models/encoder.hpp"  // for models::encoder
 
+namespace io_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace io = autodidact::io;
 namespace models = autodidact::models;
 using autodidact::f32;
@@ -437,3 +439,5 @@ TEST_CASE("a format_version 1 checkpoint (no attention, embedding_norm, final_no
   io::write_safetensors(v1, std::span<const io::tensor_ref>(refs), meta);
   CHECK(contains(error_of([&] { io::load_checkpoint(v1, *d1); }), "format_version \"3\", expected \"1\" or \"2\""));
 }
+
+}  // namespace io_checkpoint_tests

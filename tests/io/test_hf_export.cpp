@@ -22,6 +22,8 @@
 #include <memory>
 #include <sstream>
 
+namespace io_hf_export_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 namespace fs = std::filesystem;
 
@@ -138,3 +140,5 @@ TEST_CASE("export_hf with a tokenizer writes tokenizer.json and tokenizer_config
   CHECK_FALSE(fs::exists(refused));
   CHECK_NOTHROW(io::export_hf(dir, *model, {.vocab = &tok.vocab(), .tokenizer = &tok}));
 }
+
+}  // namespace io_hf_export_tests

@@ -20,6 +20,8 @@
 
 #include "autodidact/io/safetensors.hpp"  // for safetensors_file, write_safetensors
 
+namespace io_safetensors_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace io = autodidact::io;
 
 namespace {
@@ -501,3 +503,5 @@ TEST_CASE("a shape with a zero extent and huge others holds no element", "[io]")
   CHECK(file.at("z").numel() == 0);
   CHECK(file.read<float>("z").empty());
 }
+
+}  // namespace io_safetensors_tests

@@ -20,6 +20,8 @@
 #include "autodidact/kernels/reference/attention.hpp"  // for the twins
 #include "helpers.hpp"                                 // for random_vector, relative_error, tol
 
+namespace kernels_attention_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace k = autodidact::kernels;
 namespace ref = autodidact::kernels::reference;
 using kernels_test::random_vector;
@@ -102,3 +104,5 @@ TEMPLATE_TEST_CASE("kernels: blocked attention is the same on 1 and 2 threads", 
   const auto one = run(1), two = run(2);
   CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(T)) == 0);
 }
+
+}  // namespace kernels_attention_tests

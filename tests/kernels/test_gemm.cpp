@@ -15,6 +15,8 @@
 #include "autodidact/kernels/reference/gemm.hpp"  // for kernels::reference::gemm, bias_backward
 #include "helpers.hpp"                            // for random_vector, relative_error, tol
 
+namespace kernels_gemm_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace k = autodidact::kernels;
 namespace ref = autodidact::kernels::reference;
 using k::transpose;
@@ -231,3 +233,5 @@ TEMPLATE_TEST_CASE("kernels: bias_backward matches the reference", "[kernels][ge
     CHECK(relative_error(db, dbr) <= kernels_test::tol<T>(1e-5, 1e-13));
   }
 }
+
+}  // namespace kernels_gemm_tests

@@ -28,6 +28,8 @@
 #include "autodidact/kernels/softmax.hpp"                   // for softmax_*
 #include "helpers.hpp"                                      // for random_vector, relative_error, tol
 
+namespace kernels_ops_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace k = autodidact::kernels;
 namespace ref = autodidact::kernels::reference;
 using kernels_test::random_vector;
@@ -281,3 +283,5 @@ TEMPLATE_TEST_CASE("kernels: adamw, global_norm and scale match the reference", 
                   autodidact::invalid_argument);
   CHECK(k::global_norm(0, p.data()) == 0.0);
 }
+
+}  // namespace kernels_ops_tests

@@ -18,6 +18,8 @@
 #include "autodidact/kernels/reference/softmax.hpp"        // for reference::softmax_*
 #include "helpers.hpp"                                     // for random_vector
 
+namespace kernels_reference_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace k = autodidact::kernels;
 namespace ref = autodidact::kernels::reference;
 using k::transpose;
@@ -218,3 +220,5 @@ TEST_CASE("kernels reference: embedding and adamw by hand", "[kernels][reference
   const std::vector<double> z = {3, 4};
   CHECK(ref::global_norm(2, z.data()) == 5.0);
 }
+
+}  // namespace kernels_reference_tests

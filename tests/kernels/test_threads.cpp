@@ -16,6 +16,8 @@
 #include "autodidact/kernels/kernels.hpp"  // for every kernel
 #include "helpers.hpp"                     // for random_vector
 
+namespace kernels_threads_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace k = autodidact::kernels;
 using kernels_test::random_vector;
 
@@ -114,3 +116,5 @@ TEMPLATE_TEST_CASE("kernels: results do not depend on the thread count", "[kerne
   set_threads(omp_get_num_procs());
 #endif
 }
+
+}  // namespace kernels_threads_tests

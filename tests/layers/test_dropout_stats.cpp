@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <vector>
 
+namespace layers_dropout_stats_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 namespace {
@@ -215,3 +217,5 @@ TEST_CASE("dropout in pieces with offsets equals dropout in one piece", "[dropou
   layers::dropout_apply(layers::dropout_site{&rng, 5, 7, 0.0f}, 100, x.data());
   CHECK(x == std::vector<float>(100, 3.0f));
 }
+
+}  // namespace layers_dropout_stats_tests

@@ -13,6 +13,8 @@
 
 #include <vector>
 
+namespace layers_layers_gradcheck_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using std::vector;
 using V = vector<double>;
@@ -242,3 +244,5 @@ TEST_CASE("block: post-LN with every dropout on (fixed masks)", "[gradcheck][blo
 TEST_CASE("block: pre-LN with every dropout on (fixed masks)", "[gradcheck][block]") {
   check_block(norm_placement::pre, true);
 }
+
+}  // namespace layers_layers_gradcheck_tests

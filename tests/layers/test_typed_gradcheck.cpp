@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+namespace layers_typed_gradcheck_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using V = std::vector<double>;
 
@@ -142,3 +144,5 @@ TEST_CASE("typed block: class backward, post-LN (BERT)", "[gradcheck][typed][blo
 TEST_CASE("typed block: class backward, pre-LN (GPT-2)", "[gradcheck][typed][block]") {
   check_block<layers::gpt2_block>();
 }
+
+}  // namespace layers_typed_gradcheck_tests

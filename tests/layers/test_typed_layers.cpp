@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+namespace layers_typed_layers_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using std::vector;
 using F = vector<float>;
@@ -313,3 +315,5 @@ TEST_CASE("typed block bound to a model's arena computes the model's block", "[u
   const float* y = bound.forward(w, {batch, seq, lengths.data()}, model.hidden_state(1).data());
   CHECK(same_bits(y, model.hidden_state(2).data(), std::size_t(batch) * seq * C.d_model));
 }
+
+}  // namespace layers_typed_layers_tests

@@ -24,6 +24,8 @@
 #include "autodidact/io/safetensors.hpp"      // for safetensors_file
 #include "autodidact/models/encoder.hpp"      // for models::encoder
 
+namespace minilm_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace io = autodidact::io;
 namespace models = autodidact::models;
 using autodidact::f32;
@@ -147,3 +149,5 @@ TEST_CASE("minilm: hf_config_to_cpp prints minilm_l6's declaration", "[minilm]")
   CHECK(WEXITSTATUS(::pclose(p2)) == 1);
   CHECK(err.find("model_type \"roberta\" is not supported") != std::string::npos);
 }
+
+}  // namespace minilm_checkpoint_tests

@@ -20,6 +20,8 @@
 #include "autodidact/inference/sentence_embedding.hpp"  // for sentence_encoder
 #include "autodidact/io/safetensors.hpp"                // for safetensors_file
 
+namespace minilm_golden_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace inf = autodidact::inference;
 namespace io = autodidact::io;
 
@@ -140,3 +142,5 @@ TEST_CASE("minilm: our embeddings equal sentence-transformers'", "[minilm][golde
     CHECK(err <= 1e-5 * ref_max);
   }
 }
+
+}  // namespace minilm_golden_tests

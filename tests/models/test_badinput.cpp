@@ -17,6 +17,8 @@
 #include <memory>
 #include <vector>
 
+namespace models_badinput_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using Catch::Contains;
 
@@ -115,3 +117,5 @@ TEST_CASE("models_badinput: with check_finite a NaN weight is a numeric_error na
   CHECK_THROWS_WITH(m->forward(ws, {ids, {}, {}, 1, 8}),
                     Contains("the pooler's output holds NaN at [sequence 0, channel 3]"));
 }
+
+}  // namespace models_badinput_tests

@@ -9,6 +9,8 @@
 
 #include <autodidact/models/encoder.hpp>
 
+namespace models_golden_bert_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 namespace {
@@ -172,3 +174,5 @@ TEST_CASE("encoder matches BertForMaskedLM: MLM head on every row, double", "[go
 TEST_CASE("encoder matches BertForPreTraining: MLM head on every row, double", "[golden][bert]") {
   run_bert_fixture<bert_odd, f64>("bert_pretraining_odd", io::hf_naming::bert_pretraining, heads::mlm_rows::all);
 }
+
+}  // namespace models_golden_bert_tests

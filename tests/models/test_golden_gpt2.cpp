@@ -8,6 +8,8 @@
 
 #include <autodidact/models/decoder.hpp>
 
+namespace models_golden_gpt2_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 namespace {
@@ -124,3 +126,5 @@ TEST_CASE("decoder matches GPT2LMHeadModel: small, float", "[golden][gpt2]") {
   run_gpt2_fixture<gpt2_tiny, f32>("gpt2_lm_small");
 }
 #endif
+
+}  // namespace models_golden_gpt2_tests

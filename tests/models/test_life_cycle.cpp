@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+namespace models_life_cycle_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using Catch::Contains;
 
@@ -228,3 +230,5 @@ TEST_CASE("the life cycle is per workspace; a workspace's sizes bound its batche
   CHECK_THROWS_WITH(model_t::workspace_type(0, 4), Contains("max_batch = 0 must be at least 1"));
   CHECK_THROWS_WITH(model_t::workspace_type(1, tiny_encoder.max_positions + 1), Contains("max_positions"));
 }
+
+}  // namespace models_life_cycle_tests

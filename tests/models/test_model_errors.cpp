@@ -8,6 +8,12 @@
 #include <cmath>
 #include <memory>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace models_model_errors_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using Catch::Contains;
 
@@ -127,10 +133,6 @@ TEST_CASE("packed weights give bitwise the same model and follow parameter chang
     for (std::size_t i = 0; i < la.size(); ++i) REQUIRE(la.data()[i] == lb.data()[i]);
   }
 }
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace {
 void set_threads(int n) {
@@ -270,3 +272,5 @@ TEST_CASE("sinusoidal_positions starts the position table as scaled sinusoids, t
   for (std::size_t i = 0; i < n; ++i) sq += b[pos + i] * b[pos + i];
   CHECK(std::sqrt(sq / double(n)) == Approx(0.02).epsilon(0.05));  // RMS = initializer_range
 }
+
+}  // namespace models_model_errors_tests

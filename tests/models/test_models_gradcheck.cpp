@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace models_models_gradcheck_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 namespace {
@@ -336,3 +338,5 @@ TEST_CASE("a frozen prefix gets no gradient and the rest stays exact", "[gradche
   CHECK(trainable > 0);
   CHECK(frozen_tensors == 5 + 16);  // the embeddings' five tensors and block 0's sixteen
 }
+
+}  // namespace models_models_gradcheck_tests

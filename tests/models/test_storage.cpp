@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+namespace models_storage_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using models::borrowed_arenas;
 using models::static_arenas;
@@ -211,3 +213,5 @@ TEST_CASE("models_storage: a static workspace refuses batches beyond its compile
   CHECK_THROWS_WITH(std::make_unique<fixed::workspace_type>(3, 8),
                     Catch::Contains("static_arenas<2, 8>") && Catch::Contains("3 x 8"));
 }
+
+}  // namespace models_storage_tests

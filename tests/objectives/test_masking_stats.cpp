@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <vector>
 
+namespace objectives_masking_stats_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using namespace autodidact::objectives;
 
@@ -159,3 +161,5 @@ TEST_CASE("whole-word masking selects whole words at rate p (5 sigma)", "[stats]
   CHECK(std::abs(z(words_selected, words, 0.15)) < 5);
   CHECK(std::abs(z(words_selected, words, 0.16)) > 5);  // control
 }
+
+}  // namespace objectives_masking_stats_tests

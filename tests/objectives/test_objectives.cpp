@@ -14,6 +14,8 @@
 #include <memory>
 #include <vector>
 
+namespace objectives_objectives_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using namespace autodidact::objectives;
 using Catch::Contains;
@@ -188,3 +190,5 @@ TEST_CASE("causal_lm: labels are the ids on real tokens, and it learns", "[objec
   CHECK_THROWS_WITH(clm.loss(*model, ws, {s.ids, {}, {}, {}, {}, {}, 4, 8}),
                     Contains("larger than the 2 x 16"));
 }
+
+}  // namespace objectives_objectives_tests

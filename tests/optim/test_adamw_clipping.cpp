@@ -16,6 +16,8 @@
 #include <span>
 #include <vector>
 
+namespace optim_adamw_clipping_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using autodidact::optim::adamw;
 using autodidact::optim::adamw_options;
 
@@ -177,3 +179,5 @@ TEST_CASE("parameter groups: no weight decay where the group says so, the same u
   CHECK_THROWS_AS(opt.step(std::span<double>(p), std::span<double>(g), std::span<const range>(gap)),
                   autodidact::invalid_argument);
 }
+
+}  // namespace optim_adamw_clipping_tests

@@ -13,6 +13,8 @@
 #include <span>
 #include <vector>
 
+namespace optim_badinput_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using autodidact::numeric_error;
 using autodidact::optim::adamw;
 using autodidact::optim::adamw_options;
@@ -102,3 +104,5 @@ TEST_CASE("optim_badinput: without clipping the norm is checked only on request"
   CHECK_NOTHROW(unchecked.step(q, g));
   CHECK(std::isnan(q[1]));
 }
+
+}  // namespace optim_badinput_tests

@@ -20,6 +20,8 @@
 #include "autodidact/core/error.hpp"
 #include "autodidact/tokenizers/tokenizers.hpp"
 
+namespace tokenizers_badinput_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 using Catch::Matchers::Contains;
 
@@ -129,3 +131,5 @@ TEST_CASE("tokenizers_badinput: malformed files and text name the file, line or 
   CHECK_THROWS_AS(tok.encode("hello \xc3"), autodidact::tokenizer_error);
   CHECK_THROWS_WITH(tok.encode("hello \xc3"), Contains("invalid UTF-8 at byte offset 6"));
 }
+
+}  // namespace tokenizers_badinput_tests

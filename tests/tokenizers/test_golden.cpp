@@ -14,6 +14,8 @@
 #include "autodidact/tokenizers/tokenizers.hpp"
 #include "golden_io.hpp"
 
+namespace tokenizers_golden_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 
 namespace {
@@ -216,3 +218,5 @@ TEST_CASE("tokenizers_golden: character classes of every code point equal HF's",
   }
   CHECK(bad_blocks == 0);
 }
+
+}  // namespace tokenizers_golden_tests

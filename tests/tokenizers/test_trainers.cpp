@@ -14,6 +14,8 @@
 #include "autodidact/tokenizers/tokenizers.hpp"
 #include "golden_io.hpp"
 
+namespace tokenizers_trainers_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 
 TEST_CASE("tokenizers_trainers: byte-level BPE trainer equals HF's BpeTrainer", "[golden]") {
@@ -66,3 +68,5 @@ TEST_CASE("tokenizers_trainers: WordPiece trainer equals HF's WordPieceTrainer",
   const auto e = tok.encode("the quick brown fox");
   CHECK(tok.decode(e.ids) == "the quick brown fox");
 }
+
+}  // namespace tokenizers_trainers_tests

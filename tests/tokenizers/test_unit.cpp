@@ -14,6 +14,8 @@
 
 #include "autodidact/tokenizers/tokenizers.hpp"
 
+namespace tokenizers_unit_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 namespace tk = autodidact::tokenizers;
 using Catch::Matchers::Contains;
 
@@ -200,3 +202,5 @@ TEST_CASE("tokenizers_unit: a repeated vocab.txt token keeps its last id, as Hug
   CHECK_THROWS_AS(tok.decode(std::vector<tk::token_id>{4}), autodidact::invalid_argument);
   CHECK(tk::vocab_txt_from_string("a\nb\n", "x").duplicates().empty());
 }
+
+}  // namespace tokenizers_unit_tests

@@ -20,6 +20,8 @@
 #include <memory>
 #include <vector>
 
+namespace train_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 using Catch::Contains;
 namespace fs = std::filesystem;
@@ -188,3 +190,5 @@ TEST_CASE("broken checkpoint files are named errors", "[train]") {
   fs::remove(path / "optimizer.safetensors");
   CHECK_THROWS_WITH(train::load_checkpoint(path, *b.model, b.opt), Contains("optimizer.safetensors"));
 }
+
+}  // namespace train_checkpoint_tests

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+namespace train_resume_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 namespace fs = std::filesystem;
 namespace tk = autodidact::tokenizers;
@@ -179,3 +181,5 @@ TEST_CASE("a run killed between steps or while checkpointing resumes bit for bit
     CHECK(train::latest_checkpoint(root / "c" / "checkpoints")->filename() == "step-00000003");
   }
 }
+
+}  // namespace train_resume_tests
