@@ -10,6 +10,8 @@
 
 #include "../support/allocation_counter.hpp"
 
+namespace inference_generation_no_allocation_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 void set_threads([[maybe_unused]] int n) {
@@ -64,3 +66,5 @@ TEST_CASE("generation_no_allocation: generate() allocates nothing after setup", 
 TEST_CASE("generation_no_allocation: nor when decoding runs as one OpenMP team", "[alloc]") {
   check_no_allocation<gen_test::gpt2_wide>();
 }
+
+}  // namespace inference_generation_no_allocation_tests

@@ -29,6 +29,8 @@
 
 #include "../support/allocation_counter.hpp"
 
+namespace models_no_allocation_tests {  // tests/CMakeLists.txt: one translation unit per folder
+
 using namespace autodidact;
 
 // The counter itself must see each kind of allocation (a replacement that
@@ -179,3 +181,5 @@ TEST_CASE("static and borrowed storage: construction, forward and backward alloc
   }
   set_threads(2);
 }
+
+}  // namespace models_no_allocation_tests

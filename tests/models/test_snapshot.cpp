@@ -40,6 +40,8 @@
 
 #if defined(_OPENMP)
 #include <omp.h>
+
+namespace models_snapshot_tests {  // tests/CMakeLists.txt: one translation unit per folder
 #endif
 
 using namespace autodidact;
@@ -326,3 +328,5 @@ TEST_CASE("encoder and decoder reproduce the snapshot bit for bit, on 1 and 2 th
   compare_bits(f, "decoder.f32.", dec32, "decoder f32, 1 thread");
   compare_bits(f, "decoder.f64.", dec64, "decoder f64, 1 thread");
 }
+
+}  // namespace models_snapshot_tests

@@ -24,7 +24,8 @@
 
 #include <algorithm>  // for std::min, std::max
 #include <cmath>    // for std::sqrt
-#include <cstddef>  // for std::size_t, std::ptrdiff_t
+#include <concepts>  // for std::same_as
+#include <cstddef>  // for std::byte, std::size_t, std::ptrdiff_t
 #include <cstdint>  // for std::int32_t
 #include <cstring>  // for std::memcpy
 #include <span>     // for std::span
@@ -36,7 +37,9 @@
 #include "autodidact/config.hpp"                 // for model_config
 #include "autodidact/core/arena.hpp"             // for arena
 #include "autodidact/core/error.hpp"             // for require
-#include "autodidact/inference/kv_cache.hpp"     // for kv_cache
+#include "autodidact/inference/kv_cache.hpp"     // for kv_cache, detail::static_extent
+#include "autodidact/models/memory_plan.hpp"     // for models::aligned_bytes
+#include "autodidact/models/storage.hpp"         // for heap_arenas, borrowed_arenas, static_arenas, policy_arena
 #include "autodidact/kernels/attention.hpp"      // for attention_cached_forward
 #include "autodidact/core/threading.hpp"         // for detail::parallel_for, gemm_parallel_work, decode_*_work
 #include "autodidact/kernels/common.hpp"         // for softmax_mask, to_activation
@@ -48,21 +51,69 @@
 
 namespace autodidact::inference {
 
+namespace detail {
+// A decode_workspace's elements for max_batch x max_rows: activations
+// (x, ln1, context, residual1, ln2, two outputs [R, C]; qkv [R, 3C];
+// ff [R, F]; four row statistics [R]; last, last_ln [B, C]; two [B];
+// logits [B, V]) and ints (ids, positions [R]; row_begin [B + 1]; + room).
+template <model_config C>
+constexpr std::size_t decode_activation_elements(int max_batch, int max_rows) {
+  const std::size_t b = static_cast<std::size_t>(max_batch), r = b * static_cast<std::size_t>(max_rows);
+  const std::size_t c = C.d_model, f = C.d_ff;
+  return r * (7 * c + 3 * c + f + 4) + b * (2 * c + 2 + C.vocab);
+}
+constexpr std::size_t decode_int_elements(int max_batch, int max_rows) {
+  const std::size_t b = static_cast<std::size_t>(max_batch), r = b * static_cast<std::size_t>(max_rows);
+  return 2 * r + 2 * b + 1;
+}
+}  // namespace detail
+
 // Everything one cached forward writes, for up to max_batch sequences of up
 // to max_rows new tokens each (a prefill chunk; decoding needs 1).
-template <model_config C, class T>
+// Storage as for kv_cache (models/storage.hpp): heap (default), a caller
+// block of bytes_for(max_batch, max_rows) bytes (borrowed_arenas), or
+// inside the object (static_arenas<B, R>: B sequences of up to R rows).
+template <model_config C, class T, models::arena_storage_policy Storage = heap_arenas>
 class decode_workspace {
  public:
-  decode_workspace(int max_batch, int max_rows)
-      : max_batch_(max_batch), max_rows_(max_rows), rows_cap_(checked_rows(max_batch, max_rows)) {
-    const std::size_t r = static_cast<std::size_t>(rows_cap_), b = static_cast<std::size_t>(max_batch);
-    const std::size_t c = C.d_model, f = C.d_ff;
-    // x, ln1, context, residual1, ln2, two outputs [R, C]; qkv [R, 3C];
-    // ff [R, F]; four row statistics [R]; last, last_ln [B, C]; two [B];
-    // logits [B, V].
-    acts_ = arena<T>(r * (7 * c + 3 * c + f + 4) + b * (2 * c + 2 + C.vocab));
-    ints_ = arena<std::int32_t>(2 * r + 2 * b + 1);
+  using storage_policy = Storage;
+
+  // Bytes for max_batch x max_rows (two 64-byte-aligned blocks): what
+  // borrowed_arenas needs; about sizeof a static_arenas workspace.
+  static constexpr std::size_t bytes_for(int max_batch, int max_rows) {
+    return models::aligned_bytes(detail::decode_activation_elements<C>(max_batch, max_rows) * sizeof(T)) +
+           models::aligned_bytes(detail::decode_int_elements(max_batch, max_rows) * sizeof(std::int32_t));
   }
+
+  decode_workspace(int max_batch, int max_rows) requires(!std::same_as<Storage, borrowed_arenas>)
+      : max_batch_(max_batch),
+        max_rows_(max_rows),
+        rows_cap_(checked_rows(max_batch, max_rows)),
+        acts_(models::detail::owned_arena<act_arena>(detail::decode_activation_elements<C>(max_batch, max_rows),
+                                                     "decode_workspace: activations")),
+        ints_(models::detail::owned_arena<int_arena>(detail::decode_int_elements(max_batch, max_rows),
+                                                     "decode_workspace: token ids")) {}
+  // static_arenas<B, R>: B sequences of up to R new rows, inside the object.
+  decode_workspace() requires models::is_static_arenas_v<Storage>
+      : decode_workspace(Storage::max_batch, Storage::max_seq) {}
+  // borrowed_arenas: in `memory` (bytes_for(max_batch, max_rows) bytes from
+  // a 64-byte boundary), which the caller keeps alive as long as this.
+  decode_workspace(std::span<std::byte> memory, int max_batch, int max_rows)
+    requires std::same_as<Storage, borrowed_arenas>
+      : max_batch_(max_batch),
+        max_rows_(max_rows),
+        rows_cap_(checked_rows(max_batch, max_rows)),
+        acts_(borrowed_acts(memory, max_batch, max_rows)),
+        ints_(models::detail::borrowed_arena<std::int32_t>(
+            memory,
+            models::aligned_bytes(detail::decode_activation_elements<C>(max_batch, max_rows) * sizeof(T)),
+            detail::decode_int_elements(max_batch, max_rows))) {
+    acts_.zero();
+    ints_.zero();
+  }
+  decode_workspace(const decode_workspace&) = delete;
+  decode_workspace& operator=(const decode_workspace&) = delete;
+
   int max_batch() const noexcept { return max_batch_; }
   int max_rows() const noexcept { return max_rows_; }
   std::size_t bytes() const noexcept { return acts_.size() * sizeof(T) + ints_.size() * sizeof(std::int32_t); }
@@ -76,6 +127,7 @@ class decode_workspace {
   static int checked_rows(int b, int n) {
     require(b >= 1, "decode_workspace: max_batch = ", b, " must be at least 1");
     require(n >= 1, "decode_workspace: max_rows = ", n, " must be at least 1");
+    detail::check_static_extent<Storage>("decode_workspace", "max_rows", b, n);
     return b * n;
   }
   T* at(int slot) noexcept {
@@ -95,9 +147,23 @@ class decode_workspace {
   std::int32_t* row_begin() noexcept { return ints_.data() + 2 * rows_cap_; }  // [B + 1]
 
  private:
+  static auto borrowed_acts(std::span<std::byte> memory, int max_batch, int max_rows) {
+    require(max_batch >= 1 && max_rows >= 1, "decode_workspace: max_batch = ", max_batch, " and max_rows = ",
+            max_rows, " must be at least 1");
+    models::detail::check_borrowed_memory(memory, bytes_for(max_batch, max_rows), "decode_workspace", max_batch,
+                                          max_rows, "max_rows");
+    return models::detail::borrowed_arena<T>(memory, 0, detail::decode_activation_elements<C>(max_batch, max_rows));
+  }
+  static constexpr int static_batch = detail::static_extent<Storage>::max_batch;
+  static constexpr int static_rows = detail::static_extent<Storage>::max_seq;
+  using act_arena =
+      models::detail::policy_arena<T, Storage, detail::decode_activation_elements<C>(static_batch, static_rows)>;
+  using int_arena =
+      models::detail::policy_arena<std::int32_t, Storage, detail::decode_int_elements(static_batch, static_rows)>;
+
   int max_batch_, max_rows_, rows_cap_;
-  arena<T> acts_;
-  arena<std::int32_t> ints_;
+  act_arena acts_;
+  int_arena ints_;
 };
 
 namespace detail {
@@ -152,10 +218,10 @@ int decode_team_threads(int rows) {
 // ws.logits(b) for every b with count[b] > 0 (the others' are undefined).
 // Bad input (a count that overflows the cache or the workspace, a token id
 // outside the vocabulary) is an invalid_argument naming it.
-template <class Model>
-void cached_forward(const Model& model, kv_cache<Model::config, typename Model::T>& cache,
-                    decode_workspace<Model::config, typename Model::T>& ws, std::span<const std::int32_t> tokens,
-                    std::span<const std::int32_t> count) {
+template <class Model, class CacheStorage, class WorkspaceStorage>
+void cached_forward(const Model& model, kv_cache<Model::config, typename Model::T, CacheStorage>& cache,
+                    decode_workspace<Model::config, typename Model::T, WorkspaceStorage>& ws,
+                    std::span<const std::int32_t> tokens, std::span<const std::int32_t> count) {
   constexpr model_config C = Model::config;
   using T = typename Model::T;
   static_assert(C.attention == attention_kind::causal, "autodidact: cached_forward needs a causal decoder.");

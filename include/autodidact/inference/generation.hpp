@@ -26,13 +26,30 @@
 //
 // Memory: the model's weights (shared, read only), the cache
 // (kv_cache::bytes) and this generator's buffers (workspace_bytes), all
-// allocated by the constructor; generate() allocates nothing (with a
+// set up by the constructor; generate() allocates nothing (with a
 // callback that does not). Threads: one generator per thread over one const
 // model; the model's packed weights must be fresh (pack_weights()) before
 // threads share it, else every product packs on the fly (correct, slower).
+//
+// Storage (models/storage.hpp), the second template argument: the cache,
+// the decoding workspace and every buffer of the generator are
+//   heap_arenas (default)    allocated by the constructor:
+//                              generator gen(model, max_batch, max_length, prefill_chunk);
+//   borrowed_arenas          in one caller block of bytes_for(max_batch,
+//                            max_length, prefill_chunk) bytes:
+//                              generator<M, borrowed_arenas> gen(model, memory, b, n, chunk);
+//   static_arenas<B, N>      inside the object, for B sequences of up to N
+//                            tokens and prompts fed PrefillChunk tokens at a
+//                            time (the third template argument); sizeof is
+//                            the budget, a constant to static_assert:
+//                              static generator<M, static_arenas<1, 256>> gen(model);
+// With a model in static storage too (decoder<..., static_arenas<1, 1,
+// with_packed_weights>>), a whole embedded program has no heap after
+// start-up (examples/05_generation.cpp, docs/embedded.md).
 
 #include <algorithm>    // for std::min, std::fill_n, std::copy
-#include <cstddef>      // for std::size_t
+#include <concepts>     // for std::same_as
+#include <cstddef>      // for std::byte, std::size_t
 #include <cstdint>      // for std::int32_t, std::uint8_t, std::uint32_t
 #include <span>         // for std::span
 #include <type_traits>  // for std::is_invocable_r_v, std::invoke_result_t
@@ -43,7 +60,8 @@
 #include "autodidact/inference/cached_forward.hpp"  // for cached_forward, decode_workspace
 #include "autodidact/inference/kv_cache.hpp"        // for kv_cache
 #include "autodidact/inference/sampling.hpp"        // for sampling_options, next_token
-#include "autodidact/models/memory_plan.hpp"        // for training_policy
+#include "autodidact/models/memory_plan.hpp"        // for training_policy, aligned_bytes
+#include "autodidact/models/storage.hpp"            // for heap_arenas, borrowed_arenas, static_arenas
 
 namespace autodidact::inference {
 
@@ -61,33 +79,136 @@ struct generation_options {
 
 enum class finish_reason : unsigned char { none, stop_token, max_new_tokens, max_length, callback };
 
-template <class Model>
+namespace detail {
+// Elements of a generator's own buffers for max_batch x max_length with
+// prompts fed `chunk` tokens at a time (chunk <= max_length).
+struct generator_buffers {
+  std::size_t tokens, ints, seen, scratch, reasons, per_sequence;
+};
+template <int V>
+constexpr generator_buffers generator_buffer_elements(int max_batch, int max_length, int chunk) {
+  const std::size_t b = static_cast<std::size_t>(max_batch);
+  return {b * static_cast<std::size_t>(max_length),           // tokens [B, max_length]
+          b * (3 + static_cast<std::size_t>(chunk)) + V,        // count [B], row tokens [B·chunk], order [V]
+          b * static_cast<std::size_t>(V),                    // seen [B, V]
+          2 * static_cast<std::size_t>(V),                    // scores, probs [V]
+          b,                                                  // reasons [B]
+          3 * b};                                             // prompt, length, limit [B]
+}
+// Byte offsets of the buffers in one 64-byte-aligned block, and its size.
+struct generator_buffer_offsets {
+  std::size_t tokens, ints, seen, scratch, reasons, per_sequence, bytes;
+};
+template <int V>
+constexpr generator_buffer_offsets generator_buffer_layout(int max_batch, int max_length, int chunk) {
+  const generator_buffers e = generator_buffer_elements<V>(max_batch, max_length, chunk);
+  generator_buffer_offsets o{};
+  std::size_t at = 0;
+  auto next = [&at](std::size_t bytes) {
+    const std::size_t here = at;
+    at += models::aligned_bytes(bytes);
+    return here;
+  };
+  o.tokens = next(e.tokens * sizeof(std::int32_t));
+  o.ints = next(e.ints * sizeof(std::int32_t));
+  o.seen = next(e.seen * sizeof(std::uint8_t));
+  o.scratch = next(e.scratch * sizeof(double));
+  o.reasons = next(e.reasons * sizeof(finish_reason));
+  o.per_sequence = next(e.per_sequence * sizeof(int));
+  o.bytes = at;
+  return o;
+}
+}  // namespace detail
+
+// The default prefill chunk (tokens of each prompt per cached_forward call).
+inline constexpr int default_prefill_chunk = 64;
+
+template <class Model, models::arena_storage_policy Storage = heap_arenas, int PrefillChunk = default_prefill_chunk>
 class generator {
+  static_assert(PrefillChunk >= 1, "autodidact: generator<Model, Storage, PrefillChunk> needs PrefillChunk >= 1.");
+
  public:
   using model_type = Model;
   using T = typename Model::T;
+  using storage_policy = Storage;
   static constexpr model_config config = Model::config;
   static constexpr int max_stop_tokens = 16;
 
+ private:
+  // static_arenas<B, N>: the cache holds B x N, the workspace B x
+  // min(PrefillChunk, N) rows.
+  static constexpr int static_batch = detail::static_extent<Storage>::max_batch;
+  static constexpr int static_length = detail::static_extent<Storage>::max_seq;
+  static constexpr int static_chunk = PrefillChunk < static_length ? PrefillChunk : static_length;
+  using cache_storage =
+      std::conditional_t<models::is_static_arenas_v<Storage>, static_arenas<static_batch, static_length>, Storage>;
+  using workspace_storage =
+      std::conditional_t<models::is_static_arenas_v<Storage>, static_arenas<static_batch, static_chunk>, Storage>;
+  static constexpr detail::generator_buffers static_elements =
+      detail::generator_buffer_elements<config.vocab>(static_batch, static_length, static_chunk);
+  template <class E, std::size_t N>
+  using buffer = models::detail::policy_arena<E, Storage, N>;
+
+ public:
+  using cache_type = kv_cache<config, T, cache_storage>;
+  using workspace_type = decode_workspace<config, T, workspace_storage>;
+
+  // Bytes of everything a generator for max_batch x max_length (prefill
+  // chunk `prefill_chunk`) holds: cache, workspace, buffers. What
+  // borrowed_arenas needs, and about sizeof a static_arenas generator.
+  static constexpr std::size_t bytes_for(int max_batch, int max_length, int prefill_chunk = PrefillChunk) {
+    const int chunk = prefill_chunk < max_length ? prefill_chunk : max_length;
+    return cache_type::bytes_for(max_batch, max_length) + workspace_type::bytes_for(max_batch, chunk) +
+           detail::generator_buffer_layout<config.vocab>(max_batch, max_length, chunk).bytes;
+  }
+
   // Room for max_batch sequences of up to max_length tokens each (prompt +
   // generated, <= the config's max_positions); prompts go through the
-  // model prefill_chunk tokens per sequence at a time.
-  generator(const Model& model, int max_batch, int max_length, int prefill_chunk = 64)
+  // model prefill_chunk tokens per sequence at a time. With
+  // static_arenas<B, N>: max_batch <= B, max_length <= N, prefill_chunk <=
+  // PrefillChunk.
+  generator(const Model& model, int max_batch, int max_length, int prefill_chunk = PrefillChunk)
+    requires(!std::same_as<Storage, borrowed_arenas>)
       : model_(model),
         cache_(max_batch, max_length),
-        ws_(max_batch, std::min(prefill_chunk, max_length)),
-        chunk_(checked_chunk(prefill_chunk, max_length)),
-        tokens_(static_cast<std::size_t>(max_batch) * static_cast<std::size_t>(max_length)),
-        ints_(static_cast<std::size_t>(max_batch) * (3 + static_cast<std::size_t>(chunk_)) + config.vocab),
-        seen_(static_cast<std::size_t>(max_batch) * config.vocab),
-        scratch_(2 * static_cast<std::size_t>(config.vocab)),
-        reasons_(static_cast<std::size_t>(max_batch)) {}
+        ws_(max_batch, std::min(checked_chunk(prefill_chunk, max_length), max_length)),
+        chunk_(std::min(prefill_chunk, max_length)),
+        tokens_(owned<std::int32_t, static_elements.tokens>(elements(max_batch, max_length, chunk_).tokens)),
+        ints_(owned<std::int32_t, static_elements.ints>(elements(max_batch, max_length, chunk_).ints)),
+        seen_(owned<std::uint8_t, static_elements.seen>(elements(max_batch, max_length, chunk_).seen)),
+        scratch_(owned<double, static_elements.scratch>(elements(max_batch, max_length, chunk_).scratch)),
+        reasons_(owned<finish_reason, static_elements.reasons>(elements(max_batch, max_length, chunk_).reasons)),
+        per_sequence_(owned<int, static_elements.per_sequence>(elements(max_batch, max_length, chunk_).per_sequence)) {}
+  // static_arenas<B, N>: B sequences of up to N tokens, inside the object.
+  explicit generator(const Model& model) requires models::is_static_arenas_v<Storage>
+      : generator(model, static_batch, static_length, static_chunk) {}
+  // borrowed_arenas: cache, workspace and buffers in `memory`
+  // (bytes_for(max_batch, max_length, prefill_chunk) bytes from a 64-byte
+  // boundary, else an invalid_argument naming both), which the caller
+  // keeps alive as long as the generator.
+  generator(const Model& model, std::span<std::byte> memory, int max_batch, int max_length,
+            int prefill_chunk = PrefillChunk)
+    requires std::same_as<Storage, borrowed_arenas>
+      : model_(model),
+        cache_(checked_block(memory, max_batch, max_length, prefill_chunk), max_batch, max_length),
+        ws_(memory.subspan(cache_type::bytes_for(max_batch, max_length)), max_batch,
+            std::min(prefill_chunk, max_length)),
+        chunk_(std::min(prefill_chunk, max_length)),
+        tokens_(carve<std::int32_t>(memory, &detail::generator_buffer_offsets::tokens, &detail::generator_buffers::tokens)),
+        ints_(carve<std::int32_t>(memory, &detail::generator_buffer_offsets::ints, &detail::generator_buffers::ints)),
+        seen_(carve<std::uint8_t>(memory, &detail::generator_buffer_offsets::seen, &detail::generator_buffers::seen)),
+        scratch_(carve<double>(memory, &detail::generator_buffer_offsets::scratch, &detail::generator_buffers::scratch)),
+        reasons_(carve<finish_reason>(memory, &detail::generator_buffer_offsets::reasons,
+                                      &detail::generator_buffers::reasons)),
+        per_sequence_(carve<int>(memory, &detail::generator_buffer_offsets::per_sequence,
+                                 &detail::generator_buffers::per_sequence)) {}
 
   generator(const generator&) = delete;
   generator& operator=(const generator&) = delete;
 
   int max_batch() const noexcept { return cache_.max_batch(); }
   int max_length() const noexcept { return cache_.max_length(); }
+  int prefill_chunk() const noexcept { return chunk_; }
   // Bytes of the KV cache, and of everything else this generator holds.
   std::size_t cache_bytes() const noexcept { return cache_.bytes(); }
   std::size_t workspace_bytes() const noexcept {
@@ -146,7 +267,42 @@ class generator {
  private:
   static int checked_chunk(int chunk, int max_length) {
     require(chunk >= 1, "generator: prefill_chunk = ", chunk, " must be at least 1");
+    if constexpr (models::is_static_arenas_v<Storage>)
+      require(std::min(chunk, max_length) <= static_chunk, "generator (static_arenas<", static_batch, ", ",
+              static_length, ">, PrefillChunk = ", PrefillChunk, "): prefill_chunk = ", chunk,
+              " exceeds the ", static_chunk, " rows its workspace was sized for");
     return std::min(chunk, max_length);
+  }
+  static detail::generator_buffers elements(int max_batch, int max_length, int chunk) {
+    // Sizes are checked by the cache and the workspace (constructed first).
+    return detail::generator_buffer_elements<config.vocab>(max_batch, max_length, chunk);
+  }
+  template <class E, std::size_t N>
+  static buffer<E, N> owned(std::size_t count) {
+    return models::detail::owned_arena<buffer<E, N>>(count, "generator: buffers");
+  }
+  // borrowed_arenas: checks the whole block (before anything is carved).
+  static std::span<std::byte> checked_block(std::span<std::byte> memory, int max_batch, int max_length,
+                                            int prefill_chunk) {
+    require(max_batch >= 1, "generator: max_batch = ", max_batch, " must be at least 1");
+    require(max_length >= 1 && max_length <= config.max_positions, "generator: max_length = ", max_length,
+            " must be in [1, max_positions = ", config.max_positions, "]");
+    checked_chunk(prefill_chunk, max_length);
+    models::detail::check_borrowed_memory(memory, bytes_for(max_batch, max_length, prefill_chunk), "generator",
+                                          max_batch, max_length, "max_length");
+    return memory.first(cache_type::bytes_for(max_batch, max_length));
+  }
+  // borrowed_arenas: one buffer, after the cache and the workspace.
+  template <class E>
+  auto carve(std::span<std::byte> memory, std::size_t detail::generator_buffer_offsets::*offset,
+             std::size_t detail::generator_buffers::*count) const {
+    const int b = cache_.max_batch(), n = cache_.max_length();
+    const std::size_t base = cache_type::bytes_for(b, n) + workspace_type::bytes_for(b, chunk_);
+    const auto layout = detail::generator_buffer_layout<config.vocab>(b, n, chunk_);
+    const auto e = detail::generator_buffer_elements<config.vocab>(b, n, chunk_);
+    auto a = models::detail::borrowed_arena<E>(memory, base + layout.*offset, e.*count);
+    a.zero();
+    return a;
   }
   int checked(int b) const {
     require(b >= 0 && b < batch_, "generator: sequence ", b, " outside [0, batch = ", batch_, ")");
@@ -233,17 +389,17 @@ class generator {
   std::int32_t* order() noexcept { return row_tokens() + std::size_t(max_batch()) * chunk_; }
 
   const Model& model_;
-  kv_cache<config, T> cache_;
-  decode_workspace<config, T> ws_;
+  cache_type cache_;
+  workspace_type ws_;
   int chunk_;
-  arena<std::int32_t> tokens_;  // [B, max_length] prompt + generated
-  arena<std::int32_t> ints_;    // count [B], row tokens [B·chunk], order [V] (+ room)
-  arena<std::uint8_t> seen_;    // [B, V] ids present in each sequence
-  arena<double> scratch_;       // scores, probs [V]
-  arena<finish_reason> reasons_;  // [B]
-  arena<int> per_sequence_{3 * static_cast<std::size_t>(cache_.max_batch())};
-  int* prompt_ = per_sequence_.data();                        // [B] prompt lengths
-  int* length_ = per_sequence_.data() + cache_.max_batch();   // [B] prompt + generated so far
+  buffer<std::int32_t, static_elements.tokens> tokens_;         // [B, max_length] prompt + generated
+  buffer<std::int32_t, static_elements.ints> ints_;             // count [B], row tokens [B·chunk], order [V]
+  buffer<std::uint8_t, static_elements.seen> seen_;             // [B, V] ids present in each sequence
+  buffer<double, static_elements.scratch> scratch_;             // scores, probs [V]
+  buffer<finish_reason, static_elements.reasons> reasons_;      // [B]
+  buffer<int, static_elements.per_sequence> per_sequence_;      // prompt, length, limit [B]
+  int* prompt_ = per_sequence_.data();                          // [B] prompt lengths
+  int* length_ = per_sequence_.data() + cache_.max_batch();     // [B] prompt + generated so far
   int* limit_ = per_sequence_.data() + 2 * cache_.max_batch();  // [B] the most tokens it may reach
   int batch_ = 0, stop_count_ = 0;
   std::int32_t stops_[max_stop_tokens] = {};

@@ -69,8 +69,8 @@ struct workspace_arena_types<Plan, borrowed_arenas> {
   using losses = arena<T, borrowed_storage<T>>;
   using ints = arena<std::int32_t, borrowed_storage<std::int32_t>>;
 };
-template <class Plan, int B, int S>
-struct workspace_arena_types<Plan, static_arenas<B, S>> {
+template <class Plan, int B, int S, bool Packed>
+struct workspace_arena_types<Plan, static_arenas<B, S, Packed>> {
   static constexpr workspace_memory m = Plan::workspace_arenas(B, S);
   using T = typename Plan::compute_type;
   using activations = arena<T, static_storage<T, m.activation_elements>>;

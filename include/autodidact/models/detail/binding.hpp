@@ -242,7 +242,7 @@ class binding {
   }
 
   parameter_arena params_;
-  packed_weights<C, P, Policy> packed_;  // pack_weights()
+  packed_weights<C, P, Policy, Storage> packed_;  // pack_weights()
 };
 
 }  // namespace autodidact::models::detail

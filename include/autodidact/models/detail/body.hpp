@@ -73,6 +73,8 @@ class body : public block_stack<C, P, Policy, Storage>, protected call_order<wor
   using base::E;
 
   using typename base::storage_policy;
+  // The packed weight copy's type (packed_weights.hpp).
+  using packed_type = detail::packed_weights<C, P, Policy, Storage>;
 
   // Makes the parameter arena and the model's own workspace (for batches of
   // up to max_batch sequences of up to max_seq tokens), and initialises the
@@ -100,7 +102,7 @@ class body : public block_stack<C, P, Policy, Storage>, protected call_order<wor
   // its arenas (memory_plan::model_bytes: the parameters and its own
   // workspace): what borrowed_arenas needs, and (about) sizeof a model with
   // static_arenas<max_batch, max_seq>. The packed weight copy
-  // (pack_weights()) comes on top.
+  // (pack_weights(), packed_bytes) comes on top.
   static constexpr std::size_t bytes_for(int max_batch, int max_seq) { return plan::model_bytes(max_batch, max_seq); }
 
   // Sets every parameter as init_options says (see there).
@@ -176,12 +178,23 @@ class body : public block_stack<C, P, Policy, Storage>, protected call_order<wor
   // is out of date (still correct, slower): call pack_weights() again after
   // changing a model that threads share. Writing through a span obtained
   // *before* the last forward is not seen: call parameters_changed() after.
-  void pack_weights() {
-    static_assert(std::same_as<Storage, heap_arenas>,
-                  "autodidact: pack_weights() keeps its copy on the heap, so it needs heap_arenas; a model with "
-                  "borrowed_arenas or static_arenas multiplies by its weights as stored (packed on the fly).");
+  // Where the copy lives follows the storage policy: on the heap
+  // (heap_arenas, allocated by the first call), inside the object
+  // (static_arenas<B, S, with_packed_weights>), or in a second caller block
+  // of packed_bytes bytes (borrowed_arenas: pack_weights(memory)).
+  void pack_weights() requires(!std::same_as<Storage, borrowed_arenas>) {
+    static_assert(packed_type::has_room,
+                  "autodidact: this model's static_arenas<B, S> has no room for the packed weights; declare it "
+                  "static_arenas<B, S, with_packed_weights> (the copy is then inside the object), or let it "
+                  "multiply by its weights as stored (packed on the fly, slower).");
     packed_.enable(params_.data());
   }
+  void pack_weights(std::span<std::byte> memory) requires std::same_as<Storage, borrowed_arenas> {
+    packed_.enable(params_.data(), memory);
+  }
+  // Bytes of the packed copy (aligned): what pack_weights(memory) needs
+  // with borrowed_arenas, and what with_packed_weights adds to sizeof.
+  static constexpr std::size_t packed_bytes = packed_type::bytes_needed;
   bool packs_weights() const noexcept { return packed_.enabled(); }
   // Bytes of the parameter arena and of the packed copy (0 before pack_weights()).
   std::size_t parameter_bytes() const noexcept { return params_.size() * sizeof(T); }

@@ -6,20 +6,32 @@
 // matrices. The copy knows whether it is fresh: the model marks it stale on
 // any mutable access to its parameters and refreshes it before a forward
 // through a non-const model (body.hpp says when).
+//
+// Where the copy lives follows the model's storage policy
+// (models/storage.hpp): heap_arenas allocates it on first use;
+// static_arenas<B, T, with_packed_weights> holds it inside the object
+// (sized at compile time from the table); borrowed_arenas packs into a
+// caller block of `bytes_needed` bytes; static_arenas without
+// with_packed_weights has no room for it.
 
-#include <cstddef>  // for std::size_t
+#include <concepts>  // for std::same_as
+#include <cstddef>   // for std::byte, std::size_t
+#include <cstdint>   // for std::uintptr_t
+#include <span>      // for std::span
 
 #include "autodidact/config.hpp"                      // for model_config
-#include "autodidact/core/arena.hpp"                  // for arena
+#include "autodidact/core/arena.hpp"                  // for arena, arena_alignment
+#include "autodidact/core/error.hpp"                  // for require
 #include "autodidact/core/threading.hpp"              // for detail::parallel_for
 #include "autodidact/kernels/gemm.hpp"                // for pack_b
 #include "autodidact/models/detail/packed_table.hpp"  // for make_packed_table, packed_entry
-#include "autodidact/models/memory_plan.hpp"          // for memory_plan, training_policy
+#include "autodidact/models/memory_plan.hpp"          // for memory_plan, training_policy, aligned_bytes
+#include "autodidact/models/storage.hpp"              // for heap_arenas, borrowed_arenas, static_arenas
 #include "autodidact/precision.hpp"                   // for precision_policy
 
 namespace autodidact::models::detail {
 
-template <model_config C, precision_policy P, training_policy Policy>
+template <model_config C, precision_policy P, training_policy Policy, class Storage = heap_arenas>
 class packed_weights {
  public:
   using T = typename P::compute_type;
@@ -27,14 +39,37 @@ class packed_weights {
 
   // Which matrices are packed, and where (packed_table.hpp).
   static constexpr auto table() { return make_packed_table<C, Policy, plan, T>(); }
+  // Bytes of the copy: what borrowed_arenas' pack_weights(memory) needs.
+  static constexpr std::size_t bytes_needed = aligned_bytes(table().total * sizeof(T));
+  // Whether this storage policy has room for the copy.
+  static constexpr bool has_room = [] {
+    if constexpr (is_static_arenas_v<Storage>) return Storage::packed_weights;
+    return true;
+  }();
 
-  // Allocates the copy on first use, then packs every matrix of the
-  // parameter arena `params`.
-  void enable(const T* params) {
+  // Allocates the copy on first use (heap_arenas; static_arenas holds it
+  // already), then packs every matrix of the parameter arena `params`.
+  void enable(const T* params) requires(!std::same_as<Storage, borrowed_arenas>) {
+    static_assert(has_room, "autodidact: this storage policy has no room for the packed weights.");
     if (!enabled_) {
-      packed_ = arena<T>(table().total, "pack_weights: the packed weight copy");
+      if constexpr (std::same_as<Storage, heap_arenas>)
+        packed_ = arena<T>(table().total, "pack_weights: the packed weight copy");
       enabled_ = true;
     }
+    refresh(params);
+  }
+  // borrowed_arenas: the copy in `memory` (bytes_needed bytes from a
+  // 64-byte boundary), which the caller keeps alive as long as the model.
+  void enable(const T* params, std::span<std::byte> memory) requires std::same_as<Storage, borrowed_arenas> {
+    require(memory.size() >= bytes_needed, "pack_weights (borrowed_arenas): the caller's memory holds ",
+            memory.size(), " bytes, but the packed weight copy needs ", bytes_needed, " bytes (packed_bytes)");
+    require(reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment == 0,
+            "pack_weights (borrowed_arenas): the caller's memory must start on a ", arena_alignment,
+            "-byte boundary (alignas(", arena_alignment, ")), but its address ",
+            static_cast<const void*>(memory.data()), " is ",
+            reinterpret_cast<std::uintptr_t>(memory.data()) % arena_alignment, " bytes past one");
+    packed_ = borrowed_arena<T>(memory, 0, table().total);
+    enabled_ = true;
     refresh(params);
   }
   bool enabled() const noexcept { return enabled_; }
@@ -69,7 +104,9 @@ class packed_weights {
   }
 
  private:
-  arena<T> packed_;
+  // The copy under the storage policy (an empty block when there is no room).
+  using copy_arena = policy_arena<T, Storage, has_room ? table().total : 0>;
+  copy_arena packed_;
   bool enabled_ = false, fresh_ = false;
 };
 
