@@ -6,6 +6,10 @@
 # the umbrella header once more without them.
 string(REPLACE "|" ";" include_dirs "${INCLUDES}")
 set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror=unused-result)
+if(COMPILER_FLAGS)  # flags for every compile (separated by |)
+  string(REPLACE "|" ";" compiler_flags "${COMPILER_FLAGS}")
+  list(APPEND flags ${compiler_flags})
+endif()
 set(plain_flags ${flags})
 if(EXTRA_FLAGS)
   string(REPLACE "|" ";" extra "${EXTRA_FLAGS}")
