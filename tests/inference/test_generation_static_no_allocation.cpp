@@ -10,9 +10,7 @@
 // test_generation_no_allocation.cpp), not even by libgomp.
 #include <catch2/catch.hpp>
 
-#include "generation_common.hpp"
-
-#include "../support/allocation_counter.hpp"
+#include "allocation_checks.hpp"
 
 #include <algorithm>
 #include <array>
@@ -32,12 +30,6 @@ using device_generator = inference::generator<device_model<C>, models::static_ar
 // The budget a user would check: a constant.
 static_assert(sizeof(device_model<gen_test::gpt2_odd>) + sizeof(device_generator<gen_test::gpt2_odd>) < 4'000'000,
               "the test's device decoder fits in 4 MB");
-
-void use_threads([[maybe_unused]] int n) {
-#if defined(_OPENMP)
-  omp_set_num_threads(n);
-#endif
-}
 
 // Start-up: the static objects, the weights "read" (copied from a model made
 // the usual way, as a checkpoint load would), the packed copy made.
@@ -64,35 +56,7 @@ void start_up() {
 template <model_config C>
 void check_static_generation_allocates_nothing() {
   start_up<C>();
-  device_generator<C>& gen = the_generator<C>();
-  const auto ps = gen_test::prompts({9, 4, 17});
-  const auto views = gen_test::spans(ps);
-  const std::array<std::int32_t, 2> stops{3, 17};
-  const std::array<inference::generation_options, 3> runs{{
-      {.max_new_tokens = 20},
-      {.max_new_tokens = 20,
-       .sampling = {.do_sample = true, .temperature = 0.9, .top_k = 30, .top_p = 0.9, .min_p = 0.01,
-                    .repetition_penalty = 1.2, .seed = 4},
-       .stop_tokens = stops},
-      {.max_new_tokens = 40, .sampling = {.do_sample = true, .seed = 5}},
-  }};
-  for (int threads : {1, 2}) {
-    use_threads(threads);
-    INFO("on " << threads << " OpenMP thread(s)");
-    long streamed = 0;
-    auto on_token = [&streamed](int, std::int32_t) { ++streamed; };
-    gen.generate(views, runs[1], on_token);  // warm-up (OpenMP's thread pool)
-    streamed = 0;
-    window w;
-    for (const auto& o : runs) gen.generate(views, o, on_token);
-    const long counted = w.stop();
-    CHECK(counted == 0);
-    INFO("libgomp allocated " << w.gomp() << " times");
-    CHECK(w.gomp() == 0);
-    CHECK(streamed > 60);
-    CHECK(gen.reason(2) != inference::finish_reason::none);
-  }
-  use_threads(2);
+  gen_test::check_generations_allocate_nothing(the_generator<C>());
 }
 
 TEST_CASE("generation_static_no_allocation: the control, a heap generator's construction, is counted",
