@@ -8,6 +8,12 @@
 // cache and scratch in a workspace's activation arena, its dropout sites.
 // Helpers that read only weights are const members; those that touch
 // activations or gradients are static and take the workspace.
+//
+// The Transformer blocks are typed layers (layers/typed/block.hpp):
+// block_at(l) is a layers::block<C, H, F, P, block_options_of(config)>
+// bound to block l's range of the parameter arena (and of a workspace's
+// gradient arena), whose table lays it out exactly as the model's layout
+// does (checked below); packed_of(l) gives it the packed copies.
 
 #include <algorithm>    // for std::max
 #include <concepts>     // for std::same_as
@@ -24,6 +30,7 @@
 #include "autodidact/layers/embedding.hpp"              // for embedding_params, embedding_input
 #include "autodidact/layers/layernorm.hpp"              // for layernorm_params, layernorm_grads
 #include "autodidact/layers/linear.hpp"                 // for linear_params, linear_grads
+#include "autodidact/layers/typed/block.hpp"            // for layers::block, block_packed, block_options_of
 #include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
 #include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
 #include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
@@ -54,6 +61,8 @@ class binding {
   using workspace_type = workspace<C, P, Policy, Storage>;
   using storage_policy = Storage;
   static constexpr int E = C.embedding_width();  // the embeddings' width
+  // A Transformer block of this model: the typed layer, bound by block_at(l).
+  using block_type = layers::block<C.d_model, C.heads, C.d_ff, P, layers::block_options_of(C)>;
 
   // The parameter arena, laid out as memory_plan says. Mutable access
   // marks the packed weights (pack_weights) out of date.
@@ -154,33 +163,43 @@ class binding {
   // packed, or out of date: forward then packs on the fly, still correct).
   const T* packed_for(std::size_t weight) const noexcept { return packed_.for_weight(weight); }
 
-  layers::block_params<T> block_params_of(int l) const {
-    using bm = block_module;
-    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_params<T> p;
-    p.ln1 = layernorm_at(b[bm::ln1_gain], b[bm::ln1_bias]);
-    p.ln2 = layernorm_at(b[bm::ln2_gain], b[bm::ln2_bias]);
-    p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
-    p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
-    p.attention.heads = C.heads;
-    p.attention.causal = C.attention == attention_kind::causal;
-    p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
-    p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
-    p.ff.gelu = C.gelu;
-    p.norm = C.norm;
-    return p;
+  // Every block of the layout is laid out as block_type's table says, so
+  // block_at(l) can view it in place.
+  static constexpr bool blocks_laid_out_as_typed_blocks() {
+    for (int l = 0; l < C.layers; ++l) {
+      const module_offsets<block_module>& b = layout.blocks[static_cast<std::size_t>(l)];
+      if (b.end - b.begin < block_type::parameter_elements) return false;
+      for (std::size_t i = 0; i < block_module::count; ++i)
+        if (b[i] != b.begin + block_type::plan.offsets[i]) return false;
+    }
+    return true;
   }
-  static layers::block_grads<T> block_grads_of(workspace_type& w, int l) {
+  static_assert(blocks_laid_out_as_typed_blocks(),
+                "autodidact: the memory plan must lay every block out as layers::block's table does.");
+
+  // Block l, bound to its parameters; without gradients (forward, or a
+  // frozen block).
+  block_type block_at(int l) const {
+    // Forward only reads the parameters; the typed layer's views are mutable.
+    T* p = const_cast<T*>(params_.data()) + layout.blocks[static_cast<std::size_t>(l)].begin;
+    return block_type(std::span<T>(p, block_type::parameter_elements), std::span<T>());
+  }
+  // Block l, bound to its parameters and to its gradients in w's gradient
+  // arena (none when the policy freezes it).
+  block_type block_at(workspace_type& w, int l) const {
+    const std::size_t begin = layout.blocks[static_cast<std::size_t>(l)].begin;
+    T* p = const_cast<T*>(params_.data()) + begin;
+    std::span<T> g;
+    if (Policy.trainable && begin >= plan::first_trainable)
+      g = std::span<T>(w.grads_.data() + (begin - plan::first_trainable), block_type::parameter_elements);
+    return block_type(std::span<T>(p, block_type::parameter_elements), g);
+  }
+  // Block l's packed matrices (null where not packed or out of date).
+  layers::block_packed<T> packed_of(int l) const {
     using bm = block_module;
     const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_grads<T> g;
-    g.ln1 = layernorm_grads_at(w, b[bm::ln1_gain], b[bm::ln1_bias]);
-    g.ln2 = layernorm_grads_at(w, b[bm::ln2_gain], b[bm::ln2_bias]);
-    g.attention.qkv = linear_grads_at(w, b[bm::qkv_weight], b[bm::qkv_bias]);
-    g.attention.proj = linear_grads_at(w, b[bm::proj_weight], b[bm::proj_bias]);
-    g.ff.in = linear_grads_at(w, b[bm::ff1_weight], b[bm::ff1_bias]);
-    g.ff.out = linear_grads_at(w, b[bm::ff2_weight], b[bm::ff2_bias]);
-    return g;
+    return {packed_for(b[bm::qkv_weight]), packed_for(b[bm::proj_weight]), packed_for(b[bm::ff1_weight]),
+            packed_for(b[bm::ff2_weight])};
   }
   static layers::block_scratch<T> scratch(workspace_type& w) {
     const auto& a = w.al_;

@@ -5,7 +5,11 @@
 // when the batch is big enough (each thread a fixed range of token rows,
 // meeting around each block's attention heads); backward goes down the
 // stack through two alternating gradient buffers and accumulates into the
-// workspace's gradients. The layers are bound to the arenas by binding.hpp.
+// workspace's gradients. The blocks are typed layers (layers::block, via
+// binding.hpp's block_at): bound to the model's parameter arena and to the
+// workspace's gradient arena, they run in the workspace's activation slots
+// (block_cache_of, scratch) with the model's packed weights and dropout
+// sites. The other layers are bound to the arenas by binding.hpp.
 
 #include <algorithm>  // for std::min, std::max, std::swap
 #include <cstddef>    // for std::ptrdiff_t
@@ -18,7 +22,7 @@
 #include "autodidact/config.hpp"                          // for model_config
 #include "autodidact/core/threading.hpp"                  // for detail::gemm_parallel_work
 #include "autodidact/kernels/gemm.hpp"                    // for gemm_row_tile
-#include "autodidact/layers/block.hpp"                    // for block_forward, block_backward, the row phases
+#include "autodidact/layers/block.hpp"                    // for detail::zero
 #include "autodidact/layers/dropout.hpp"                  // for dropout_apply, dropout_backward
 #include "autodidact/layers/embedding.hpp"                // for embedding_forward, embedding_backward
 #include "autodidact/layers/layernorm.hpp"                // for layernorm_forward, layernorm_backward
@@ -42,10 +46,9 @@ class block_stack : public binding<C, P, Policy, Storage> {
 
  protected:
   using stage = typename workspace_type::stage;
+  using base::block_at;
   using base::block_cache_of;
   using base::block_dropout_of;
-  using base::block_grads_of;
-  using base::block_params_of;
   using base::dropout_site_for;
   using base::embedding_input;
   using base::embedding_norm;
@@ -57,6 +60,7 @@ class block_stack : public binding<C, P, Policy, Storage> {
   using base::hidden_ptr;
   using base::layernorm_grads_at;
   using base::linear_grads_at;
+  using base::packed_of;
   using base::scratch;
   using base::shape;
 
@@ -104,9 +108,7 @@ class block_stack : public binding<C, P, Policy, Storage> {
     const int threads = team_threads(n);
     if (threads <= 1) {
       for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(w, l);
-        layers::block_forward(block_params_of(l), shape(w), x, cache, block_dropout_of(w, l));
-        x = cache.output(C.norm);
+        x = block_at(l).forward(block_cache_of(w, l), shape(w), x, block_dropout_of(w, l), packed_of(l));
         if (check) check_output(w, l + 1, x);
       }
       return;
@@ -136,13 +138,13 @@ class block_stack : public binding<C, P, Policy, Storage> {
       int my_bad_layer = C.layers;
       for (int l = 0; l < C.layers; ++l) {
         const auto cache = block_cache_of(w, l);
-        const auto params = block_params_of(l);
+        const auto block = block_at(l);
+        const auto packed = packed_of(l);
         const auto drop = block_dropout_of(w, l);
-        layers::block_forward_before_heads(params, r0, r1, xl, cache);
+        block.forward_before_heads(cache, r0, r1, xl, packed);
 #pragma omp barrier
-        layers::attention_heads_forward(params.attention, shape(w), cache.attention, drop.attention,
-                                        /*team=*/true);
-        layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
+        block.forward_heads(cache, shape(w), drop, /*team=*/true);
+        block.forward_after_heads(cache, r0, r1, xl, drop, packed);
         xl = cache.output(C.norm);
         if (check && l < my_bad_layer) {  // each thread scans until its own first finding
           const std::ptrdiff_t i = first_non_finite<C>(xl, r0, r1);
@@ -201,8 +203,8 @@ class block_stack : public binding<C, P, Policy, Storage> {
     notify_hidden_gradient(w, C.layers, dy);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
-      layers::block_backward(block_params_of(l), block_grads_of(w, l), shape(w), hidden_ptr(w, l),
-                             block_cache_of(w, l), dy, dx, scratch(w), block_dropout_of(w, l));
+      block_at(w, l).backward(block_cache_of(w, l), scratch(w), shape(w), hidden_ptr(w, l), dy, dx,
+                              block_dropout_of(w, l));
       std::swap(dx, dy);
       notify_hidden_gradient(w, l, dy);
     }
