@@ -137,9 +137,9 @@ class decoder : public detail::body<C, P, Policy, Storage> {
   // inference/cached_forward.hpp: views into the arena, each with its packed
   // copy when pack_weights() made one and it is fresh. Reading them changes
   // nothing; forward() does not use them.
-  layers::block_params<T> block_parameters(int l) const { return this->block_params_of(l); }
-  layers::embedding_params<T> embedding_parameters() const { return this->embedding_params(); }
-  layers::layernorm_params<T> final_norm_parameters() const { return this->final_norm_params(); }
+  layers::block_params<T> block_parameters(int l) const { return this->block_at(l).params(this->packed_of(l)); }
+  layers::embedding_params<T> embedding_parameters() const { return this->embedding_at().params(); }
+  layers::layernorm_params<T> final_norm_parameters() const { return this->final_norm_at().params(); }
   // The LM head: logits = x Wᵀ (W the token embedding when tied).
   layers::linear_params<T> lm_head_parameters() const { return head_params(); }
 

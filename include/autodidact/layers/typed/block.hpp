@@ -14,6 +14,15 @@
 // l of an encoder's arena (model.parameters().subspan(layout.blocks[l].begin,
 // parameter_elements)) and computes what the model computes. Its parts are
 // typed layers bound into the block's memory: ln1(), attn(), ln2(), ff().
+//
+// The models' blocks are these (models/detail/block_stack.hpp): each block l
+// is bound to its range of the model's parameter arena and of a workspace's
+// gradient arena, and runs in the caller's memory — the overloads taking a
+// block_cache (and, for backward, a block_scratch) whose slots are the
+// model workspace's activations — with the model's packed weights
+// (block_packed), dropout sites, and, for a team of threads over token
+// rows, forward in three phases (forward_before_heads, forward_heads,
+// forward_after_heads).
 
 #include <array>    // for std::array
 #include <cstddef>  // for std::size_t, std::ptrdiff_t
@@ -45,6 +54,17 @@ inline constexpr block_options gpt2_block{.attention = attention_kind::causal,
                                           .norm = norm_placement::pre,
                                           .gelu = gelu_kind::tanh,
                                           .eps = 1e-5};
+// The packed copies of a block's four matrices (kernels::pack_b's layout,
+// linear_params::weight_packed), each or all null: forward then packs on
+// the fly, with bitwise the same result. Backward always reads the weights.
+template <class T>
+struct block_packed {
+  const T* qkv = nullptr;   // [C, 3C] packed
+  const T* proj = nullptr;  // [C, C] packed
+  const T* ff1 = nullptr;   // [C, F] packed
+  const T* ff2 = nullptr;   // [F, C] packed
+};
+
 // A model config's block options.
 constexpr block_options block_options_of(const model_config& c) noexcept {
   return {c.attention, c.norm, c.gelu, c.layer_norm_eps};
@@ -141,6 +161,15 @@ class block : public layer_parameters<typename detail::layer_precision<P>::type,
     p.norm = Options.norm;
     return p;
   }
+  // The same, with the packed copies of the matrices (forward's GEMMs read them).
+  block_params<T> params(const block_packed<T>& packed) const {
+    block_params<T> p = params();
+    p.attention.qkv.weight_packed = packed.qkv;
+    p.attention.proj.weight_packed = packed.proj;
+    p.ff.in.weight_packed = packed.ff1;
+    p.ff.out.weight_packed = packed.ff2;
+    return p;
+  }
   block_grads<T> grads() const {
     block_grads<T> g;
     g.ln1 = parts_.ln1.grads();
@@ -153,15 +182,48 @@ class block : public layer_parameters<typename detail::layer_precision<P>::type,
   // Runs the block on x[N, C] (N = B·T); returns its output [N, C] (in w).
   const T* forward(workspace& w, const attention_shape& s, const T* x, const block_dropout& drop = {}) const {
     check_shape(w, s);
-    block_forward(params(), s, x, w.cache(), drop);
-    return w.output();
+    return forward(w.cache(), s, x, drop);
   }
   // Parameter gradients += ... (unless frozen), dx[N, C] += ... from dy[N, C],
   // the gradient of the output; x is forward's input, drop forward's sites.
   void backward(workspace& w, const attention_shape& s, const T* x, const T* dy, T* dx,
                 const block_dropout& drop = {}) {
     check_shape(w, s);
-    block_backward(params(), grads(), s, x, w.cache(), dy, dx, w.scratch(), drop);
+    backward(w.cache(), w.scratch(), s, x, dy, dx, drop);
+  }
+
+  // In the caller's memory (a model's blocks): `cache` holds what forward
+  // saves for s.batch · s.seq tokens (a model workspace's block slots),
+  // `scratch` backward's scratch; `packed` the model's packed matrices.
+  // Returns the output [N, C] (in cache).
+  const T* forward(const block_cache<T>& cache, const attention_shape& s, const T* x, const block_dropout& drop = {},
+                   const block_packed<T>& packed = {}) const {
+    block_forward(params(packed), s, x, cache, drop);
+    return cache.output(Options.norm);
+  }
+  // forward in phases, for a team of threads each owning token rows
+  // [r0, r1) (on the GEMM's row-tile grid, so any split gives the same
+  // bits) that meets before and after the heads:
+  //   forward_before_heads  rows [r0, r1): pre-LN's LN1, the QKV projection
+  //   forward_heads         every (batch, head); team: called by every thread of the team
+  //   forward_after_heads   rows [r0, r1): projection + residual, LayerNorms, feed-forward
+  void forward_before_heads(const block_cache<T>& cache, int r0, int r1, const T* x,
+                            const block_packed<T>& packed = {}) const {
+    block_forward_before_heads(params(packed), r0, r1, x, cache);
+  }
+  void forward_heads(const block_cache<T>& cache, const attention_shape& s, const block_dropout& drop = {},
+                     bool team = false) const {
+    attention_heads_forward(parts_.attn.params(), s, cache.attention, drop.attention, team);
+  }
+  void forward_after_heads(const block_cache<T>& cache, int r0, int r1, const T* x, const block_dropout& drop = {},
+                           const block_packed<T>& packed = {}) const {
+    block_forward_after_heads(params(packed), r0, r1, x, cache, drop);
+  }
+  // backward in the caller's memory: forward's cache, and scratch for
+  // s.batch · s.seq tokens.
+  void backward(const block_cache<T>& cache, const block_scratch<T>& scratch, const attention_shape& s, const T* x,
+                const T* dy, T* dx, const block_dropout& drop = {}) {
+    block_backward(params(), grads(), s, x, cache, dy, dx, scratch, drop);
   }
 
  private:

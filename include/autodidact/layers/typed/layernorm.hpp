@@ -82,6 +82,16 @@ class layernorm : public layer_parameters<typename detail::layer_precision<P>::t
     layernorm_backward(params(), grads(), n, x, w.cache(), dy, dx, w.sink_gain_, w.sink_bias_);
   }
 
+  // In the caller's memory (a model's LayerNorms): `cache` holds μ, 1/σ of
+  // the n rows (a model workspace's slots); sink_gain, sink_bias [C] take a
+  // frozen layer's unused dγ, dβ.
+  void forward(const layernorm_cache<T>& cache, int n, const T* x, T* y) const {
+    layernorm_forward(params(), n, x, y, cache);
+  }
+  void backward(const layernorm_cache<T>& cache, int n, const T* x, const T* dy, T* dx, T* sink_gain, T* sink_bias) {
+    layernorm_backward(params(), grads(), n, x, cache, dy, dx, sink_gain, sink_bias);
+  }
+
  private:
   using base = layer_parameters<T, count>;
   static void check_rows(const workspace& w, int n) {

@@ -8,6 +8,14 @@
 // cache and scratch in a workspace's activation arena, its dropout sites.
 // Helpers that read only weights are const members; those that touch
 // activations or gradients are static and take the workspace.
+//
+// The Transformer blocks, the embeddings and the LayerNorms are typed
+// layers (layers/typed/): block_at(l) is a layers::block<C, H, F, P,
+// block_options_of(config)> bound to block l's range of the parameter
+// arena (and of a workspace's gradient arena), whose table lays it out
+// exactly as the model's layout does (checked below); packed_of(l) gives it
+// the packed copies. embedding_at(), embedding_norm_at() and
+// final_norm_at() bind layers::embedding and layers::layernorm the same way.
 
 #include <algorithm>    // for std::max
 #include <concepts>     // for std::same_as
@@ -24,6 +32,9 @@
 #include "autodidact/layers/embedding.hpp"              // for embedding_params, embedding_input
 #include "autodidact/layers/layernorm.hpp"              // for layernorm_params, layernorm_grads
 #include "autodidact/layers/linear.hpp"                 // for linear_params, linear_grads
+#include "autodidact/layers/typed/block.hpp"            // for layers::block, block_packed, block_options_of
+#include "autodidact/layers/typed/embedding.hpp"        // for layers::embedding
+#include "autodidact/layers/typed/layernorm.hpp"        // for layers::layernorm
 #include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
 #include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
 #include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
@@ -54,6 +65,13 @@ class binding {
   using workspace_type = workspace<C, P, Policy, Storage>;
   using storage_policy = Storage;
   static constexpr int E = C.embedding_width();  // the embeddings' width
+  // A Transformer block of this model: the typed layer, bound by block_at(l).
+  using block_type = layers::block<C.d_model, C.heads, C.d_ff, P, layers::block_options_of(C)>;
+  // The embeddings (token, position, segment tables), their LayerNorm (when
+  // the config has one) and the final LayerNorm (idem), as typed layers.
+  using embedding_type = layers::embedding<C.vocab, C.max_positions, E, P, C.type_vocab>;
+  using embedding_norm_type = layers::layernorm<E, P, C.layer_norm_eps>;
+  using final_norm_type = layers::layernorm<C.d_model, P, C.layer_norm_eps>;
 
   // The parameter arena, laid out as memory_plan says. Mutable access
   // marks the packed weights (pack_weights) out of date.
@@ -154,33 +172,60 @@ class binding {
   // packed, or out of date: forward then packs on the fly, still correct).
   const T* packed_for(std::size_t weight) const noexcept { return packed_.for_weight(weight); }
 
-  layers::block_params<T> block_params_of(int l) const {
-    using bm = block_module;
-    const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_params<T> p;
-    p.ln1 = layernorm_at(b[bm::ln1_gain], b[bm::ln1_bias]);
-    p.ln2 = layernorm_at(b[bm::ln2_gain], b[bm::ln2_bias]);
-    p.attention.qkv = linear_at(b[bm::qkv_weight], b[bm::qkv_bias], C.d_model, 3 * C.d_model);
-    p.attention.proj = linear_at(b[bm::proj_weight], b[bm::proj_bias], C.d_model, C.d_model);
-    p.attention.heads = C.heads;
-    p.attention.causal = C.attention == attention_kind::causal;
-    p.ff.in = linear_at(b[bm::ff1_weight], b[bm::ff1_bias], C.d_model, C.d_ff);
-    p.ff.out = linear_at(b[bm::ff2_weight], b[bm::ff2_bias], C.d_ff, C.d_model);
-    p.ff.gelu = C.gelu;
-    p.norm = C.norm;
-    return p;
+  // A typed layer L bound at offset `begin` of the parameter arena, without
+  // gradients (forward, or frozen). Forward only reads the parameters; the
+  // typed layer's views are mutable.
+  template <class L>
+  L bound_at(std::size_t begin) const {
+    return L(std::span<T>(const_cast<T*>(params_.data()) + begin, L::parameter_elements), std::span<T>());
   }
-  static layers::block_grads<T> block_grads_of(workspace_type& w, int l) {
+  // The same, with its gradients at the same place of w's gradient arena
+  // (none when the training policy freezes it).
+  template <class L>
+  L bound_at(workspace_type& w, std::size_t begin) const {
+    std::span<T> g;
+    if (Policy.trainable && begin >= plan::first_trainable)
+      g = std::span<T>(w.grads_.data() + (begin - plan::first_trainable), L::parameter_elements);
+    return L(std::span<T>(const_cast<T*>(params_.data()) + begin, L::parameter_elements), g);
+  }
+
+  // The layout places every module as its typed layer's table does, so the
+  // typed layers can view the arenas in place.
+  template <class L, class M>
+  static constexpr bool laid_out_as(const module_offsets<M>& m, std::size_t first, std::size_t count) {
+    const std::size_t begin = m[first];
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t want = L::plan.offsets[i] == npos ? npos : begin + L::plan.offsets[i];
+      if (m[first + i] != want) return false;
+    }
+    return begin + L::parameter_elements <= m.end;
+  }
+  static constexpr bool laid_out_as_typed_layers() {
+    for (int l = 0; l < C.layers; ++l)
+      if (!laid_out_as<block_type>(layout.blocks[static_cast<std::size_t>(l)], 0, block_module::count)) return false;
+    if (!laid_out_as<embedding_type>(layout.embeddings, embeddings_module::token, embeddings_module::norm_gain))
+      return false;  // the tables (the typed layer has no LayerNorm entries)
+    if constexpr (C.embedding_norm)
+      if (!laid_out_as<embedding_norm_type>(layout.embeddings, embeddings_module::norm_gain, 2)) return false;
+    if constexpr (C.final_norm)
+      if (!laid_out_as<final_norm_type>(layout.final_norm, final_norm_module::gain, 2)) return false;
+    return true;
+  }
+  static_assert(laid_out_as_typed_layers(),
+                "autodidact: the memory plan must lay blocks, embeddings and LayerNorms out as their typed layers' "
+                "tables do.");
+
+  // Block l, bound to its parameters (and to w's gradients).
+  block_type block_at(int l) const { return bound_at<block_type>(layout.blocks[static_cast<std::size_t>(l)].begin); }
+  block_type block_at(workspace_type& w, int l) const {
+    return bound_at<block_type>(w, layout.blocks[static_cast<std::size_t>(l)].begin);
+  }
+  // Block l's packed matrices (null where not packed or out of date).
+  layers::block_packed<T> packed_of(int l) const {
     using bm = block_module;
     const module_offsets<bm>& b = layout.blocks[static_cast<std::size_t>(l)];
-    layers::block_grads<T> g;
-    g.ln1 = layernorm_grads_at(w, b[bm::ln1_gain], b[bm::ln1_bias]);
-    g.ln2 = layernorm_grads_at(w, b[bm::ln2_gain], b[bm::ln2_bias]);
-    g.attention.qkv = linear_grads_at(w, b[bm::qkv_weight], b[bm::qkv_bias]);
-    g.attention.proj = linear_grads_at(w, b[bm::proj_weight], b[bm::proj_bias]);
-    g.ff.in = linear_grads_at(w, b[bm::ff1_weight], b[bm::ff1_bias]);
-    g.ff.out = linear_grads_at(w, b[bm::ff2_weight], b[bm::ff2_bias]);
-    return g;
+    return {packed_for(b[bm::qkv_weight]), packed_for(b[bm::proj_weight]), packed_for(b[bm::ff1_weight]),
+            packed_for(b[bm::ff2_weight])};
   }
   static layers::block_scratch<T> scratch(workspace_type& w) {
     const auto& a = w.al_;
@@ -189,19 +234,17 @@ class binding {
             w.act(a.scratch_probs), w.act(a.scratch_small), w.act(a.scratch_small) + std::max(C.d_model, E)};
   }
 
-  layers::embedding_params<T> embedding_params() const {
-    using em = embeddings_module;
-    return {parameter_at(layout.embeddings[em::token]),
-            parameter_at(layout.embeddings[em::position]),
-            C.type_vocab > 0 ? parameter_at(layout.embeddings[em::segment]) : nullptr,
-            C.vocab,
-            C.max_positions,
-            C.type_vocab,
-            E};
+  // The embedding tables, bound to their parameters (and to w's gradients).
+  embedding_type embedding_at() const { return bound_at<embedding_type>(layout.embeddings[embeddings_module::token]); }
+  embedding_type embedding_at(workspace_type& w) const {
+    return bound_at<embedding_type>(w, layout.embeddings[embeddings_module::token]);
   }
-  layers::layernorm_params<T> embedding_norm() const {
-    return layernorm_at(layout.embeddings[embeddings_module::norm_gain],
-                        layout.embeddings[embeddings_module::norm_bias], E);
+  // The embeddings' LayerNorm (post-LN configs), bound likewise.
+  embedding_norm_type embedding_norm_at() const {
+    return bound_at<embedding_norm_type>(layout.embeddings[embeddings_module::norm_gain]);
+  }
+  embedding_norm_type embedding_norm_at(workspace_type& w) const {
+    return bound_at<embedding_norm_type>(w, layout.embeddings[embeddings_module::norm_gain]);
   }
   // Factorised embeddings' Linear(E → C).
   layers::linear_params<T> embedding_projection() const {
@@ -231,8 +274,10 @@ class binding {
     if constexpr (C.final_norm) return w.act(w.al_.final_ln);
     return hidden_ptr(w, C.layers);
   }
-  layers::layernorm_params<T> final_norm_params() const {
-    return layernorm_at(layout.final_norm[final_norm_module::gain], layout.final_norm[final_norm_module::bias]);
+  // The final LayerNorm (configs with one), bound likewise.
+  final_norm_type final_norm_at() const { return bound_at<final_norm_type>(layout.final_norm[final_norm_module::gain]); }
+  final_norm_type final_norm_at(workspace_type& w) const {
+    return bound_at<final_norm_type>(w, layout.final_norm[final_norm_module::gain]);
   }
 
   // The gradient buffer the heads write d top() [N, C] into (with a final

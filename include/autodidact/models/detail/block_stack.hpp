@@ -5,7 +5,13 @@
 // when the batch is big enough (each thread a fixed range of token rows,
 // meeting around each block's attention heads); backward goes down the
 // stack through two alternating gradient buffers and accumulates into the
-// workspace's gradients. The layers are bound to the arenas by binding.hpp.
+// workspace's gradients. The blocks, the embeddings and the LayerNorms are
+// typed layers (layers::block, layers::embedding, layers::layernorm, bound
+// by binding.hpp's block_at, embedding_at, embedding_norm_at,
+// final_norm_at): bound to the model's parameter arena and to the
+// workspace's gradient arena, they run in the workspace's activation slots
+// (block_cache_of, scratch) with the model's packed weights and dropout
+// sites. The factorised embeddings' projection is bound by binding.hpp.
 
 #include <algorithm>  // for std::min, std::max, std::swap
 #include <cstddef>    // for std::ptrdiff_t
@@ -18,10 +24,8 @@
 #include "autodidact/config.hpp"                          // for model_config
 #include "autodidact/core/threading.hpp"                  // for detail::gemm_parallel_work
 #include "autodidact/kernels/gemm.hpp"                    // for gemm_row_tile
-#include "autodidact/layers/block.hpp"                    // for block_forward, block_backward, the row phases
+#include "autodidact/layers/block.hpp"                    // for detail::zero
 #include "autodidact/layers/dropout.hpp"                  // for dropout_apply, dropout_backward
-#include "autodidact/layers/embedding.hpp"                // for embedding_forward, embedding_backward
-#include "autodidact/layers/layernorm.hpp"                // for layernorm_forward, layernorm_backward
 #include "autodidact/layers/linear.hpp"                   // for linear_forward, linear_backward
 #include "autodidact/models/detail/batch_validation.hpp"  // for batch_input, first_non_finite, non_finite_output
 #include "autodidact/models/detail/binding.hpp"           // for binding
@@ -42,21 +46,19 @@ class block_stack : public binding<C, P, Policy, Storage> {
 
  protected:
   using stage = typename workspace_type::stage;
+  using base::block_at;
   using base::block_cache_of;
   using base::block_dropout_of;
-  using base::block_grads_of;
-  using base::block_params_of;
   using base::dropout_site_for;
+  using base::embedding_at;
   using base::embedding_input;
-  using base::embedding_norm;
+  using base::embedding_norm_at;
   using base::embedding_output;
-  using base::embedding_params;
   using base::embedding_projection;
-  using base::final_norm_params;
-  using base::gradient_at;
+  using base::final_norm_at;
   using base::hidden_ptr;
-  using base::layernorm_grads_at;
   using base::linear_grads_at;
+  using base::packed_of;
   using base::scratch;
   using base::shape;
 
@@ -69,8 +71,8 @@ class block_stack : public binding<C, P, Policy, Storage> {
   void body_forward(workspace_type& w, const batch_input& in) const {
     stack_forward(w, in);
     if constexpr (C.final_norm) {
-      layers::layernorm_forward(final_norm_params(), w.batch_ * w.seq_, hidden_ptr(w, C.layers),
-                                w.act(w.al_.final_ln), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)});
+      final_norm_at().forward({w.act(w.al_.final_mean), w.act(w.al_.final_rstd)}, w.batch_ * w.seq_,
+                              hidden_ptr(w, C.layers), w.act(w.al_.final_ln));
       if (w.check_finite_) check_output(w, -1, w.act(w.al_.final_ln));
     }
   }
@@ -87,11 +89,11 @@ class block_stack : public binding<C, P, Policy, Storage> {
     w.stage_ = stage::forwarded;
     const int n = w.batch_ * w.seq_;
     T* emb = w.act(w.al_.embeddings);
-    layers::embedding_forward(embedding_params(), embedding_input(w), emb);
+    embedding_at().forward(embedding_input(w), emb);
     const T* x = emb;
     if constexpr (C.embedding_norm) {
-      layers::layernorm_forward(embedding_norm(), n, emb, w.act(w.al_.embedding_ln),
-                                {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)});
+      embedding_norm_at().forward({w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)}, n, emb,
+                                  w.act(w.al_.embedding_ln));
       x = w.act(w.al_.embedding_ln);
     }
     layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * E, const_cast<T*>(x));
@@ -104,9 +106,7 @@ class block_stack : public binding<C, P, Policy, Storage> {
     const int threads = team_threads(n);
     if (threads <= 1) {
       for (int l = 0; l < C.layers; ++l) {
-        const auto cache = block_cache_of(w, l);
-        layers::block_forward(block_params_of(l), shape(w), x, cache, block_dropout_of(w, l));
-        x = cache.output(C.norm);
+        x = block_at(l).forward(block_cache_of(w, l), shape(w), x, block_dropout_of(w, l), packed_of(l));
         if (check) check_output(w, l + 1, x);
       }
       return;
@@ -136,13 +136,13 @@ class block_stack : public binding<C, P, Policy, Storage> {
       int my_bad_layer = C.layers;
       for (int l = 0; l < C.layers; ++l) {
         const auto cache = block_cache_of(w, l);
-        const auto params = block_params_of(l);
+        const auto block = block_at(l);
+        const auto packed = packed_of(l);
         const auto drop = block_dropout_of(w, l);
-        layers::block_forward_before_heads(params, r0, r1, xl, cache);
+        block.forward_before_heads(cache, r0, r1, xl, packed);
 #pragma omp barrier
-        layers::attention_heads_forward(params.attention, shape(w), cache.attention, drop.attention,
-                                        /*team=*/true);
-        layers::block_forward_after_heads(params, r0, r1, xl, cache, drop);
+        block.forward_heads(cache, shape(w), drop, /*team=*/true);
+        block.forward_after_heads(cache, r0, r1, xl, drop, packed);
         xl = cache.output(C.norm);
         if (check && l < my_bad_layer) {  // each thread scans until its own first finding
           const std::ptrdiff_t i = first_non_finite<C>(xl, r0, r1);
@@ -192,17 +192,14 @@ class block_stack : public binding<C, P, Policy, Storage> {
       notify_hidden_gradient(w, C.layers + 1, dx);
       layers::detail::zero(nc, dy);
       auto sc = scratch(w);
-      layers::layernorm_backward(final_norm_params(),
-                                 layernorm_grads_at(w, layout.final_norm[final_norm_module::gain],
-                                                    layout.final_norm[final_norm_module::bias]),
-                                 n, hidden_ptr(w, C.layers), {w.act(w.al_.final_mean), w.act(w.al_.final_rstd)},
-                                 dx, dy, sc.gain, sc.bias);
+      final_norm_at(w).backward({w.act(w.al_.final_mean), w.act(w.al_.final_rstd)}, n, hidden_ptr(w, C.layers), dx,
+                                dy, sc.gain, sc.bias);
     }
     notify_hidden_gradient(w, C.layers, dy);
     for (int l = C.layers - 1; l >= 0; --l) {
       layers::detail::zero(nc, dx);
-      layers::block_backward(block_params_of(l), block_grads_of(w, l), shape(w), hidden_ptr(w, l),
-                             block_cache_of(w, l), dy, dx, scratch(w), block_dropout_of(w, l));
+      block_at(w, l).backward(block_cache_of(w, l), scratch(w), shape(w), hidden_ptr(w, l), dy, dx,
+                              block_dropout_of(w, l));
       std::swap(dx, dy);
       notify_hidden_gradient(w, l, dy);
     }
@@ -227,18 +224,11 @@ class block_stack : public binding<C, P, Policy, Storage> {
       T* d_sum = dx;
       layers::detail::zero(ne, d_sum);
       auto sc = scratch(w);
-      layers::layernorm_backward(embedding_norm(),
-                                 layernorm_grads_at(w, layout.embeddings[embeddings_module::norm_gain],
-                                                    layout.embeddings[embeddings_module::norm_bias]),
-                                 n, w.act(w.al_.embeddings), {w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)},
-                                 dy, d_sum, sc.gain, sc.bias);
+      embedding_norm_at(w).backward({w.act(w.al_.embedding_mean), w.act(w.al_.embedding_rstd)}, n,
+                                    w.act(w.al_.embeddings), dy, d_sum, sc.gain, sc.bias);
       d_emb = d_sum;
     }
-    using em = embeddings_module;
-    layers::embedding_grads<T> eg{gradient_at(w, layout.embeddings[em::token]),
-                                  gradient_at(w, layout.embeddings[em::position]),
-                                  C.type_vocab > 0 ? gradient_at(w, layout.embeddings[em::segment]) : nullptr};
-    layers::embedding_backward(embedding_params(), eg, embedding_input(w), d_emb);
+    embedding_at(w).backward(embedding_input(w), d_emb);
   }
 };
 
