@@ -37,7 +37,7 @@
 #include "autodidact/config.hpp"                 // for model_config
 #include "autodidact/core/arena.hpp"             // for arena
 #include "autodidact/core/error.hpp"             // for require
-#include "autodidact/inference/kv_cache.hpp"     // for kv_cache, detail::static_extent
+#include "autodidact/inference/kv_cache.hpp"     // for kv_cache
 #include "autodidact/models/memory_plan.hpp"     // for models::aligned_bytes
 #include "autodidact/models/storage.hpp"         // for heap_arenas, borrowed_arenas, static_arenas, policy_arena
 #include "autodidact/kernels/attention.hpp"      // for attention_cached_forward
@@ -127,7 +127,7 @@ class decode_workspace {
   static int checked_rows(int b, int n) {
     require(b >= 1, "decode_workspace: max_batch = ", b, " must be at least 1");
     require(n >= 1, "decode_workspace: max_rows = ", n, " must be at least 1");
-    detail::check_static_extent<Storage>("decode_workspace", "max_rows", b, n);
+    models::detail::check_static_extent<Storage>("decode_workspace", "max_rows", b, n);
     return b * n;
   }
   T* at(int slot) noexcept {
@@ -154,8 +154,8 @@ class decode_workspace {
                                           max_rows, "max_rows");
     return models::detail::borrowed_arena<T>(memory, 0, detail::decode_activation_elements<C>(max_batch, max_rows));
   }
-  static constexpr int static_batch = detail::static_extent<Storage>::max_batch;
-  static constexpr int static_rows = detail::static_extent<Storage>::max_seq;
+  static constexpr int static_batch = models::detail::static_extent<Storage>::max_batch;
+  static constexpr int static_rows = models::detail::static_extent<Storage>::max_seq;
   using act_arena =
       models::detail::policy_arena<T, Storage, detail::decode_activation_elements<C>(static_batch, static_rows)>;
   using int_arena =

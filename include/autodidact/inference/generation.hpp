@@ -137,8 +137,8 @@ class generator {
  private:
   // static_arenas<B, N>: the cache holds B x N, the workspace B x
   // min(PrefillChunk, N) rows.
-  static constexpr int static_batch = detail::static_extent<Storage>::max_batch;
-  static constexpr int static_length = detail::static_extent<Storage>::max_seq;
+  static constexpr int static_batch = models::detail::static_extent<Storage>::max_batch;
+  static constexpr int static_length = models::detail::static_extent<Storage>::max_seq;
   static constexpr int static_chunk = PrefillChunk < static_length ? PrefillChunk : static_length;
   using cache_storage =
       std::conditional_t<models::is_static_arenas_v<Storage>, static_arenas<static_batch, static_length>, Storage>;

@@ -42,26 +42,6 @@ using models::static_arenas;
 using models::with_packed_weights;
 
 namespace detail {
-// The capacity a storage policy fixes at compile time (0 x 0 unless static).
-template <class S>
-struct static_extent {
-  static constexpr int max_batch = 0, max_seq = 0;
-};
-template <int B, int N, bool P>
-struct static_extent<models::static_arenas<B, N, P>> {
-  static constexpr int max_batch = B, max_seq = N;
-};
-// Checks run-time sizes against a static_arenas<B, N> capacity.
-template <class S>
-void check_static_extent(const char* what, const char* seq_name, int max_batch, int max_seq) {
-  if constexpr (models::is_static_arenas_v<S>) {
-    require(max_batch <= S::max_batch && max_seq <= S::max_seq, what, " (static_arenas<", S::max_batch, ", ",
-            S::max_seq, ">): max_batch x ", seq_name, " = ", max_batch, " x ", max_seq, " exceeds the ",
-            S::max_batch, " x ", S::max_seq, " its arenas were sized for");
-  } else {
-    (void)what, (void)seq_name, (void)max_batch, (void)max_seq;
-  }
-}
 // Elements of K and V: 2 · L · B · N · C.
 template <model_config C>
 constexpr std::size_t kv_elements(int max_batch, int max_length) {
@@ -73,7 +53,7 @@ constexpr std::size_t kv_elements(int max_batch, int max_length) {
 template <model_config C, class T, models::arena_storage_policy Storage = heap_arenas>
 class kv_cache {
   static_assert(C.layers >= 1, "autodidact: a KV cache needs a model with at least one layer.");
-  static_assert(detail::static_extent<Storage>::max_seq <= C.max_positions,
+  static_assert(models::detail::static_extent<Storage>::max_seq <= C.max_positions,
                 "autodidact: kv_cache<C, T, static_arenas<B, N>> needs N <= the config's max_positions.");
 
  public:
@@ -155,7 +135,7 @@ class kv_cache {
   int checked_length(int n) const {
     require(n >= 1 && n <= C.max_positions, "kv_cache: max_length = ", n, " must be in [1, max_positions = ",
             C.max_positions, "]");
-    detail::check_static_extent<Storage>("kv_cache", "max_length", max_batch_, n);
+    models::detail::check_static_extent<Storage>("kv_cache", "max_length", max_batch_, n);
     return n;
   }
   static auto borrowed_data(std::span<std::byte> memory, int max_batch, int max_length) {
@@ -174,8 +154,8 @@ class kv_cache {
                static_cast<std::size_t>(C.d_model);
   }
 
-  static constexpr int static_batch = detail::static_extent<Storage>::max_batch;
-  static constexpr int static_length = detail::static_extent<Storage>::max_seq;
+  static constexpr int static_batch = models::detail::static_extent<Storage>::max_batch;
+  static constexpr int static_length = models::detail::static_extent<Storage>::max_seq;
   using data_arena = models::detail::policy_arena<T, Storage, detail::kv_elements<C>(static_batch, static_length)>;
   using length_arena = models::detail::policy_arena<std::int32_t, Storage, std::size_t(static_batch)>;
 

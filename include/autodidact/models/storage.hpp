@@ -86,6 +86,26 @@ concept arena_storage_policy = std::same_as<S, heap_arenas> || std::same_as<S, b
 
 namespace detail {
 
+// The capacity a storage policy fixes at compile time (0 x 0 unless static).
+template <class S>
+struct static_extent {
+  static constexpr int max_batch = 0, max_seq = 0;
+};
+template <int B, int N, bool P>
+struct static_extent<static_arenas<B, N, P>> {
+  static constexpr int max_batch = B, max_seq = N;
+};
+// Checks run-time sizes against a static_arenas<B, N> capacity.
+template <class S>
+void check_static_extent(const char* what, const char* seq_name, int max_batch, int max_seq) {
+  if constexpr (is_static_arenas_v<S>) {
+    require(max_batch <= S::max_batch && max_seq <= S::max_seq, what, " (static_arenas<", S::max_batch, ", ",
+            S::max_seq, ">): max_batch x ", seq_name, " = ", max_batch, " x ", max_seq, " exceeds the ",
+            S::max_batch, " x ", S::max_seq, " its arenas were sized for");
+  } else {
+    (void)what, (void)seq_name, (void)max_batch, (void)max_seq;
+  }
+}
 // Checks a caller's block for a borrowed_arenas object: at least `needed`
 // bytes (the plan's figure for max_batch x max_seq), starting on an
 // arena_alignment boundary. `what` names the object ("encoder", "workspace");

@@ -113,9 +113,7 @@ class workspace {
         losses_(make_arena<loss_arena>(tokens(), "the per-token loss arena")),
         ints_(make_arena<int_arena>(5 * tokens() + 2 * static_cast<std::size_t>(max_batch), "the token id arena")) {
     if constexpr (is_static_arenas_v<Storage>) {
-      require(max_batch <= Storage::max_batch && max_seq <= Storage::max_seq, "workspace (static_arenas<",
-              Storage::max_batch, ", ", Storage::max_seq, ">): max_batch x max_seq = ", max_batch, " x ", max_seq,
-              " exceeds the ", Storage::max_batch, " x ", Storage::max_seq, " its arenas were sized for");
+      detail::check_static_extent<Storage>("workspace", "max_seq", max_batch, max_seq);
       // Zero like a heap arena (a static object is, an allocated one not).
       acts_.zero();
       losses_.zero();
