@@ -162,8 +162,12 @@ struct device {
 // Step 3: the budgets, checked by the compiler. Change a size above and a
 // budget that no longer holds stops the build.
 // ---------------------------------------------------------------------------
+// The packed weights are padded to whole column panels, whose width is the
+// CPU's vector width (kernels::gemm_column_panel): the same decoder takes
+// 7.9 MB where panels are 16 floats wide (AVX2) and 8.1 MB where they are 48
+// (AVX-512), so a budget leaves room for the widest target it is built for.
 constexpr std::size_t MB = 1000 * 1000;
-static_assert(device<smoke_config>::bytes <= 8 * MB, "the smoke decoder must fit in 8 MB");
+static_assert(device<smoke_config>::bytes <= 9 * MB, "the smoke decoder must fit in 9 MB");
 static_assert(device<gpt2_small>::bytes <= 1100 * MB,
               "GPT-2 small with packed weights and a 1024-token cache must fit in 1.1 GB");
 
