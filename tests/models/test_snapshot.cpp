@@ -3,9 +3,10 @@
 // float and double, take one training step (dropout on, a padded batch) and
 // a second forward; every hidden state, logit, loss, parameter gradient and
 // the parameters after one AdamW step are compared bit for bit with
-// tests/golden/snapshots/models_<simd arch>.safetensors — written by the
-// code of the day the snapshot was taken, on a CPU of that SIMD
-// architecture (other architectures round differently).
+// tests/golden/snapshots/models_<simd arch>_<target cpu>.safetensors —
+// written by the code of the day the snapshot was taken, by a build for that
+// SIMD architecture and compiler target (-march=native on that CPU; others
+// round differently).
 //
 // Each model runs four times, on 1 and 2 threads and with weights packed
 // or not, and all four must give the same bits (in every build) and the
@@ -20,7 +21,7 @@
 // gradients are recorded by name, so a new arena layout still compares.
 //
 //   AUTODIDACT_SNAPSHOT_WRITE=<folder> models_snapshot
-// writes the snapshot for this CPU's SIMD architecture into <folder>
+// writes the snapshot for this build's SIMD architecture and target into <folder>
 // (tools/snapshot.sh does that from a given commit for the CPU at hand).
 #include <catch2/catch.hpp>
 
@@ -84,8 +85,17 @@ std::string arch_name() {
   return name;
 }
 
+// The SIMD architecture and the compiler's target CPU (-march, and -mtune
+// when it differs; tests/models/CMakeLists.txt): both decide the bits.
+std::string snapshot_name() {
+  std::string name = arch_name() + "_" + AUTODIDACT_SNAPSHOT_TARGET;
+  for (char& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return name;
+}
+
 std::filesystem::path snapshot_path(const std::filesystem::path& folder) {
-  return folder / ("models_" + arch_name() + ".safetensors");
+  return folder / ("models_" + snapshot_name() + ".safetensors");
 }
 
 void set_threads([[maybe_unused]] int n) {
@@ -310,16 +320,18 @@ TEST_CASE("encoder and decoder reproduce the snapshot bit for bit, on 1 and 2 th
     add_entries(entries, "decoder.f32.", dec32);
     add_entries(entries, "decoder.f64.", dec64);
     const auto path = snapshot_path(out);
-    io::write_safetensors(path, entries, {{"simd_arch", arch_name()}, {"compiler", __VERSION__}});
+    io::write_safetensors(path, entries,
+                         {{"simd_arch", arch_name()}, {"target", AUTODIDACT_SNAPSHOT_TARGET}, {"compiler", __VERSION__}});
     WARN("snapshot written to " << path.string());
     return;
   }
   const auto path = snapshot_path(std::filesystem::path(AUTODIDACT_TEST_DATA_DIR) / "golden" / "snapshots");
   if (!std::filesystem::exists(path)) {
-    // Another SIMD architecture rounds differently; its snapshot must be
-    // taken from the baseline commit on such a CPU (tools/snapshot.sh).
-    WARN("no snapshot for SIMD architecture " << arch_name() << " (" << path.string()
-                                               << "): run tools/snapshot.sh <baseline commit>");
+    // Another SIMD architecture or target CPU rounds differently; its
+    // snapshot must be taken from the baseline commit on such a CPU
+    // (tools/snapshot.sh).
+    WARN("no snapshot for SIMD architecture and target " << snapshot_name() << " (" << path.string()
+                                                          << "): run tools/snapshot.sh <baseline commit>");
     return;
   }
   const auto f = io::safetensors_file::open(path);
