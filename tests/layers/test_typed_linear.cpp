@@ -2,14 +2,18 @@
 // the packed copy gives bitwise the unpacked forward (packing only copies
 // W into the GEMM's layout), owning or bound, with and without an
 // epilogue and a bias, in f32 and f64; the bias-free Linear's table and
-// memory. The static_asserts' sentences are checked by tests/compile_fail
+// memory; bound to a model's arena, the pooler's, the NSP head's and the
+// tied LM head's Linears compute what the model computes. The static_asserts' sentences are checked by tests/compile_fail
 // (layer_zero_width, layer_zero_input, layer_bf16_linear).
 #include <catch2/catch.hpp>
 
 #include <autodidact/core/arena.hpp>
 #include <autodidact/core/rng.hpp>
 #include <autodidact/layers/typed/linear.hpp>
+#include <autodidact/models/decoder.hpp>
+#include <autodidact/models/encoder.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -121,6 +125,62 @@ TEST_CASE("typed linear without a bias: its table, memory and math", "[unit][typ
   CHECK(same_bits(y, y2));
   CHECK(same_bits(dx, dx2));
   CHECK(std::memcmp(lin.gradient(L::weight).data(), dw.data(), dw.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("typed linear bound to a model's arena computes the model's pooler, NSP and LM heads",
+          "[unit][typed][linear]") {
+  const int batch = 2, seq = 7;
+  std::vector<std::int32_t> lengths{seq, 5};
+  SECTION("encoder: the pooler and the NSP head") {
+    constexpr model_config C = tiny_encoder;
+    static_assert(C.pooler);
+    using model_t = models::encoder<C, f32>;
+    using L = layers::linear<C.d_model, C.d_model>;
+    STATIC_REQUIRE(L::parameter_elements == model_t::layout.pooler.end - model_t::layout.pooler.begin);
+    model_t model(batch, seq, {.seed = 3});
+    std::vector<std::int32_t> ids(batch * seq);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 37 + 3) % C.vocab);
+    model.forward({ids, {}, lengths, batch, seq});
+    // The pooler viewed in place (frozen), unpacked and packed.
+    const L pooler(model.parameters().subspan(model_t::layout.pooler[models::pooler_module::weight],
+                                              L::parameter_elements),
+                   {});
+    std::vector<float> cls(batch * C.d_model), pooled(batch * C.d_model), pooled_packed(batch * C.d_model);
+    for (int b = 0; b < batch; ++b)
+      for (int j = 0; j < C.d_model; ++j) cls[b * C.d_model + j] = model.hidden().data()[b * seq * C.d_model + j];
+    arena<float> packed(L::packed_elements, "test: the pooler's packed weight");
+    pooler.forward(batch, cls.data(), pooled.data());
+    pooler.forward(batch, cls.data(), pooled_packed.data(), {}, pooler.pack(packed.span()));
+    CHECK(same_bits(pooled, pooled_packed));
+    for (float& v : pooled) v = std::tanh(v);
+    CHECK(std::memcmp(pooled.data(), model.pooled().data(), pooled.size() * sizeof(float)) == 0);
+    // The NSP head, typed as the encoder types it.
+    using N = heads::nsp_head::layer_type<C, f32>;
+    const N nsp(model.parameters().subspan(model_t::layout.head<heads::nsp_head>()[heads::nsp_head::weight],
+                                           N::parameter_elements),
+                {});
+    std::vector<float> logits(batch * 2);
+    nsp.forward(batch, model.pooled().data(), logits.data());
+    CHECK(std::memcmp(logits.data(), model.nsp_logits().data(), logits.size() * sizeof(float)) == 0);
+  }
+  SECTION("decoder: the tied LM head views the token embedding") {
+    constexpr model_config C = tiny_decoder;
+    static_assert(C.tied_lm_head);
+    using model_t = models::decoder<C, f32>;
+    using L = heads::lm_head::layer_type<C, f32>;
+    STATIC_REQUIRE(!L::has_bias);
+    model_t model(batch, seq, {.seed = 4});
+    std::vector<std::int32_t> ids(batch * seq);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>((i * 41 + 7) % C.vocab);
+    model.forward({ids, {}, lengths, batch, seq});
+    const L head(model.parameters().subspan(model_t::layout.embeddings[models::embeddings_module::token],
+                                            L::parameter_elements),
+                 {});
+    CHECK(head.params().weight == model.embedding_parameters().token);
+    std::vector<float> logits(std::size_t(batch) * seq * C.vocab);
+    head.forward(batch * seq, model.hidden().data(), logits.data());
+    CHECK(std::memcmp(logits.data(), model.logits().data(), logits.size() * sizeof(float)) == 0);
+  }
 }
 
 }  // namespace layers_typed_linear_tests
