@@ -11,7 +11,9 @@
 #include "autodidact/config.hpp"              // for model_config
 #include "autodidact/core/arena.hpp"          // for aligned_count
 #include "autodidact/heads/linear_logits.hpp"  // for linear_logits_head
+#include "autodidact/layers/typed/linear.hpp"  // for layers::linear
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
+#include "autodidact/precision.hpp"            // for precision_policy
 
 namespace autodidact::heads {
 
@@ -23,6 +25,13 @@ struct lm_head : linear_logits_head {  // workspace: the logits (linear_logits.h
     return {{{"weight", v, static_cast<std::size_t>(c.d_model), models::param_role::matrix, true}}};
   }
   static constexpr bool multiplies_token_embedding(const model_config& c) noexcept { return c.tied_lm_head; }
+  // The head as a typed Linear C → V without a bias. Untied, it views this
+  // module's weight; tied, the token embedding [V, C] (the first entry of
+  // the embeddings module, laid out as a bias-free Linear's table: the
+  // typed layer only views it, and its gradient is the embedding's).
+  // decoder<> checks either layout.
+  template <model_config C, precision_policy P>
+  using layer_type = layers::linear<C.d_model, C.vocab, P, false>;
   static std::string prefix(int) { return "lm_head."; }
   static std::string hf_prefix(models::hf_family, int) { return "lm_head."; }
   static constexpr models::hf_rule rules[] = {{weight, "weight"}};

@@ -27,7 +27,9 @@
 #include "autodidact/kernels/gelu.hpp"        // for gelu_backward
 #include "autodidact/layers/layernorm.hpp"    // for layernorm_forward, layernorm_backward
 #include "autodidact/layers/linear.hpp"       // for linear_forward, linear_backward
+#include "autodidact/layers/typed/linear.hpp" // for layers::linear
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
+#include "autodidact/precision.hpp"           // for precision_policy
 
 namespace autodidact::heads {
 
@@ -49,6 +51,11 @@ struct mlm_head {
              {"ln.bias", e, 0, param_role::norm_bias},
              {"output_bias", v, 0, param_role::bias}}};
   }
+  // The dense layer as a typed Linear C → E: its two entries open the
+  // table, laid out as the layer's table (encoder<> checks it), so a model
+  // binds it in place (models/detail/binding.hpp's linear_at).
+  template <model_config C, precision_policy P>
+  using dense_type = layers::linear<C.d_model, C.embedding_width(), P>;
   // The decoder matrix is the token embedding [V, E] (packed with the heads).
   static constexpr bool multiplies_token_embedding(const model_config&) noexcept { return true; }
   static std::string prefix(int) { return "mlm."; }
@@ -106,7 +113,11 @@ struct mlm_head {
     return k;
   }
 
-  // The head's parameters bound to an arena.
+  // The head's parameters bound to an arena: the free functions' structs
+  // (the dense layer's from its typed layer, dense_type::params()). The
+  // decoder stays a run-time view: its weight is the token embedding (the
+  // embeddings module's) and its bias this head's output_bias, two modules
+  // no one typed Linear's table can lay out.
   template <class T>
   struct params_type {
     layers::linear_params<T> dense;    // [E, C]

@@ -11,7 +11,9 @@
 #include "autodidact/config.hpp"              // for model_config
 #include "autodidact/core/arena.hpp"          // for aligned_count
 #include "autodidact/heads/linear_logits.hpp"  // for linear_logits_head
+#include "autodidact/layers/typed/linear.hpp"  // for layers::linear
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
+#include "autodidact/precision.hpp"            // for precision_policy
 
 namespace autodidact::heads {
 
@@ -24,6 +26,10 @@ struct nsp_head : linear_logits_head {  // workspace: the logits (linear_logits.
     const std::size_t two = c.pooler ? 2 : 0;
     return {{{"weight", two, d, param_role::matrix}, {"bias", two, 0, param_role::bias}}};
   }
+  // The head as a typed Linear C → 2 (configs with a pooler), whose table
+  // is this one's layout (encoder<> checks it).
+  template <model_config C, precision_policy P>
+  using layer_type = layers::linear<C.d_model, 2, P>;
   static std::string prefix(int) { return "nsp."; }
   static std::string hf_prefix(models::hf_family, int) { return "cls.seq_relationship."; }
   static constexpr models::hf_rule rules[] = {{weight, "weight"}, {bias, "bias"}};

@@ -113,8 +113,8 @@ class decoder : public detail::body<C, P, Policy, Storage> {
       const auto k = lm_cache(w);  // dlogits in place of the logits
       kernels::cross_entropy_backward(n, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(state.count),
                                       k.logits, C.vocab);
-      heads::linear_logits_backward(head_params(), {base::gradient_at(w, head_weight_offset()), nullptr}, n,
-                                    this->top(w), k, d_final);
+      const auto head = head_at(w);
+      heads::linear_logits_backward(head.params(), head.grads(), n, this->top(w), k, d_final);
     }
     state.logits_valid = false;
     backward_from_final(w, d_final);
@@ -152,12 +152,30 @@ class decoder : public detail::body<C, P, Policy, Storage> {
 
  private:
   using lm = heads::lm_head;
+  // The LM head as a typed Linear C → V without a bias (heads/lm.hpp),
+  // bound in place by linear_at (binding.hpp): to the head's own weight,
+  // or, tied, to the token embedding [V, C] — a view; the embedding's
+  // gradient is then the head's.
+  using lm_head_type = typename lm::template layer_type<C, P>;
   static constexpr std::size_t head_weight_offset() {
     return C.tied_lm_head ? layout.embeddings[embeddings_module::token] : layout.template head<lm>()[lm::weight];
   }
+  static constexpr bool head_laid_out_as_typed_layer() {
+    if constexpr (C.tied_lm_head)
+      return base::template laid_out_as<lm_head_type>(layout.embeddings, embeddings_module::token, 1);
+    if constexpr (!C.tied_lm_head && base::layout_type::template has_head<lm>)
+      return base::template laid_out_as<lm_head_type>(layout.template head<lm>(), lm::weight, lm::count);
+    return true;
+  }
+  static_assert(head_laid_out_as_typed_layer(),
+                "autodidact: the memory plan must lay the LM head's weight (the token embedding when tied) out "
+                "as a bias-free typed Linear's table does.");
+  lm_head_type head_at() const { return this->template linear_at<lm_head_type>(head_weight_offset()); }
+  lm_head_type head_at(workspace_type& w) const {
+    return this->template linear_at<lm_head_type>(w, head_weight_offset());
+  }
   layers::linear_params<T> head_params() const {
-    return {this->parameter_at(head_weight_offset()), nullptr, C.d_model, C.vocab,
-            this->packed_for(head_weight_offset())};
+    return head_at().params(this->linear_packed_at(head_weight_offset()));
   }
   static typename lm::template cache_type<T> lm_cache(const workspace_type& w) {
     return lm::cache(base::template head_workspace<lm>(w), C, w.batch() * w.seq(), w.batch());

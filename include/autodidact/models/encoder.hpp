@@ -261,7 +261,24 @@ class encoder : public detail::body<C, P, Policy, Storage> {
  private:
   using mlm = heads::mlm_head;
   using nsp = heads::nsp_head;
-  static constexpr std::size_t pooler_at(std::size_t p) { return layout.pooler[p]; }
+  // The heads' Linears as typed layers over the config's widths, bound in
+  // place by linear_at (binding.hpp): the MLM head's dense layer and the
+  // NSP head; the layout must place their entries as the layers' tables do.
+  using mlm_dense_type = typename mlm::template dense_type<C, P>;
+  using nsp_type = typename nsp::template layer_type<C, P>;
+  static constexpr bool heads_laid_out_as_typed_layers() {
+    using layout_type = typename base::layout_type;
+    if constexpr (layout_type::template has_head<mlm>)
+      if (!base::template laid_out_as<mlm_dense_type>(layout.template head<mlm>(), mlm::dense_weight, 2))
+        return false;
+    if constexpr (C.pooler && layout_type::template has_head<nsp>)
+      if (!base::template laid_out_as<nsp_type>(layout.template head<nsp>(), nsp::weight, nsp::count))
+        return false;
+    return true;
+  }
+  static_assert(heads_laid_out_as_typed_layers(),
+                "autodidact: the memory plan must lay the MLM head's dense layer and the NSP head out as their "
+                "typed Linears' tables do (weight, then bias).");
   static constexpr std::size_t mlm_at(std::size_t p) { return layout.template head<mlm>()[p]; }
   static constexpr std::size_t nsp_at(std::size_t p) { return layout.template head<nsp>()[p]; }
   static constexpr std::size_t token_embedding() { return layout.embeddings[embeddings_module::token]; }
@@ -273,17 +290,20 @@ class encoder : public detail::body<C, P, Policy, Storage> {
   }
 
   // The heads bound to the arenas (parameters from the layout, workspaces
-  // from the activation layout).
+  // from the activation layout). The dense layer is typed; the decoder a
+  // run-time view of the token embedding with output_bias as its bias
+  // (two modules: no typed Linear's table lays them out; heads/mlm.hpp).
   typename mlm::template params_type<T> mlm_params() const {
-    const int c = C.d_model, e = base::E;
-    return {this->linear_at(mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias), c, e),
+    const int e = base::E;
+    const std::size_t dense = mlm_at(mlm::dense_weight);
+    return {this->template linear_at<mlm_dense_type>(dense).params(this->linear_packed_at(dense)),
             this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias), e),
             {this->parameter_at(token_embedding()), this->parameter_at(mlm_at(mlm::output_bias)), e, C.vocab,
              this->packed_for(token_embedding())},
             C.gelu};
   }
-  static typename mlm::template grads_type<T> mlm_grads(workspace_type& w) {
-    return {base::linear_grads_at(w, mlm_at(mlm::dense_weight), mlm_at(mlm::dense_bias)),
+  typename mlm::template grads_type<T> mlm_grads(workspace_type& w) const {
+    return {this->template linear_at<mlm_dense_type>(w, mlm_at(mlm::dense_weight)).grads(),
             base::layernorm_grads_at(w, mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
             {base::gradient_at(w, token_embedding()), base::gradient_at(w, mlm_at(mlm::output_bias))}};
   }
@@ -308,11 +328,13 @@ class encoder : public detail::body<C, P, Policy, Storage> {
       std::copy_n(h + std::ptrdiff_t(w.gather_rows()[r]) * c, c, k.input + std::ptrdiff_t(r) * c);
     heads::mlm_forward(mlm_params(), m.count, k.input, k);
   }
+  // The NSP head, typed, bound likewise.
   typename nsp::template params_type<T> nsp_params() const {
-    return this->linear_at(nsp_at(nsp::weight), nsp_at(nsp::bias), C.d_model, 2);
+    const std::size_t weight = nsp_at(nsp::weight);
+    return this->template linear_at<nsp_type>(weight).params(this->linear_packed_at(weight));
   }
-  static typename nsp::template grads_type<T> nsp_grads(workspace_type& w) {
-    return base::linear_grads_at(w, nsp_at(nsp::weight), nsp_at(nsp::bias));
+  typename nsp::template grads_type<T> nsp_grads(workspace_type& w) const {
+    return this->template linear_at<nsp_type>(w, nsp_at(nsp::weight)).grads();
   }
   static typename nsp::template cache_type<T> nsp_cache(const workspace_type& w) {
     return nsp::cache(base::template head_workspace<nsp>(w), C, w.batch() * w.seq(), w.batch());
@@ -327,8 +349,7 @@ class encoder : public detail::body<C, P, Policy, Storage> {
       std::copy(h + std::ptrdiff_t(i) * t * c, h + std::ptrdiff_t(i) * t * c + c, cls + std::ptrdiff_t(i) * c);
     }
     T* out = w.act(w.al_.pooled);
-    layers::linear_forward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c), b,
-                           cls, out);
+    this->pooler_at().forward(b, cls, out, {}, this->pooler_packed());
     for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) out[i] = std::tanh(out[i]);
   }
 
@@ -339,9 +360,7 @@ class encoder : public detail::body<C, P, Policy, Storage> {
     for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(b) * c; ++i) d_pre[i] = d_pooled[i] * (T(1) - out[i] * out[i]);
     T* d_cls = w.act(w.al_.scratch_c2);  // [B, C]
     layers::detail::zero(std::ptrdiff_t(b) * c, d_cls);
-    layers::linear_backward(this->linear_at(pooler_at(pooler_module::weight), pooler_at(pooler_module::bias), c, c),
-                            base::linear_grads_at(w, pooler_at(pooler_module::weight), pooler_at(pooler_module::bias)),
-                            b, w.act(w.al_.pooled_input), d_pre, d_cls);
+    this->pooler_at(w).backward(b, w.act(w.al_.pooled_input), d_pre, d_cls);
     for (int i = 0; i < b; ++i) {
       for (int j = 0; j < c; ++j) d_hidden[std::ptrdiff_t(i) * t * c + j] += d_cls[std::ptrdiff_t(i) * c + j];
     }

@@ -15,7 +15,11 @@
 // arena (and of a workspace's gradient arena), whose table lays it out
 // exactly as the model's layout does (checked below); packed_of(l) gives it
 // the packed copies. embedding_at(), embedding_norm_at() and
-// final_norm_at() bind layers::embedding and layers::layernorm the same way.
+// final_norm_at() bind layers::embedding and layers::layernorm the same way,
+// and linear_at<L>(weight) a layers::linear (the pooler, the factorised
+// embedding projection, the heads' Linears: encoder.hpp and decoder.hpp
+// check their heads' entries with laid_out_as), with linear_packed_at for
+// its packed copy.
 
 #include <algorithm>    // for std::max
 #include <concepts>     // for std::same_as
@@ -35,6 +39,7 @@
 #include "autodidact/layers/typed/block.hpp"            // for layers::block, block_packed, block_options_of
 #include "autodidact/layers/typed/embedding.hpp"        // for layers::embedding
 #include "autodidact/layers/typed/layernorm.hpp"        // for layers::layernorm
+#include "autodidact/layers/typed/linear.hpp"           // for layers::linear, linear_packed
 #include "autodidact/models/detail/packed_weights.hpp"  // for packed_weights
 #include "autodidact/models/memory_plan.hpp"            // for memory_plan, block_activations
 #include "autodidact/models/module_spec.hpp"            // for module_offsets, npos
@@ -72,6 +77,14 @@ class binding {
   using embedding_type = layers::embedding<C.vocab, C.max_positions, E, P, C.type_vocab>;
   using embedding_norm_type = layers::layernorm<E, P, C.layer_norm_eps>;
   using final_norm_type = layers::layernorm<C.d_model, P, C.layer_norm_eps>;
+  // A Linear of this model (layers/typed/linear.hpp), over the config's
+  // compile-time widths: the pooler (configs with one) and the factorised
+  // embeddings' projection E → C (configs with embedding_size != d_model)
+  // are these, bound by pooler_at() and embedding_projection_at().
+  template <int In, int Out, bool Bias = true>
+  using linear_type = layers::linear<In, Out, P, Bias>;
+  using pooler_type = linear_type<C.d_model, C.d_model>;
+  using embedding_projection_type = linear_type<E, C.d_model>;
 
   // The parameter arena, laid out as memory_plan says. Mutable access
   // marks the packed weights (pack_weights) out of date.
@@ -161,13 +174,19 @@ class binding {
   static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
     return {gradient_at(w, gain), gradient_at(w, bias)};
   }
-  layers::linear_params<T> linear_at(std::size_t weight, std::size_t bias, int in, int out) const {
-    return {parameter_at(weight), bias == npos ? nullptr : parameter_at(bias), in, out,
-            packed_for(weight)};
+  // The typed Linear L whose weight is at offset `weight` of the parameter
+  // arena, its bias (if L has one) where L's table puts it — a module whose
+  // entries laid_out_as<L> accepts — bound to the parameters (and to w's
+  // gradients). Forward takes linear_packed_at(weight), its packed copy.
+  template <class L>
+  L linear_at(std::size_t weight) const {
+    return bound_at<L>(weight);
   }
-  static layers::linear_grads<T> linear_grads_at(workspace_type& w, std::size_t weight, std::size_t bias) {
-    return {gradient_at(w, weight), gradient_at(w, bias)};
+  template <class L>
+  L linear_at(workspace_type& w, std::size_t weight) const {
+    return bound_at<L>(w, weight);
   }
+  layers::linear_packed<T> linear_packed_at(std::size_t weight) const { return {packed_for(weight)}; }
   // The packed copy of the matrix at `weight`, or null (not packing, not
   // packed, or out of date: forward then packs on the fly, still correct).
   const T* packed_for(std::size_t weight) const noexcept { return packed_.for_weight(weight); }
@@ -209,11 +228,16 @@ class binding {
       if (!laid_out_as<embedding_norm_type>(layout.embeddings, embeddings_module::norm_gain, 2)) return false;
     if constexpr (C.final_norm)
       if (!laid_out_as<final_norm_type>(layout.final_norm, final_norm_module::gain, 2)) return false;
+    if constexpr (C.factorised_embeddings())
+      if (!laid_out_as<embedding_projection_type>(layout.embedding_projection, 0, embedding_projection_module::count))
+        return false;
+    if constexpr (C.pooler)
+      if (!laid_out_as<pooler_type>(layout.pooler, pooler_module::weight, pooler_module::count)) return false;
     return true;
   }
   static_assert(laid_out_as_typed_layers(),
-                "autodidact: the memory plan must lay blocks, embeddings and LayerNorms out as their typed layers' "
-                "tables do.");
+                "autodidact: the memory plan must lay blocks, embeddings, LayerNorms, the embedding projection "
+                "and the pooler out as their typed layers' tables do.");
 
   // Block l, bound to its parameters (and to w's gradients).
   block_type block_at(int l) const { return bound_at<block_type>(layout.blocks[static_cast<std::size_t>(l)].begin); }
@@ -246,11 +270,15 @@ class binding {
   embedding_norm_type embedding_norm_at(workspace_type& w) const {
     return bound_at<embedding_norm_type>(w, layout.embeddings[embeddings_module::norm_gain]);
   }
-  // Factorised embeddings' Linear(E → C).
-  layers::linear_params<T> embedding_projection() const {
-    using pm = embedding_projection_module;
-    return linear_at(layout.embedding_projection[pm::weight], layout.embedding_projection[pm::bias], E, C.d_model);
+  // Factorised embeddings' Linear(E → C), bound likewise, and its packed weight.
+  static constexpr std::size_t projection_weight = layout.embedding_projection[embedding_projection_module::weight];
+  embedding_projection_type embedding_projection_at() const {
+    return linear_at<embedding_projection_type>(projection_weight);
   }
+  embedding_projection_type embedding_projection_at(workspace_type& w) const {
+    return linear_at<embedding_projection_type>(w, projection_weight);
+  }
+  layers::linear_packed<T> embedding_projection_packed() const { return linear_packed_at(projection_weight); }
   static layers::embedding_input embedding_input(const workspace_type& w) {
     return {w.ids(), w.positions(), C.type_vocab > 0 ? w.segments() : nullptr, w.batch_ * w.seq_};
   }
@@ -279,6 +307,12 @@ class binding {
   final_norm_type final_norm_at(workspace_type& w) const {
     return bound_at<final_norm_type>(w, layout.final_norm[final_norm_module::gain]);
   }
+
+  // The pooler's Linear (configs with one), bound likewise, and its packed weight.
+  static constexpr std::size_t pooler_weight = layout.pooler[pooler_module::weight];
+  pooler_type pooler_at() const { return linear_at<pooler_type>(pooler_weight); }
+  pooler_type pooler_at(workspace_type& w) const { return linear_at<pooler_type>(w, pooler_weight); }
+  layers::linear_packed<T> pooler_packed() const { return linear_packed_at(pooler_weight); }
 
   // The gradient buffer the heads write d top() [N, C] into (with a final
   // LayerNorm, the slot its backward reads before the stack reuses it).

@@ -54,10 +54,10 @@ class block_stack : public binding<C, P, Policy, Storage> {
   using base::embedding_input;
   using base::embedding_norm_at;
   using base::embedding_output;
-  using base::embedding_projection;
+  using base::embedding_projection_at;
+  using base::embedding_projection_packed;
   using base::final_norm_at;
   using base::hidden_ptr;
-  using base::linear_grads_at;
   using base::packed_of;
   using base::scratch;
   using base::shape;
@@ -98,7 +98,8 @@ class block_stack : public binding<C, P, Policy, Storage> {
     }
     layers::dropout_apply(dropout_site_for(w, 1, w.dropout_.hidden), std::ptrdiff_t(n) * E, const_cast<T*>(x));
     if constexpr (C.factorised_embeddings()) {
-      layers::linear_forward(embedding_projection(), n, x, w.act(w.al_.embedding_projected));
+      T* projected = w.act(w.al_.embedding_projected);
+      embedding_projection_at().forward(n, x, projected, {}, embedding_projection_packed());
       x = w.act(w.al_.embedding_projected);
     }
     const bool check = w.check_finite_;
@@ -207,13 +208,9 @@ class block_stack : public binding<C, P, Policy, Storage> {
     // the projection into the E-wide buffers.
     const std::ptrdiff_t ne = std::ptrdiff_t(n) * E;
     if constexpr (C.factorised_embeddings()) {
-      using pm = embedding_projection_module;
       T* d_out = w.act(w.al_.grad_embedding_a);
       layers::detail::zero(ne, d_out);
-      layers::linear_backward(embedding_projection(),
-                              linear_grads_at(w, layout.embedding_projection[pm::weight],
-                                              layout.embedding_projection[pm::bias]),
-                              n, embedding_output(w), dy, d_out);
+      embedding_projection_at(w).backward(n, embedding_output(w), dy, d_out);
       dy = d_out;
       dx = w.act(w.al_.grad_embedding_b);
     }
