@@ -27,6 +27,7 @@
 #include "autodidact/kernels/gelu.hpp"        // for gelu_backward
 #include "autodidact/layers/layernorm.hpp"    // for layernorm_forward, layernorm_backward
 #include "autodidact/layers/linear.hpp"       // for linear_forward, linear_backward
+#include "autodidact/layers/typed/layernorm.hpp" // for layers::layernorm
 #include "autodidact/layers/typed/linear.hpp" // for layers::linear
 #include "autodidact/models/module_spec.hpp"  // for param_spec, param_role, hf_rule
 #include "autodidact/precision.hpp"           // for precision_policy
@@ -56,6 +57,9 @@ struct mlm_head {
   // binds it in place (models/detail/binding.hpp's linear_at).
   template <model_config C, precision_policy P>
   using dense_type = layers::linear<C.d_model, C.embedding_width(), P>;
+  // Its LayerNorm over E as a typed layer (gain, then bias: its table).
+  template <model_config C, precision_policy P>
+  using norm_type = layers::layernorm<C.embedding_width(), P, C.layer_norm_eps>;
   // The decoder matrix is the token embedding [V, E] (packed with the heads).
   static constexpr bool multiplies_token_embedding(const model_config&) noexcept { return true; }
   static std::string prefix(int) { return "mlm."; }

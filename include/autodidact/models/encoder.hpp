@@ -265,11 +265,13 @@ class encoder : public detail::body<C, P, Policy, Storage> {
   // place by linear_at (binding.hpp): the MLM head's dense layer and the
   // NSP head; the layout must place their entries as the layers' tables do.
   using mlm_dense_type = typename mlm::template dense_type<C, P>;
+  using mlm_norm_type = typename mlm::template norm_type<C, P>;
   using nsp_type = typename nsp::template layer_type<C, P>;
   static constexpr bool heads_laid_out_as_typed_layers() {
     using layout_type = typename base::layout_type;
     if constexpr (layout_type::template has_head<mlm>)
-      if (!base::template laid_out_as<mlm_dense_type>(layout.template head<mlm>(), mlm::dense_weight, 2))
+      if (!base::template laid_out_as<mlm_dense_type>(layout.template head<mlm>(), mlm::dense_weight, 2) ||
+          !base::template laid_out_as<mlm_norm_type>(layout.template head<mlm>(), mlm::norm_gain, 2))
         return false;
     if constexpr (C.pooler && layout_type::template has_head<nsp>)
       if (!base::template laid_out_as<nsp_type>(layout.template head<nsp>(), nsp::weight, nsp::count))
@@ -277,8 +279,8 @@ class encoder : public detail::body<C, P, Policy, Storage> {
     return true;
   }
   static_assert(heads_laid_out_as_typed_layers(),
-                "autodidact: the memory plan must lay the MLM head's dense layer and the NSP head out as their "
-                "typed Linears' tables do (weight, then bias).");
+                "autodidact: the memory plan must lay the MLM head's dense layer and LayerNorm and the NSP head "
+                "out as their typed layers' tables do (weight, then bias; gain, then bias).");
   static constexpr std::size_t mlm_at(std::size_t p) { return layout.template head<mlm>()[p]; }
   static constexpr std::size_t nsp_at(std::size_t p) { return layout.template head<nsp>()[p]; }
   static constexpr std::size_t token_embedding() { return layout.embeddings[embeddings_module::token]; }
@@ -290,21 +292,22 @@ class encoder : public detail::body<C, P, Policy, Storage> {
   }
 
   // The heads bound to the arenas (parameters from the layout, workspaces
-  // from the activation layout). The dense layer is typed; the decoder a
-  // run-time view of the token embedding with output_bias as its bias
-  // (two modules: no typed Linear's table lays them out; heads/mlm.hpp).
+  // from the activation layout). The dense layer and the LayerNorm are
+  // typed; the decoder a run-time view of the token embedding with
+  // output_bias as its bias (two modules: no typed Linear's table lays
+  // them out; heads/mlm.hpp).
   typename mlm::template params_type<T> mlm_params() const {
     const int e = base::E;
     const std::size_t dense = mlm_at(mlm::dense_weight);
     return {this->template linear_at<mlm_dense_type>(dense).params(this->linear_packed_at(dense)),
-            this->layernorm_at(mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias), e),
+            this->template bound_at<mlm_norm_type>(mlm_at(mlm::norm_gain)).params(),
             {this->parameter_at(token_embedding()), this->parameter_at(mlm_at(mlm::output_bias)), e, C.vocab,
              this->packed_for(token_embedding())},
             C.gelu};
   }
   typename mlm::template grads_type<T> mlm_grads(workspace_type& w) const {
     return {this->template linear_at<mlm_dense_type>(w, mlm_at(mlm::dense_weight)).grads(),
-            base::layernorm_grads_at(w, mlm_at(mlm::norm_gain), mlm_at(mlm::norm_bias)),
+            this->template bound_at<mlm_norm_type>(w, mlm_at(mlm::norm_gain)).grads(),
             {base::gradient_at(w, token_embedding()), base::gradient_at(w, mlm_at(mlm::output_bias))}};
   }
   static typename mlm::template cache_type<T> mlm_cache(const workspace_type& w) {

@@ -168,12 +168,6 @@ class binding {
     if (offset == npos || offset < plan::first_trainable) return nullptr;
     return w.grads_.data() + (offset - plan::first_trainable);
   }
-  layers::layernorm_params<T> layernorm_at(std::size_t gain, std::size_t bias, int width = C.d_model) const {
-    return {parameter_at(gain), parameter_at(bias), width, static_cast<T>(C.layer_norm_eps)};
-  }
-  static layers::layernorm_grads<T> layernorm_grads_at(workspace_type& w, std::size_t gain, std::size_t bias) {
-    return {gradient_at(w, gain), gradient_at(w, bias)};
-  }
   // The typed Linear L whose weight is at offset `weight` of the parameter
   // arena, its bias (if L has one) where L's table puts it — a module whose
   // entries laid_out_as<L> accepts — bound to the parameters (and to w's
