@@ -22,6 +22,8 @@
 //
 //   ./04_pretraining [--corpus DIR] [--out DIR] [--minutes M]
 //                    [--batch B] [--seq T] [--lr PEAK] [--select P]   the recipe's knobs
+//                    [--steps N]   exactly N optimizer steps, the schedule over them, no
+//                                  wall-time budget (reproducible recipe probes)
 //   ./04_pretraining --clm       a small GPT with causal LM instead, then seeded samples
 //   ./04_pretraining --smoke     a few steps on a generated text (CTest runs this)
 //
@@ -96,6 +98,7 @@ struct options {
   bool smoke = false, clm = false;
   std::size_t seq = 128, batch = 8;
   double lr = 2e-3;
+  std::int64_t steps = 0;  // --steps: a fixed step count instead of the wall-time budget
   double select = 0.4;  // MLM: the share of tokens selected (80 % of them become [MASK])
   std::uint64_t seed = 1;
 };
@@ -224,12 +227,18 @@ void plan_steps(Model& model, const tk::wordpiece_tokenizer& tok, const data::pi
                 auto&& step) {
   data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
   const double step_s = time_steps(model, probe, step, 2);
-  to.steps = std::max<std::int64_t>(4, static_cast<std::int64_t>(fraction * opt.minutes * 60.0 / step_s));
+  to.steps = opt.steps > 0
+                 ? opt.steps
+                 : std::max<std::int64_t>(4, static_cast<std::int64_t>(fraction * opt.minutes * 60.0 / step_s));
   to.schedule.total_steps = to.steps;
   to.schedule.warmup_steps = std::min<std::int64_t>(200, to.steps / 10);
   model.initialize(init);
-  std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
-              opt.minutes);
+  if (opt.steps > 0)
+    std::printf("   %.0f ms a step: %lld steps (--steps; about %.1f minutes)\n", 1e3 * step_s,
+                static_cast<long long>(to.steps), static_cast<double>(to.steps) * step_s / 60.0);
+  else
+    std::printf("   %.0f ms a step: %lld steps in %.1f minutes\n", 1e3 * step_s, static_cast<long long>(to.steps),
+                opt.minutes);
 }
 
 }  // namespace
@@ -273,6 +282,7 @@ int main(int argc, char** argv) {
     else if (a == "--seq") opt.seq = static_cast<std::size_t>(number());
     else if (a == "--lr") opt.lr = number();
     else if (a == "--select") opt.select = number();
+    else if (a == "--steps") opt.steps = static_cast<std::int64_t>(number());
     else {
       std::fprintf(stderr, "04_pretraining: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -324,7 +334,7 @@ int main(int argc, char** argv) {
     data::pipeline<tk::wordpiece_model> pipe(tok, po, opt.seq);
     std::printf("== 2. windows of %zu tokens, batches of %zu, shuffle buffer %zu\n", opt.seq, opt.batch,
                 po.shuffle_buffer);
-    const double budget = opt.minutes * 60.0;
+    const double budget = opt.steps > 0 ? 0.0 : opt.minutes * 60.0;  // 0: no budget
     train::trainer_options to{.steps = 1,
                               .accumulation = 1,
                               .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear, .stable_fraction = 0.8},
