@@ -9,6 +9,7 @@
 
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int64_t
+#include <cstring>  // for std::memcpy (MR-value pieces of A)
 
 #include "autodidact/kernels/common.hpp"          // for transpose
 #include "autodidact/kernels/gemm/blocking.hpp"  // for gemm_blocking
@@ -23,21 +24,30 @@ namespace detail {
 template <class T>
 inline void gemm_pack_a(transpose ta, const T* a, int lda, int i0, int mc, int p0, int kc, T* out) {
   constexpr int mr = gemm_blocking<T>::mr;
+  if (ta == transpose::yes) {
+    // op(A)(i, p) = a[p*lda + i]: row p0 + p of A holds step p of every
+    // panel side by side, so the rows are walked in order, each read once
+    // as mc contiguous values (whole lines, what the prefetchers follow),
+    // and its MR-value pieces are copied to their panels.
+    const int full = mc / mr * mr;
+    for (int p = 0; p < kc; ++p) {
+      const T* src = a + std::ptrdiff_t(p0 + p) * lda + i0;
+      T* dst = out + std::ptrdiff_t(p) * mr;
+      for (int q = 0; q < full; q += mr) std::memcpy(dst + std::ptrdiff_t(q) * kc, src + q, mr * sizeof(T));
+      if (full < mc) {
+        T* d = dst + std::ptrdiff_t(full) * kc;
+        for (int r = 0; r < mr; ++r) d[r] = full + r < mc ? src[full + r] : T(0);
+      }
+    }
+    return;
+  }
   for (int q = 0; q < mc; q += mr) {
     const int rows = mc - q < mr ? mc - q : mr;
     T* dst = out + std::ptrdiff_t(q) * kc;
-    if (ta == transpose::no) {
-      // op(A)(i, p) = a[i*lda + p]
-      for (int r = 0; r < rows; ++r) {
-        const T* src = a + std::ptrdiff_t(i0 + q + r) * lda + p0;
-        for (int p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
-      }
-    } else {
-      // op(A)(i, p) = a[p*lda + i]
-      for (int p = 0; p < kc; ++p) {
-        const T* src = a + std::ptrdiff_t(p0 + p) * lda + i0 + q;
-        for (int r = 0; r < rows; ++r) dst[p * mr + r] = src[r];
-      }
+    // op(A)(i, p) = a[i*lda + p]
+    for (int r = 0; r < rows; ++r) {
+      const T* src = a + std::ptrdiff_t(i0 + q + r) * lda + p0;
+      for (int p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
     }
     for (int r = rows; r < mr; ++r)
       for (int p = 0; p < kc; ++p) dst[p * mr + r] = T(0);
