@@ -79,15 +79,21 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
       // op(B)(p, j) = b[j*ldb + p]: a transpose; full vectors of columns
       // are gathered (lane c reads row j + c of B), the rest copied.
       constexpr int w = simd::width<T>;
-      int c0 = 0;
-      if (std::int64_t(ldb) * w < (std::int64_t(1) << 30)) {
+      // Columns [0, gathered) by gathers (when the lane offsets fit the
+      // index type), the rest one by one. The bound is computed before
+      // either loop: with the gather loop's running index as the second
+      // loop's start, GCC 12 lost its range once pack_b was inlined with
+      // constant sizes and warned that the copy loop overran
+      // (-Waggressive-loop-optimizations, the AVX2 kernels tests).
+      const int gathered = std::int64_t(ldb) * w < (std::int64_t(1) << 30) ? cols / w * w : 0;
+      if (gathered > 0) {
         const auto index = simd::strided_index<T>(ldb);
-        for (; c0 + w <= cols; c0 += w) {
+        for (int c0 = 0; c0 < gathered; c0 += w) {
           const T* src = b + std::ptrdiff_t(j0 + q + c0) * ldb + p0;
           for (int p = 0; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
         }
       }
-      for (int c = c0; c < cols; ++c) {
+      for (int c = gathered; c < cols; ++c) {
         const T* src = b + std::ptrdiff_t(j0 + q + c) * ldb + p0;
         for (int p = 0; p < kc; ++p) dst[std::ptrdiff_t(p) * nr + c] = src[p];
       }
