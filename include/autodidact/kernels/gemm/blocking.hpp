@@ -47,11 +47,14 @@ struct gemm_blocking {
   static constexpr int nc = nr * (nc_target / nr > 0 ? nc_target / nr : 1);
 };
 
-// op(A) = Aᵀ panels are packed on the fly by their first tile only while a
-// row of A spans at most this many bytes (driver.hpp, gemm_packed_range).
-// Measured on the six dW shapes of benchmarks/compare/gemm (commit a860438,
+// op(A) = Aᵀ blocks are packed (driver.hpp, gemm_packed_range) only while a
+// row of A spans at most this many bytes; past it, A is read in place.
+// Measured for the former on-the-fly packing (each panel by its first
+// tile) on the six dW shapes of benchmarks/compare/gemm (commit a860438,
 // the 2-core Intel Xeon VM with AVX-512, docs/performance.md): 1-4 % faster
-// up to 64 KB, 5 % slower past it (a 50304-row dW: each step a new page).
+// up to 64 KB, 5 % slower past it (a 50304-row dW: each step a new page);
+// the whole-block packing that replaced it keeps the same limit, untested
+// past it.
 inline constexpr std::size_t gemm_pack_at_max_stride = 65536;
 
 // Per-thread packing buffers, allocated once (fixed size bounded by the

@@ -83,8 +83,9 @@ namespace detail {
 //           for each NR column panel (jr): micro-kernel MR x NR, K = kc,
 //                                          B panels stream from L2 (prefetched),
 //                                          the C tile is prefetched
-// Packing B makes every transpose case of B the same inner loop; A needs no
-// packing (rows of A, or rows of Aᵀ, are broadcast in place). Every element
+// Packing B makes every transpose case of B the same inner loop; rows of A
+// are broadcast in place, rows of Aᵀ from a packed block when it has several
+// column panels (see the ic loop). Every element
 // of C is computed by the same micro-kernel in the same order whatever the
 // thread count or its position.
 // Several K slices: the raw partial sums are kept in C (or in
@@ -132,19 +133,25 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
       if (!b_packed) gemm_pack_b(tb, b, ldb, pc, kc, jc, nc, buf.b);
       for (int ic = m0; ic < m1; ic += blk::mc) {
         const int mc = m1 - ic < blk::mc ? m1 - ic : blk::mc;
-        // Full MR panels are read straight from A (no packing pass); a last,
-        // partial panel is packed (zero-padded). Same arithmetic either way.
-        // op(A) = Aᵀ takes each step of K from another line of A, and row
-        // strides that are multiples of 512 B put a panel's lines in a few
-        // L1 sets: there the first tile of a panel also stores it packed
-        // (cols_pack) and the other tiles read that copy. Measured on the
-        // dW shapes of compare/gemm: 1-4 % faster; not at row strides past
-        // 64 KB (a 50304-row dW: each step is a new page), where it was 5 %
-        // slower (gemm_pack_at_max_stride, blocking.hpp).
+        // Full MR panels of op(A) = A are read straight from A (no packing
+        // pass); a last, partial panel is packed (zero-padded). Same
+        // arithmetic either way.
+        // op(A) = Aᵀ would take each step of K from another line of A, and
+        // row strides that are multiples of 512 B put a panel's lines in a
+        // few L1 sets: when the block has more than one column panel, the
+        // whole MC x KC block is packed first instead, walking the rows of
+        // A in order (gemm_pack_a), and every tile reads packed panels.
+        // That replaced packing each panel on the fly by its first tile
+        // (from A's scattered lines, inside the micro-kernel): see
+        // docs/performance.md. Not at row strides past 64 KB (a 50304-row
+        // dW: each step a new page), where packing on the fly was measured
+        // 5 % slower than reading A in place (gemm_pack_at_max_stride,
+        // blocking.hpp).
         const int full = mc / mr * mr;
         const bool pack_at =
             ta == transpose::yes && nc > nr && std::size_t(lda) * sizeof(T) <= gemm_pack_at_max_stride;
-        if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a + std::ptrdiff_t(full) * kc);
+        if (pack_at) gemm_pack_a(ta, a, lda, ic, mc, pc, kc, buf.a);
+        else if (full < mc) gemm_pack_a(ta, a, lda, ic + full, mc - full, pc, kc, buf.a + std::ptrdiff_t(full) * kc);
         for (int ir = 0; ir < mc; ir += mr) {
           const int rows = mc - ir < mr ? mc - ir : mr;
           for (int jr = 0; jr < nc; jr += nr) {
@@ -175,20 +182,16 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
               add = mode == write_mode::accumulate || slice == gemm_slice::middle;
               out_alpha = mode == write_mode::accumulate ? alpha : T(1);
             }
-            // The partial panel (packed above), or the panel of these rows
-            // packed on the fly by the first tile (op(A) = Aᵀ, see below).
-            T* apanel = ir >= full ? buf.a + std::ptrdiff_t(full) * kc : buf.a;
-            if (ir >= full || (pack_at && jr > 0))
-              gemm_micro<T, mr, blk::nv>(kc, apanel, 0, bpanel, out, ldo, add, out_alpha);
+            // A panel packed above: the whole block's (pack_at) or the
+            // partial last one.
+            if (pack_at || ir >= full)
+              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir) * kc, 0, bpanel, out, ldo, add, out_alpha);
             else if (ta == transpose::no && b_packed)
               gemm_micro<T, mr, blk::nv, gemm_a_layout::rows, true>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
                                                                     bpanel, out, ldo, add, out_alpha);
             else if (ta == transpose::no)
               gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
                                                               bpanel, out, ldo, add, out_alpha);
-            else if (pack_at)
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols_pack>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
-                                                                   bpanel, out, ldo, add, out_alpha, apanel);
             else
               gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
                                                               bpanel, out, ldo, add, out_alpha);

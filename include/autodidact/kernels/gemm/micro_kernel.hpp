@@ -14,7 +14,6 @@
 // the drivers in kernels/gemm/driver.hpp, which check the arguments.
 
 #include <cstddef>  // for std::ptrdiff_t
-#include <cstring>  // for std::memcpy (A panels packed on the fly)
 
 #include "autodidact/kernels/common.hpp"  // for write_mode, activation, gemm_epilogue
 #include "autodidact/kernels/gelu.hpp"    // for detail::apply_activation(_v)
@@ -202,12 +201,10 @@ inline void gemm_dot_row_block(int i0, int n, int k, const T* a, int lda, const 
 // The micro-kernel: tile[MR][NR] = A panel (kc x MR) . B panel (kc x NR).
 // How the micro-kernel reads op(A): a packed MR-high panel, or straight
 // from A stored row-major [M,K] (rows) or [K,M] (cols) with stride lda.
-// cols_pack reads like cols and also stores the MR values of each step to
-// apack (MR-high panel layout), so the next tiles of the same rows read a
-// packed panel: op(A) = Aᵀ (dW += dYᵀX) would otherwise take each step from
-// another line of A (strides of a whole row, often a multiple of 1 KB, so
-// the panel's lines share a few L1 sets and evict each other).
-enum class gemm_a_layout { packed, rows, cols, cols_pack };
+// (A cols_pack layout, which also stored each step's MR values as a packed
+// panel for the next tiles, was replaced by packing the whole block of Aᵀ
+// in a row-order pass: driver.hpp.)
+enum class gemm_a_layout { packed, rows, cols };
 
 // How many steps of K ahead the micro-kernel prefetches B (32 x NR values,
 // 6 KB ahead for floats on AVX-512). Weights that come from L3 (a model's
@@ -228,12 +225,11 @@ enum class gemm_a_layout { packed, rows, cols, cols_pack };
 #endif
 // Never inlined: inside gemm_packed_range, GCC ran short of registers for
 // the rows layout's eight row offsets and spilled them to the stack (one
-// more instantiation, cols_pack, was enough to tip it): MiniLM batch 8 was
+// more instantiation, since removed, was enough to tip it): MiniLM batch 8 was
 // 4-5 % slower. A call per tile (kc FMA steps) costs nothing measurable.
 template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
 [[gnu::noinline]] void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
-                                  T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1),
-                                  T* __restrict apack = nullptr) {
+                                  T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1)) {
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   constexpr int nr = NV * w;
@@ -257,10 +253,6 @@ template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool
 #endif
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);
-    if constexpr (L == gemm_a_layout::cols_pack) {
-      std::memcpy(apack, ap, MR * sizeof(T));
-      apack += MR;
-    }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const B av(L == gemm_a_layout::packed ? ap[r] : L == gemm_a_layout::rows ? ap[r * lda] : ap[r]);

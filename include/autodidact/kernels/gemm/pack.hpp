@@ -9,6 +9,7 @@
 
 #include <cstddef>  // for std::ptrdiff_t
 #include <cstdint>  // for std::int64_t
+#include <cstring>  // for std::memcpy (MR-value pieces of A)
 
 #include "autodidact/kernels/common.hpp"          // for transpose
 #include "autodidact/kernels/gemm/blocking.hpp"  // for gemm_blocking
@@ -23,21 +24,30 @@ namespace detail {
 template <class T>
 inline void gemm_pack_a(transpose ta, const T* a, int lda, int i0, int mc, int p0, int kc, T* out) {
   constexpr int mr = gemm_blocking<T>::mr;
+  if (ta == transpose::yes) {
+    // op(A)(i, p) = a[p*lda + i]: row p0 + p of A holds step p of every
+    // panel side by side, so the rows are walked in order, each read once
+    // as mc contiguous values (whole lines, what the prefetchers follow),
+    // and its MR-value pieces are copied to their panels.
+    const int full = mc / mr * mr;
+    for (int p = 0; p < kc; ++p) {
+      const T* src = a + std::ptrdiff_t(p0 + p) * lda + i0;
+      T* dst = out + std::ptrdiff_t(p) * mr;
+      for (int q = 0; q < full; q += mr) std::memcpy(dst + std::ptrdiff_t(q) * kc, src + q, mr * sizeof(T));
+      if (full < mc) {
+        T* d = dst + std::ptrdiff_t(full) * kc;
+        for (int r = 0; r < mr; ++r) d[r] = full + r < mc ? src[full + r] : T(0);
+      }
+    }
+    return;
+  }
   for (int q = 0; q < mc; q += mr) {
     const int rows = mc - q < mr ? mc - q : mr;
     T* dst = out + std::ptrdiff_t(q) * kc;
-    if (ta == transpose::no) {
-      // op(A)(i, p) = a[i*lda + p]
-      for (int r = 0; r < rows; ++r) {
-        const T* src = a + std::ptrdiff_t(i0 + q + r) * lda + p0;
-        for (int p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
-      }
-    } else {
-      // op(A)(i, p) = a[p*lda + i]
-      for (int p = 0; p < kc; ++p) {
-        const T* src = a + std::ptrdiff_t(p0 + p) * lda + i0 + q;
-        for (int r = 0; r < rows; ++r) dst[p * mr + r] = src[r];
-      }
+    // op(A)(i, p) = a[i*lda + p]
+    for (int r = 0; r < rows; ++r) {
+      const T* src = a + std::ptrdiff_t(i0 + q + r) * lda + p0;
+      for (int p = 0; p < kc; ++p) dst[p * mr + r] = src[p];
     }
     for (int r = rows; r < mr; ++r)
       for (int p = 0; p < kc; ++p) dst[p * mr + r] = T(0);
@@ -69,15 +79,21 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
       // op(B)(p, j) = b[j*ldb + p]: a transpose; full vectors of columns
       // are gathered (lane c reads row j + c of B), the rest copied.
       constexpr int w = simd::width<T>;
-      int c0 = 0;
-      if (std::int64_t(ldb) * w < (std::int64_t(1) << 30)) {
+      // Columns [0, gathered) by gathers (when the lane offsets fit the
+      // index type), the rest one by one. The bound is computed before
+      // either loop: with the gather loop's running index as the second
+      // loop's start, GCC 12 lost its range once pack_b was inlined with
+      // constant sizes and warned that the copy loop overran
+      // (-Waggressive-loop-optimizations, the AVX2 kernels tests).
+      const int gathered = std::int64_t(ldb) * w < (std::int64_t(1) << 30) ? cols / w * w : 0;
+      if (gathered > 0) {
         const auto index = simd::strided_index<T>(ldb);
-        for (; c0 + w <= cols; c0 += w) {
+        for (int c0 = 0; c0 < gathered; c0 += w) {
           const T* src = b + std::ptrdiff_t(j0 + q + c0) * ldb + p0;
           for (int p = 0; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
         }
       }
-      for (int c = c0; c < cols; ++c) {
+      for (int c = gathered; c < cols; ++c) {
         const T* src = b + std::ptrdiff_t(j0 + q + c) * ldb + p0;
         for (int p = 0; p < kc; ++p) dst[std::ptrdiff_t(p) * nr + c] = src[p];
       }
