@@ -115,11 +115,14 @@ constexpr bool decay_groups_cover() {
   }
   return at == Plan::gradient_elements;
 }
+// A function, not an inline `off >= Plan::first_trainable`: with
+// first_trainable = 0 GCC warns that the comparison is always true.
+constexpr bool at_or_after(std::size_t offset, std::size_t first) { return offset >= first; }
 template <class Plan>
 constexpr std::size_t decayed_parameters() {
   std::size_t n = 0;
   Plan::parameters.for_each_parameter([&](const auto&, std::size_t, const models::param_spec& s, std::size_t off) {
-    if (off >= Plan::first_trainable && models::decays(s.role)) n += s.elements();
+    if (at_or_after(off, Plan::first_trainable) && models::decays(s.role)) n += s.elements();
   });
   return n;
 }

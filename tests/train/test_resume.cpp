@@ -99,6 +99,8 @@ void train_once(const fs::path& dir, const std::string& corpus_path, const fs::p
                            .checkpoint_dir = dir / "checkpoints",
                            .checkpoint_every = 3,
                            .keep_last = 2,
+                           .csv_log = {},
+                           .max_seconds = 0.0,
                            .progress = false};
   train::trainer<model_t, objectives::masked_lm<model_t>, tk::wordpiece_model> t(*model, mlm, pipe, o);
   int saves = 0;

@@ -22,16 +22,26 @@
 
 namespace autodidact::layers {
 
-template <int C, precision_policy P = f32, double Eps = 1e-5>
+// LayerNorm's ε as a template argument. A structural class rather than a
+// plain `double` parameter: Clang before 18 rejects floating-point
+// non-type template parameters ("not yet supported") but accepts a class
+// holding a double, and the implicit constructor keeps the spelling
+// `layernorm<64, f32, 1e-12>`.
+struct epsilon {
+  double value;
+  constexpr epsilon(double v) noexcept : value(v) {}  // NOLINT(google-explicit-constructor): implicit on purpose
+};
+
+template <int C, precision_policy P = f32, epsilon Eps = 1e-5>
 class layernorm : public layer_parameters<typename detail::layer_precision<P>::type, models::final_norm_module::count> {
   static_assert(C > 0, "autodidact: layers::layernorm<C> needs C > 0 (the channel count must be positive).");
-  static_assert(Eps > 0.0, "autodidact: layers::layernorm's epsilon must be positive.");
+  static_assert(Eps.value > 0.0, "autodidact: layers::layernorm's epsilon must be positive.");
 
  public:
   using value_type = typename detail::layer_precision<P>::type;
   using T = value_type;
   static constexpr int channels = C;
-  static constexpr double eps = Eps;
+  static constexpr double eps = Eps.value;
 
   using module = models::final_norm_module;
   enum param : std::size_t { gain = module::gain, bias = module::bias, count = module::count };
@@ -68,7 +78,7 @@ class layernorm : public layer_parameters<typename detail::layer_precision<P>::t
   explicit layernorm(const layer_init& init = {}) : base(plan, init, "layers::layernorm") {}
   layernorm(std::span<T> params, std::span<T> grads) : base(plan, params, grads, "layers::layernorm") {}
 
-  layernorm_params<T> params() const { return {this->param_ptr(gain), this->param_ptr(bias), C, static_cast<T>(Eps)}; }
+  layernorm_params<T> params() const { return {this->param_ptr(gain), this->param_ptr(bias), C, static_cast<T>(Eps.value)}; }
   layernorm_grads<T> grads() const { return {this->grad_ptr(gain), this->grad_ptr(bias)}; }
 
   // y[n, C] = LayerNorm(x[n, C]); saves μ, 1/σ in w.
