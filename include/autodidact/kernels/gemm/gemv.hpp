@@ -8,8 +8,9 @@
 //
 // Why not the cache-blocked path: with one row it packs x into a zero-padded
 // MR-row panel and runs the MR x NR micro-kernel, i.e. MR times the FMAs
-// needed, and walks B slice-major (KC rows of one panel, then of the next,
-// 147 KB apart), with per-call blocking work sized for big M. Here B is
+// needed, and walks B slice-major (KC rows of one panel, then of the next:
+// 147 KB apart for a 768-deep weight with AVX-512), with per-call blocking
+// work sized for big M. Here B is
 // read in its stored order, panel after panel over all of K: one
 // sequential stream, prefetched a fixed distance ahead, one FMA per loaded
 // vector.
@@ -27,7 +28,7 @@
 #include <cstddef>  // for std::ptrdiff_t
 
 #include "autodidact/kernels/common.hpp"              // for transpose, write_mode, gemm_epilogue
-#include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking
+#include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking, gemm_buffers
 #include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_write_row, gemm_row_epilogue, gemm_slice
 #include "autodidact/kernels/gemm/pack.hpp"          // for gemm_pack_b
 #include "autodidact/simd/simd.hpp"                  // for simd::batch, width, load, store, fma
@@ -37,8 +38,10 @@ namespace autodidact::kernels {
 namespace detail {
 
 // How far ahead (bytes) the one-row product prefetches its stream of B.
-// Memory latency x one core's bandwidth is a few KB; further ahead also
-// covers the start of the next panel and the next slice.
+// Memory latency x one core's bandwidth is a few KB; the software prefetch
+// also runs across 4 KB pages, where the hardware prefetcher restarts.
+// 1, 2 and 4 KB and none measured alike within a shared host's ±8 % noise
+// (benchmarks/kernels/gemv_bandwidth, AVX-512, 2026-12-02).
 #ifndef AUTODIDACT_GEMV_PREFETCH_BYTES
 #define AUTODIDACT_GEMV_PREFETCH_BYTES 2048
 #endif
