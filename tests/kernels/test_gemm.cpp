@@ -9,6 +9,7 @@
 
 #include <cmath>    // for std::sqrt
 #include <tuple>    // for std::tuple
+#include <utility>  // for std::pair
 #include <vector>   // for std::vector
 
 #include "autodidact/kernels/gemm.hpp"            // for kernels::gemm, bias_backward
@@ -154,6 +155,72 @@ TEMPLATE_TEST_CASE("kernels: gemm_prepacked is bitwise gemm on the unpacked B", 
           INFO("ta=" << int(ta) << " tb=" << int(tb) << " m=" << m << " n=" << n << " k=" << kk
                      << " mode=" << int(mode));
           CHECK(c == cp);
+        }
+}
+
+TEMPLATE_TEST_CASE("kernels: the one-row product is bitwise the micro-kernel path", "[kernels][gemm]", float,
+                   double) {
+  // gemm and gemm_prepacked with M = 1 take the matrix x vector of
+  // kernels/gemm/gemv.hpp; each element must come out with the bits of the
+  // cache-blocked micro-kernel path, which computes row 0 of the same
+  // product with M = 2 (prepacked B, and B unpacked: packed on the fly).
+  // Shapes: odd sizes, N not a multiple of NR (a partial last panel), K not
+  // a multiple of KC and over several K slices, N over several column
+  // blocks and big enough to be split over threads (5000 x 1000); every
+  // epilogue step, both modes, every transpose case, alpha != 1.
+  using T = TestType;
+  constexpr int nr = k::gemm_column_panel<T>;
+  unsigned seed = 1700;
+  const std::vector<std::pair<int, int>> cases = {{1, 1},      {3, 7},      {nr - 1, 5},   {nr + 1, 33},
+                                                  {2 * nr + 5, 385}, {37, 1000}, {130, 1537}, {700, 3072},
+                                                  {5000, 1000}};
+  for (transpose ta : both)
+    for (transpose tb : both)
+      for (auto [n, kk] : cases)
+        for (int variant = 0; variant < 4; ++variant) {
+          if (double(n) * kk > 1e6 && (variant == 1 || variant == 2)) continue;  // the big one: test time
+          const write_mode mode = variant == 3 ? write_mode::accumulate : write_mode::overwrite;
+          gemm_case<T> g(ta, tb, 2, n, kk, seed++);
+          std::vector<T> packed(k::packed_b_elements<T>(kk, n));
+          k::pack_b(tb, kk, n, g.b.data(), g.ldb, packed.data());
+          const auto bias = random_vector<T>(std::size_t(n), seed + 50);
+          const auto residual = random_vector<T>(std::size_t(2 * n), seed + 60);
+          std::vector<std::vector<T>> pre(4, std::vector<T>(std::size_t(2) * g.ldc, T(0)));
+          auto epilogue = [&](std::vector<T>& pre_activation) {
+            k::gemm_epilogue<T> ep;
+            if (variant == 1 || variant == 2) {
+              ep.bias = bias.data();
+              ep.act = variant == 1 ? k::activation::gelu_erf : k::activation::gelu_tanh;
+            }
+            if (variant == 2) {
+              ep.pre_activation = pre_activation.data();
+              ep.residual = residual.data();
+              ep.ldr = n;
+            }
+            return ep;
+          };
+          const T alpha = T(0.625);
+          // Row 0 of op(A): with M = 1 the first row (no) or column (yes) of A.
+          std::vector<std::vector<T>> c(4, g.c0);
+          k::gemm_prepacked(ta, 1, n, kk, alpha, g.a.data(), g.lda, packed.data(), mode, c[0].data(), g.ldc,
+                            epilogue(pre[0]));
+          k::gemm_prepacked(ta, 2, n, kk, alpha, g.a.data(), g.lda, packed.data(), mode, c[1].data(), g.ldc,
+                            epilogue(pre[1]));
+          k::gemm(ta, tb, 1, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, c[2].data(), g.ldc,
+                  epilogue(pre[2]));
+          k::gemm(ta, tb, 2, n, kk, alpha, g.a.data(), g.lda, g.b.data(), g.ldb, mode, c[3].data(), g.ldc,
+                  epilogue(pre[3]));
+          INFO("ta=" << int(ta) << " tb=" << int(tb) << " n=" << n << " k=" << kk << " variant=" << variant);
+          auto row0 = [&](const std::vector<T>& v) { return std::vector<T>(v.begin(), v.begin() + n); };
+          CHECK(row0(c[0]) == row0(c[1]));
+          CHECK(row0(c[2]) == row0(c[3]));
+          CHECK(row0(c[0]) == row0(c[2]));
+          CHECK(row0(pre[0]) == row0(pre[1]));
+          CHECK(row0(pre[2]) == row0(pre[3]));
+          // Nothing written past row 0's n columns.
+          for (int i : {0, 2})
+            CHECK(std::vector<T>(c[std::size_t(i)].begin() + n, c[std::size_t(i)].end()) ==
+                  std::vector<T>(g.c0.begin() + n, g.c0.end()));
         }
 }
 

@@ -13,6 +13,7 @@
 #include "autodidact/core/threading.hpp"             // for detail::gemm_parallel_work, in_parallel, partition
 #include "autodidact/kernels/common.hpp"              // for transpose, write_mode, gemm_epilogue
 #include "autodidact/kernels/gemm/blocking.hpp"      // for gemm_blocking, gemm_buffers
+#include "autodidact/kernels/gemm/gemv.hpp"          // for gemv_range
 #include "autodidact/kernels/gemm/micro_kernel.hpp"  // for gemm_micro, gemm_write_row, gemm_row_epilogue, gemm_row_block, ...
 #include "autodidact/kernels/gemm/pack.hpp"          // for gemm_pack_a, gemm_pack_b
 
@@ -100,6 +101,12 @@ template <class T>
 void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n1, int k, T alpha,
                        const T* a, int lda, const T* b, int ldb, const T* b_packed, write_mode mode, T* c,
                        int ldc, const gemm_epilogue<T>& ep) {
+  // One row (batch-1 decoding: the weights, attention over the cache): a
+  // matrix x vector with the same roundings (gemv.hpp).
+  if (m1 - m0 == 1) {
+    gemv_range(ta, tb, m0, n0, n1, k, alpha, a, lda, b, ldb, b_packed, mode, c, ldc, ep);
+    return;
+  }
   using blk = gemm_blocking<T>;
   constexpr int mr = blk::mr, nr = blk::nr;
   gemm_buffers<T>& buf = gemm_buffers<T>::get();
