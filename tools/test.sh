@@ -43,7 +43,8 @@ phase "release: build" cmake --build --preset release -j "$jobs" --target autodi
 phase "release: test" ctest --preset release -j "$jobs"
 if [ "$only_release" -eq 0 ]; then
   phase "asan: configure" cmake --preset asan >/dev/null
-  phase "asan: build" cmake --build --preset asan -j "$jobs" --target autodidact_test_programs
+  # Only the programs the asan test preset runs (its labels), not the examples.
+  phase "asan: build" cmake --build --preset asan -j "$jobs" --target autodidact_sanitizer_test_programs
   phase "asan: test" ctest --preset asan -j "$jobs"
   # ThreadSanitizer (OpenMP off): only the concurrency tests are built.
   phase "tsan: configure" cmake --preset tsan >/dev/null

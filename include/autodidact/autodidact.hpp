@@ -45,6 +45,7 @@
 #include "autodidact/kernels/gemm.hpp"
 #include "autodidact/kernels/gemm/blocking.hpp"
 #include "autodidact/kernels/gemm/driver.hpp"
+#include "autodidact/kernels/gemm/gemv.hpp"
 #include "autodidact/kernels/gemm/micro_kernel.hpp"
 #include "autodidact/kernels/gemm/pack.hpp"
 #include "autodidact/kernels/kernels.hpp"
