@@ -128,11 +128,7 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
     const int nc = n1 - jc < nc_step ? n1 - jc : nc_step;
     for (int pc = 0; pc < k; pc += kc_step) {
       const int kc = k - pc < kc_step ? k - pc : kc_step;
-      const bool first = pc == 0, last = pc + kc >= k;
-      const gemm_slice slice = first && last ? gemm_slice::only
-                               : first       ? gemm_slice::first
-                               : last        ? gemm_slice::last
-                                             : gemm_slice::middle;
+      const gemm_slice slice = gemm_slice_at(pc, kc, k);
       // Panel q of this slice: NR columns x kc rows, row stride NR; in a
       // prepacked B the panel holds all K rows, so the slice starts pc rows in.
       const T* bblock = b_packed ? b_packed + std::ptrdiff_t(jc) * k + std::ptrdiff_t(pc) * nr : buf.b;

@@ -106,11 +106,7 @@ void gemv_range(transpose ta, transpose tb, int m0, int n0, int n1, int k, T alp
     const gemm_row_epilogue<T> e(ep, m0, j, ldc);
     for (int pc = 0; pc < k; pc += kc_step) {
       const int kc = k - pc < kc_step ? k - pc : kc_step;
-      const bool first = pc == 0, last = pc + kc >= k;
-      const gemm_slice slice = first && last ? gemm_slice::only
-                               : first       ? gemm_slice::first
-                               : last        ? gemm_slice::last
-                                             : gemm_slice::middle;
+      const gemm_slice slice = gemm_slice_at(pc, kc, k);
       const T* xp = x + std::ptrdiff_t(pc) * xs;
       if (b_packed) {
         gemv_slice<T, blk::nv, true>(kc, xp, xs, panel + std::ptrdiff_t(pc) * nr, nr, tile);

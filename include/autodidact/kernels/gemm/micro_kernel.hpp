@@ -282,6 +282,12 @@ template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool
 // Which K slice a write-back finishes.
 enum class gemm_slice { only, first, middle, last };
 
+// Which slice [pc, pc + kc) of a K-long product is.
+constexpr gemm_slice gemm_slice_at(int pc, int kc, int k) noexcept {
+  const bool first = pc == 0, last = pc + kc >= k;
+  return first && last ? gemm_slice::only : first ? gemm_slice::first : last ? gemm_slice::last : gemm_slice::middle;
+}
+
 // Writes row segment acc[0..len) (raw products of one K slice) to C at
 // crow; raw is where partial sums live between slices (pre_activation or C).
 template <class T>
