@@ -229,8 +229,8 @@ double time_steps(Model& model, data::pipeline<tk::wordpiece_model>& pipe, auto&
   return times[times.size() / 2];
 }
 
-// Turns the wall-time budget into a step count: times two steps on a probe
-// pipeline, sets the steps and the schedule (warmup min(200, steps / 10),
+// Turns the wall-time budget into a step count (or takes --steps): times
+// steps on a probe pipeline (time_steps), sets the steps and the schedule (warmup min(200, steps / 10),
 // decay to the end), and re-initialises the model the probe trained.
 template <class Model>
 void plan_steps(Model& model, const tk::wordpiece_tokenizer& tok, const data::pipeline_options& po,
