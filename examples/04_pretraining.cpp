@@ -412,8 +412,14 @@ int main(int argc, char** argv) {
 
     // 3. The model and the objective.
     // Positions start as sinusoids (init_options::sinusoidal_positions): a
-    // short run learns to use neighbouring tokens sooner.
-    const models::init_options init{.seed = opt.seed, .sinusoidal_positions = true};
+    // short run learns to use neighbouring tokens sooner. The MLM head's
+    // output bias starts as the log unigram frequencies of the training text
+    // (init_options::output_log_prior): the head predicts the baseline from
+    // the first step instead of learning it.
+    const auto unigram = unigram_nats(tok, train_txt, demo_bert.vocab);
+    std::vector<double> log_prior(unigram.size());
+    for (std::size_t i = 0; i < unigram.size(); ++i) log_prior[i] = -unigram[i];
+    const models::init_options init{.seed = opt.seed, .sinusoidal_positions = true, .output_log_prior = log_prior};
     auto model = std::make_unique<bert_t>(1, 1, init);
     objectives::masked_lm<bert_t> mlm({.select = opt.select, .mask = 0.8, .random = 0.1, .seed = opt.seed}, masking_vocab,
                                       static_cast<int>(opt.batch), static_cast<int>(opt.seq));
@@ -424,7 +430,6 @@ int main(int argc, char** argv) {
     fs::remove_all(to.checkpoint_dir);  // a fresh run (the trainer would resume from it)
 
     const auto heldout = heldout_batches(tok, heldout_txt, po.windows, opt.batch, opt.smoke ? 8 : 1u << 30);
-    const auto unigram = unigram_nats(tok, train_txt, demo_bert.vocab);
     std::printf("   held-out text: %zu batches\n", heldout.size());
     const mlm_eval periodic{&heldout, masking_vocab, &unigram, opt.batch, opt.seq, 24};
     std::printf("== 3. pretraining a %d-layer BERT (%d wide, %.1f M parameters) with MLM\n", demo_bert.layers,

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Long fuzzing campaigns with libFuzzer (clang), for the harnesses of
 # tests/fuzz/ (docs/reliability.md records the figures).
-#   bash tools/fuzz.sh [--minutes N] [--builds plain|asan|both] [--timeout S] [harness...]
+#   bash tools/fuzz.sh [--minutes N | --runs R] [--builds plain|asan|both] [--timeout S] [harness...]
 # For each harness (default: all) and each build it runs the harness for N
-# minutes (default 10) under `nice -n 19`, with -rss_limit_mb=512 and
+# minutes (default 10), or for R executions with --runs, under `nice -n 19`, with -rss_limit_mb=512 and
 # -timeout=S (default 1: an input slower than 1 s or a process above 512 MB
 # is a finding). libFuzzer's timeout is wall-clock time: on a host whose
 # cores are busy a niced fuzzer can wait longer than 1 s for a core, so
@@ -23,15 +23,17 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 minutes=10
+runs=0
 builds=both
 timeout=1
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
     --builds) builds="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
-    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac
@@ -80,7 +82,8 @@ for b in "${build_list[@]}"; do
     mkdir -p "$work" "$findings"
     out="build/fuzz-findings/$b/$h.last.log"
     set +e
-    nice -n 19 "$(build_dir "$b")/tests/fuzz/fuzz_$h" -max_total_time=$((minutes * 60)) -rss_limit_mb=512 -timeout="$timeout" \
+    if [ "$runs" -gt 0 ]; then limit=(-runs="$runs"); else limit=(-max_total_time=$((minutes * 60))); fi
+    nice -n 19 "$(build_dir "$b")/tests/fuzz/fuzz_$h" "${limit[@]}" -rss_limit_mb=512 -timeout="$timeout" \
       -print_final_stats=1 -artifact_prefix="$findings/" "$work" "tests/fuzz/corpus/$h" >"$out" 2>&1
     rc=$?
     set -e

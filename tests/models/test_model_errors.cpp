@@ -273,4 +273,44 @@ TEST_CASE("sinusoidal_positions starts the position table as scaled sinusoids, t
   CHECK(std::sqrt(sq / double(n)) == Approx(0.02).epsilon(0.05));  // RMS = initializer_range
 }
 
+TEST_CASE("output_log_prior starts the MLM output bias as the centred prior, the rest as the seed draws", "[init]") {
+  using model_t = models::encoder<tiny_encoder, f64>;
+  constexpr std::size_t V = tiny_encoder.vocab;
+  std::vector<double> prior(V);
+  for (std::size_t i = 0; i < V; ++i) prior[i] = -0.5 * double(i) - 1.0;  // mean -0.5 (V - 1) / 2 - 1
+  auto plain = std::make_unique<model_t>(1, 8, models::init_options{.seed = 3});
+  auto with = std::make_unique<model_t>(1, 8, models::init_options{.seed = 3, .output_log_prior = prior});
+  const std::size_t bias = model_t::layout.head<heads::mlm_head>()[heads::mlm_head::output_bias];
+  const auto a = plain->parameters(), b = with->parameters();
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (i < bias || i >= bias + V) REQUIRE(a[i] == b[i]);
+  const double mean = -0.25 * double(V - 1) - 1.0;
+  for (std::size_t i = 0; i < V; ++i) CHECK(b[bias + i] == Approx(prior[i] - mean).margin(1e-12));
+  CHECK(b[bias] > 0.0);          // the most likely token above the mean ...
+  CHECK(b[bias + V - 1] < 0.0);  // ... the least likely below
+  // The head now predicts the prior: at initialisation the hidden rows are
+  // small (0.02 weights), so the logits are the bias, up to a small term.
+  std::vector<std::int32_t> ids{2, 5, 7, 9}, labels{5, -100, -100, -100};
+  with->forward({ids, {}, {}, 1, 4});
+  const double loss = with->pretraining_loss(labels);
+  plain->forward({ids, {}, {}, 1, 4});
+  const double plain_loss = plain->pretraining_loss(labels);
+  double log_z = 0;
+  for (std::size_t i = 0; i < V; ++i) log_z += std::exp(prior[i]);
+  log_z = std::log(log_z);
+  CHECK(loss == Approx(log_z - prior[5]).margin(0.3));  // -log softmax(prior)[5] = 3.43
+  CHECK(plain_loss == Approx(std::log(double(V))).margin(0.3));  // uniform: log 97 = 4.57
+
+  std::vector<double> short_prior(V - 1, 0.0);
+  CHECK_THROWS_WITH(model_t(1, 8, models::init_options{.output_log_prior = short_prior}),
+                    Catch::Contains("output_log_prior holds " + std::to_string(V - 1)) &&
+                        Catch::Contains(std::to_string(V)));
+  prior[3] = std::nan("");
+  CHECK_THROWS_WITH(model_t(1, 8, models::init_options{.output_log_prior = prior}),
+                    Catch::Contains("output_log_prior[3]") && Catch::Contains("not finite"));
+  using dec_t = models::decoder<tiny_decoder, f32>;
+  std::vector<double> dec_prior(tiny_decoder.vocab, 0.0);
+  CHECK_THROWS_WITH(dec_t(1, 8, models::init_options{.output_log_prior = dec_prior}), Catch::Contains("no MLM head"));
+}
+
 }  // namespace models_model_errors_tests
