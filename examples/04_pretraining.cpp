@@ -350,7 +350,7 @@ int main(int argc, char** argv) {
     train::trainer_options to{.steps = 1,
                               .accumulation = 1,
                               .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear, .stable_fraction = 0.8},
-                              .adamw = {.beta1 = 0.9, .beta2 = 0.98, .eps = 1e-6, .weight_decay = 0.01},
+                              .adamw = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6, .weight_decay = 0.01},
                               .max_grad_norm = 1.0,
                               .seed = opt.seed,
                               .dropout = 0.0f,
