@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Long fuzzing campaigns with libFuzzer (clang), for the harnesses of
 # tests/fuzz/ (docs/reliability.md records the figures).
-#   bash tools/fuzz.sh [--minutes N | --runs R] [--builds plain|asan|both] [--timeout S] [harness...]
+#   bash tools/fuzz.sh [--minutes N | --runs R] [--builds plain|asan|both] [--timeout S] [--no-build] [harness...]
 # For each harness (default: all) and each build it runs the harness for N
 # minutes (default 10), or for R executions with --runs, under `nice -n 19`, with -rss_limit_mb=512 and
 # -timeout=S (default 1: an input slower than 1 s or a process above 512 MB
@@ -17,6 +17,8 @@
 # to build/fuzz-findings/<build>/<harness>/. One summary line per run goes
 # to stdout and to build/fuzz-findings/campaigns.log:
 #   <date> <harness> <build> runs=<n> seconds=<s> exec/s=<r> peak_rss_mb=<m> status=<ok|FINDING>
+# --no-build runs the existing builds as they are (two campaigns side by
+# side, on different harnesses, must not configure the same tree at once).
 # Exit status 1 if any run had a finding. Set AUTODIDACT_JOBS to build with
 # more or fewer jobs (default: nproc).
 set -euo pipefail
@@ -24,6 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 minutes=10
 runs=0
+build=1
 builds=both
 timeout=1
 harnesses=()
@@ -31,9 +34,10 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --minutes) minutes="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --no-build) build=0; shift ;;
     --builds) builds="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
-    -h|--help) sed -n 2,24p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option '$1'" >&2; exit 2 ;;
     *) harnesses+=("$1"); shift ;;
   esac
@@ -53,7 +57,7 @@ case "$builds" in
   *) echo "fuzz.sh: --builds expects plain, asan or both" >&2; exit 2 ;;
 esac
 
-bash tools/setup.sh
+[ "$build" = 1 ] && bash tools/setup.sh
 jobs="${AUTODIDACT_JOBS:-$(nproc)}"
 common=(-G Ninja -DCMAKE_CXX_COMPILER=clang++ -DAUTODIDACT_BUILD_BENCHMARKS=OFF -DAUTODIDACT_BUILD_EXAMPLES=OFF
         -DAUTODIDACT_OPENMP=OFF)
@@ -70,7 +74,13 @@ configure() {
   fi
   cmake --build "$dir" -j "$jobs" --target fuzz_harnesses
 }
-for b in "${build_list[@]}"; do configure "$b"; done
+for b in "${build_list[@]}"; do
+  if [ "$build" = 1 ]; then configure "$b"
+  elif [ ! -x "$(build_dir "$b")/tests/fuzz/fuzz_${harnesses[0]}" ]; then
+    echo "fuzz.sh: --no-build, but $(build_dir "$b") has no fuzz_${harnesses[0]}: run once without it" >&2
+    exit 2
+  fi
+done
 
 mkdir -p build/fuzz-findings
 log=build/fuzz-findings/campaigns.log
