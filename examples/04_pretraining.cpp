@@ -11,8 +11,10 @@
 //      cores for 10 minutes the number of optimizer steps matters more than
 //      the width, docs/pretraining.md) with the MLM objective
 //      (objectives/mlm.hpp, 40 % of the tokens selected) under the trainer
-//      (train/): AdamW, warmup and linear decay, clipping, checkpoints, for
-//      a fixed wall-time budget;
+//      (train/): AdamW, warmup, the peak held, then linear decay, clipping,
+//      checkpoints, for a fixed wall-time budget (the decay re-planned when
+//      it starts so that it ends with the budget on a machine that slowed
+//      down or sped up: trainer_options::fit_decay_to_budget);
 //   4. measures the held-out MLM loss — nats per position replaced by
 //      [MASK] (kept or randomised positions are not scored) — against a
 //      unigram baseline that predicts every such token by its add-one
@@ -346,7 +348,9 @@ int main(int argc, char** argv) {
     data::pipeline<tk::wordpiece_model> pipe(tok, po, opt.seq);
     std::printf("== 2. windows of %zu tokens, batches of %zu, shuffle buffer %zu\n", opt.seq, opt.batch,
                 po.shuffle_buffer);
-    const double budget = opt.steps > 0 ? 0.0 : opt.minutes * 60.0;  // 0: no budget
+    // The training's share of the wall time (the rest: the vocabulary, the
+    // evaluations, the export); 0: no budget (--steps).
+    const double budget = opt.steps > 0 ? 0.0 : 0.9 * opt.minutes * 60.0;
     train::trainer_options to{.steps = 1,
                               .accumulation = 1,
                               .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear, .stable_fraction = 0.8},
@@ -358,6 +362,7 @@ int main(int argc, char** argv) {
                               .keep_last = 2,
                               .csv_log = opt.out / "log.csv",
                               .max_seconds = budget,
+                              .fit_decay_to_budget = true,
                               .progress = true};
     fs::remove(to.csv_log);
 

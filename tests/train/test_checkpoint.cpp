@@ -85,6 +85,20 @@ TEST_CASE("schedules: warmup, then constant, linear or cosine decay", "[train]")
   CHECK(w.at(13) == Approx(0.0).margin(1e-15));
   CHECK_THROWS_WITH((train::lr_schedule{.stable_fraction = 1.0}.check()),
                     Contains("stable_fraction = 1 must be in [0, 1)"));
+  // The decay moved (trainer_options::fit_decay_to_budget): the peak held
+  // to step 20, then linear to 0 at step 30; the warmup unchanged.
+  CHECK(w.decay_start() == 11);
+  const train::lr_schedule m = w.with_decay(20, 30);
+  m.check();
+  CHECK(m.decay_start() == 20);
+  CHECK(m.at(1) == w.at(1));
+  CHECK(m.at(19) == Approx(2.0));
+  CHECK(m.at(20) == Approx(2.0));  // the first decayed step's lr is (30 - 20) / 10 of the peak
+  CHECK(m.at(25) == Approx(1.0));
+  CHECK(m.at(30) == Approx(0.0).margin(1e-15));
+  CHECK(w.with_decay(11, 13).at(12) == Approx(w.at(12)));  // the same decay: the same schedule
+  CHECK_THROWS_WITH(w.with_decay(2, 30), Contains("must start after the warmup (3 steps)"));
+  CHECK_THROWS_WITH(w.with_decay(20, 20), Contains("a decay from step 20 to step 20"));
 }
 
 TEST_CASE("a checkpoint restores weights, moments, step and state exactly; the last k are kept", "[train]") {

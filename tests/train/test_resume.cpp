@@ -184,4 +184,76 @@ TEST_CASE("a run killed between steps or while checkpointing resumes bit for bit
   }
 }
 
+TEST_CASE("fit_decay_to_budget re-plans the decay to end with the time budget; a resumed run keeps it",
+          "[train][resume]") {
+  // A machine slower than planned, on a clock the test drives (30 ms a
+  // step): 100 steps planned in a budget of 2 s. The decay is due at step 51
+  // (the peak held for half of the 98 steps after warmup), at 1.53 s; 95 %
+  // of the 0.47 s left is 14 steps of 30 ms, so the decay runs from step 51
+  // to 65 and the run ends there, at 1.95 s, its decay done — instead of
+  // being stopped by the budget at step 67 with the learning rate at the
+  // peak.
+  const fs::path root = scratch("fit");
+  const std::string text = corpus(root);
+  auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
+  data::pipeline_options po;
+  po.files = {text};
+  po.windows = data::bert_window_options(tokenizer(), 16);
+  po.shuffle_buffer = 8;
+  po.seed = 3;
+  po.batch_size = 4;
+  const std::int32_t specials[] = {0, 1, 2, 3};
+  objectives::masked_lm<model_t> mlm({.select = 0.3, .seed = 11},
+                                     objectives::masking_vocabulary::from(25, specials, 4), 4, 16);
+  train::trainer_options o{.steps = 100,
+                           .accumulation = 1,
+                           .schedule = {.peak = 3e-3, .warmup_steps = 2, .total_steps = 100, .stable_fraction = 0.5},
+                           .adamw = {},
+                           .max_grad_norm = 1.0,
+                           .seed = 5,
+                           .dropout = 0.0f,
+                           .eval_every = 0,
+                           .checkpoint_dir = root / "checkpoints",
+                           .checkpoint_every = 0,
+                           .keep_last = 2,
+                           .csv_log = {},
+                           .max_seconds = 2.0,
+                           .fit_decay_to_budget = true,
+                           .progress = false};
+  REQUIRE(o.schedule.decay_start() == 51);
+  std::vector<double> lrs;
+  train::run_report r;
+  {
+    data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
+    train::trainer<model_t, objectives::masked_lm<model_t>, tk::wordpiece_model> t(*model, mlm, pipe, o);
+    std::int64_t steps = 0;
+    t.on_step = [&](std::int64_t step, double, double) {
+      lrs.push_back(t.schedule().at(step - 1));
+      steps = step;
+    };
+    t.clock = [&] { return 0.03 * static_cast<double>(steps); };
+    r = t.run();
+    CHECK(t.end_step() == 65);
+  }
+  CHECK_FALSE(r.stopped_by_time);
+  CHECK(r.steps == 65);
+  REQUIRE(lrs.size() == 65u);
+  CHECK(lrs[49] == Approx(3e-3));           // step 50: the peak
+  CHECK(lrs[50] == Approx(3e-3));           // step 51: the first of the decay, (65 - 51) / 14 of the peak
+  CHECK(lrs[58] == Approx(3e-3 * 7 / 14));  // step 59: half way
+  CHECK(lrs[64] == Approx(3e-3 / 14));      // step 65: the last
+  const auto last = train::latest_checkpoint(root / "checkpoints");
+  REQUIRE(last);
+  CHECK(last->filename() == "step-00000065");
+  const train::train_state state = train::detail::read_state(*last / "state.json");
+  CHECK(state.decay_start == 51);
+  CHECK(state.decay_end == 65);
+  // Resumed: it follows the re-planned end, not the options' 100 steps.
+  o.max_seconds = 0.0;
+  data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
+  train::trainer<model_t, objectives::masked_lm<model_t>, tk::wordpiece_model> resumed(*model, mlm, pipe, o);
+  CHECK(resumed.run().steps == 65);
+  CHECK(resumed.end_step() == 65);
+}
+
 }  // namespace train_resume_tests

@@ -51,6 +51,11 @@ struct train_state {
   std::uint64_t seed = 0;         // the run's seed (masking, dropout)
   double loss = 0.0;              // the loss of the last step (for the log)
   std::int64_t tokens = 0;        // tokens trained on so far
+  // A decay re-planned by trainer_options::fit_decay_to_budget: from step
+  // decay_start to step decay_end, where the run then ends (0, 0: the
+  // options' schedule and step count).
+  std::int64_t decay_start = 0;
+  std::int64_t decay_end = 0;
   friend bool operator==(const train_state&, const train_state&) = default;
 };
 
@@ -95,7 +100,8 @@ inline std::string state_json(const train_state& s) {
   nlohmann::json j = {{"format", "autodidact-train-state"}, {"format_version", 1},
                       {"step", s.step},         {"data_epoch", s.data_epoch},
                       {"data_windows", s.data_windows}, {"seed", s.seed},
-                      {"loss", s.loss},         {"tokens", s.tokens}};
+                      {"loss", s.loss},         {"tokens", s.tokens},
+                      {"decay_start", s.decay_start}, {"decay_end", s.decay_end}};
   return ::autodidact::detail::dump_json(j);
 }
 
@@ -137,6 +143,12 @@ inline train_state read_state(const std::filesystem::path& file) {
   }
   s.loss = field("loss").get<double>();
   s.tokens = integer("tokens", false).get<std::int64_t>();
+  // Optional (written since the decay could be re-planned): absent means 0.
+  if (j.contains("decay_start")) s.decay_start = integer("decay_start", true).get<std::int64_t>();
+  if (j.contains("decay_end")) s.decay_end = integer("decay_end", true).get<std::int64_t>();
+  require<format_error>(s.decay_end == 0 || s.decay_end > s.decay_start,
+                        file.string(), ": decay_start = ", s.decay_start, " and decay_end = ", s.decay_end,
+                        " do not describe a decay (expected decay_start < decay_end)");
   return s;
 }
 

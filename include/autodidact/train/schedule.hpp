@@ -14,7 +14,7 @@
 //   opt.set_lr(s.at(step));   // step = optimizer steps taken so far (0 for the first)
 
 #include <algorithm>  // for std::min
-#include <cmath>    // for std::cos, std::isfinite
+#include <cmath>    // for std::cos, std::isfinite, std::ceil, std::nextafter
 #include <cstdint>  // for std::int64_t
 
 #include "autodidact/core/error.hpp"  // for require
@@ -40,6 +40,28 @@ struct lr_schedule {
             " must be in [0, 1]");
     require(stable_fraction >= 0.0 && stable_fraction < 1.0, "lr_schedule: stable_fraction = ", stable_fraction,
             " must be in [0, 1) (the share of the steps after warmup held at the peak)");
+  }
+
+  // The step from which the learning rate decays (the first below the peak).
+  std::int64_t decay_start() const {
+    if (decay == decay_kind::constant) return total_steps;
+    return warmup_steps + static_cast<std::int64_t>(std::ceil(stable_fraction * static_cast<double>(total_steps - warmup_steps)));
+  }
+
+  // The same schedule with its decay moved to run from step `start` to step
+  // `end` (warmup_steps <= start < end): the peak is held until `start`.
+  // The trainer's fit_decay_to_budget re-plans the decay with it.
+  lr_schedule with_decay(std::int64_t start, std::int64_t end) const {
+    require(start >= warmup_steps && end > start, "lr_schedule: a decay from step ", start, " to step ", end,
+            " must start after the warmup (", warmup_steps, " steps) and end after it starts");
+    lr_schedule s = *this;
+    s.total_steps = end;
+    const double held = static_cast<double>(start - warmup_steps), after = static_cast<double>(end - warmup_steps);
+    s.stable_fraction = held / after;
+    // Rounded down until the decay starts at `start` exactly (the quotient
+    // times `after` can round up past `held`).
+    while (s.stable_fraction * after > held) s.stable_fraction = std::nextafter(s.stable_fraction, 0.0);
+    return s;
   }
 
   // The learning rate of the optimizer step that follows `step` steps

@@ -19,6 +19,7 @@
 
 #include <unistd.h>  // for ::isatty, STDERR_FILENO
 
+#include <algorithm>   // for std::max, std::min
 #include <chrono>      // for std::chrono::steady_clock
 #include <cmath>       // for std::isfinite
 #include <cstdint>     // for std::int64_t, std::uint64_t
@@ -30,6 +31,7 @@
 #include <optional>    // for std::optional
 #include <span>        // for std::span
 #include <string>      // for std::string
+#include <vector>      // for std::vector
 
 #include "autodidact/core/error.hpp"              // for error, require
 #include "autodidact/data/pipeline.hpp"           // for data::pipeline, data::batch
@@ -62,6 +64,14 @@ struct trainer_options {
   int keep_last = 3;                     // checkpoints kept
   std::filesystem::path csv_log;         // one line per evaluation (empty: none)
   double max_seconds = 0.0;              // wall-time budget: stop (and checkpoint) when spent; 0: none
+  // With max_seconds: when the schedule's decay is due to start, re-plan it
+  // from the time per step of the last quarter of the steps so far, so that
+  // it ends at about 95 % of what is left of the budget. A machine that
+  // slows down (or speeds up) mid-run then still gets a whole decay instead
+  // of a stop part-way through it. The run ends with the re-planned decay
+  // (below or above `steps`); checkpoints keep it (train_state::decay_start,
+  // decay_end), so a resumed run follows it.
+  bool fit_decay_to_budget = false;
   bool progress = true;                  // progress bar / lines on stderr
   std::int64_t log_every = 0;            // plain progress lines every N steps when not on a terminal (0: ~20 lines)
 };
@@ -99,6 +109,7 @@ class trainer {
     require(o_.accumulation >= 1, "trainer: accumulation = ", o_.accumulation, " must be at least 1");
     require(o_.max_grad_norm >= 0.0, "trainer: max_grad_norm = ", o_.max_grad_norm, " must not be negative");
     o_.schedule.check();
+    follow(train_state{});
     ws_.set_dropout({.hidden = o_.dropout, .attention = o_.dropout, .seed = o_.seed});
   }
 
@@ -107,6 +118,9 @@ class trainer {
   std::function<void(std::int64_t, double, double)> on_step;
   // Test hook, passed to every checkpoint save (checkpoint_options::on_stage).
   std::function<void(const char*)> on_checkpoint_stage;
+  // Test hook: the seconds since run() started, in place of the steady
+  // clock (the time budget and fit_decay_to_budget read it).
+  std::function<double()> clock;
 
   optim::adamw<T>& optimizer() noexcept { return opt_; }
   workspace_type& workspace() noexcept { return ws_; }
@@ -126,13 +140,17 @@ class trainer {
       }
     }
     report.first_step = state.step;
+    follow(state);
+    step_seconds_.clear();
     const auto start = std::chrono::steady_clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    auto elapsed = [&] {
+      return clock ? clock() : std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     double smoothed = 0.0;
     const std::int64_t log_every =
-        o_.log_every > 0 ? o_.log_every : std::max<std::int64_t>(1, (o_.steps - state.step) / 20);
+        o_.log_every > 0 ? o_.log_every : std::max<std::int64_t>(1, (end_ - state.step) / 20);
     ws_.set_training(true);
-    while (state.step < o_.steps) {
+    while (state.step < end_) {
       const double loss = one_step(state);
       ++state.step;
       const auto pos = data_.position();
@@ -144,8 +162,12 @@ class trainer {
       smoothed = state.step == report.first_step + 1 ? loss : 0.95 * smoothed + 0.05 * loss;
       if (on_step) on_step(state.step, loss, last_norm_);
       const double secs = elapsed();
+      if (o_.fit_decay_to_budget && o_.max_seconds > 0.0 && state.decay_end == 0) {
+        step_seconds_.push_back(secs);
+        if (state.step == o_.schedule.decay_start() && state.step < o_.steps) fit_decay(state, secs);
+      }
       const bool out_of_time = o_.max_seconds > 0.0 && secs >= o_.max_seconds;
-      const bool last = state.step == o_.steps || out_of_time;
+      const bool last = state.step == end_ || out_of_time;
       if (o_.progress) progress(state, smoothed, secs, report, log_every, last);
       if ((o_.eval_every > 0 && state.step % o_.eval_every == 0) || last) {
         report.last_eval = evaluate(state, smoothed, secs);
@@ -155,10 +177,10 @@ class trainer {
         save_checkpoint(o_.checkpoint_dir, model_, opt_, state,
                         {.keep_last = o_.keep_last, .on_stage = on_checkpoint_stage});
       }
-      if (out_of_time && state.step < o_.steps) {
+      if (out_of_time && state.step < end_) {
         report.stopped_by_time = true;
         log("stopped by the time budget (%.0f s) at step %lld of %lld\n", o_.max_seconds,
-            static_cast<long long>(state.step), static_cast<long long>(o_.steps));
+            static_cast<long long>(state.step), static_cast<long long>(end_));
         break;
       }
     }
@@ -169,7 +191,33 @@ class trainer {
     return report;
   }
 
+  // The schedule and the last step the run follows (the options', or the
+  // decay re-planned by fit_decay_to_budget).
+  const lr_schedule& schedule() const noexcept { return schedule_; }
+  std::int64_t end_step() const noexcept { return end_; }
+
  private:
+  void follow(const train_state& state) {
+    schedule_ = state.decay_end > 0 ? o_.schedule.with_decay(state.decay_start, state.decay_end) : o_.schedule;
+    end_ = state.decay_end > 0 ? state.decay_end : o_.steps;
+  }
+
+  // fit_decay_to_budget, at the step the decay starts.
+  void fit_decay(train_state& state, double secs) {
+    const std::size_t n = step_seconds_.size();
+    const std::size_t window = std::max<std::size_t>(1, n / 4);
+    const double per_step = n > window ? (step_seconds_[n - 1] - step_seconds_[n - 1 - window]) / double(window)
+                                       : secs / double(n);
+    const double left = 0.95 * (o_.max_seconds - secs);
+    const auto steps = per_step > 0.0 ? static_cast<std::int64_t>(std::min(left / per_step, 1e15)) : 1;
+    state.decay_start = state.step;
+    state.decay_end = state.step + std::max<std::int64_t>(1, steps);
+    follow(state);
+    log("the decay re-planned to fit the time budget: steps %lld to %lld (%.1f ms a step, %.0f s left; planned: %lld)\n",
+        static_cast<long long>(state.decay_start), static_cast<long long>(state.decay_end), 1e3 * per_step,
+        o_.max_seconds - secs, static_cast<long long>(o_.steps));
+  }
+
   // One optimizer step: accumulation micro-batches, then AdamW.
   double one_step(const train_state& state) {
     ws_.zero_gradients();
@@ -202,7 +250,7 @@ class trainer {
       raise<training_diverged>("trainer: the gradient norm of step ", state.step + 1, " is ", last_norm_,
                                "; the run stops, the parameters and the last checkpoint are untouched");
     }
-    opt_.set_lr(o_.schedule.at(state.step));
+    opt_.set_lr(schedule_.at(state.step));
     opt_.step(model_.trainable_parameters(), grads, std::span<const models::decay_range>(Model::plan::decay_groups),
               o_.max_grad_norm);
     return loss_sum / o_.accumulation;
@@ -223,7 +271,7 @@ class trainer {
         for (const auto& [k, v] : metrics) csv << ',' << k;
         csv << '\n';
       }
-      csv << state.step << ',' << state.tokens << ',' << secs << ',' << o_.schedule.at(state.step - 1) << ','
+      csv << state.step << ',' << state.tokens << ',' << secs << ',' << schedule_.at(state.step - 1) << ','
           << smoothed;
       for (const auto& [k, v] : metrics) csv << ',' << v;
       csv << '\n';
@@ -248,19 +296,19 @@ class trainer {
                 std::int64_t log_every, bool last) {
     const double done = static_cast<double>(state.step - report.first_step);
     const double rate = secs > 0 ? static_cast<double>(report.tokens) / secs : 0.0;
-    const double eta = done > 0 ? secs / done * static_cast<double>(o_.steps - state.step) : 0.0;
-    const double lr = o_.schedule.at(state.step - 1);
+    const double eta = done > 0 ? secs / done * static_cast<double>(end_ - state.step) : 0.0;
+    const double lr = schedule_.at(state.step - 1);
     if (tty()) {
       constexpr int width = 30;
-      const int filled = static_cast<int>(width * static_cast<double>(state.step) / static_cast<double>(o_.steps));
+      const int filled = static_cast<int>(width * static_cast<double>(state.step) / static_cast<double>(end_));
       std::string bar(static_cast<std::size_t>(filled), '#');
       bar.resize(width, '.');
       log("\r[%s] step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0fs ", bar.c_str(),
-          static_cast<long long>(state.step), static_cast<long long>(o_.steps), smoothed, lr, rate, eta);
+          static_cast<long long>(state.step), static_cast<long long>(end_), smoothed, lr, rate, eta);
       if (last) log("\n");
     } else if (state.step % log_every == 0 || last) {
       log("step %lld/%lld loss=%.4f lr=%.3e tokens_per_s=%.0f eta_s=%.0f\n", static_cast<long long>(state.step),
-          static_cast<long long>(o_.steps), smoothed, lr, rate, eta);
+          static_cast<long long>(end_), smoothed, lr, rate, eta);
     }
   }
 
@@ -274,6 +322,9 @@ class trainer {
   data::batch batch_;
   std::int64_t tokens_last_step_ = 0;
   double last_norm_ = 0.0;
+  lr_schedule schedule_;
+  std::int64_t end_ = 0;
+  std::vector<double> step_seconds_;  // elapsed seconds after each step of this run (fit_decay_to_budget)
 };
 
 }  // namespace autodidact::train
