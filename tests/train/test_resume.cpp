@@ -187,12 +187,13 @@ TEST_CASE("a run killed between steps or while checkpointing resumes bit for bit
 TEST_CASE("fit_decay_to_budget re-plans the decay to end with the time budget; a resumed run keeps it",
           "[train][resume]") {
   // A machine slower than planned, on a clock the test drives (30 ms a
-  // step): 100 steps planned in a budget of 2 s. The decay is due at step 51
-  // (the peak held for half of the 98 steps after warmup), at 1.53 s; 95 %
-  // of the 0.47 s left is 14 steps of 30 ms, so the decay runs from step 51
-  // to 65 and the run ends there, at 1.95 s, its decay done — instead of
-  // being stopped by the budget at step 67 with the learning rate at the
-  // peak.
+  // step): 100 steps planned in a budget of 2 s, the peak held for half of
+  // the 98 steps after warmup (the decay due at step 51, at 1.53 s). The
+  // warmup ends at 0.06 s, so half of the time after it is spent at 1.03 s,
+  // after step 35: the decay starts there, and 95 % of the 0.95 s left is
+  // 30 steps of 30 ms, so it runs from step 35 to 65 and the run ends there,
+  // at 1.95 s, its decay done — instead of being stopped by the budget at
+  // step 67 with the learning rate at the peak.
   const fs::path root = scratch("fit");
   const std::string text = corpus(root);
   auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
@@ -238,15 +239,15 @@ TEST_CASE("fit_decay_to_budget re-plans the decay to end with the time budget; a
   CHECK_FALSE(r.stopped_by_time);
   CHECK(r.steps == 65);
   REQUIRE(lrs.size() == 65u);
-  CHECK(lrs[49] == Approx(3e-3));           // step 50: the peak
-  CHECK(lrs[50] == Approx(3e-3));           // step 51: the first of the decay, (65 - 51) / 14 of the peak
-  CHECK(lrs[58] == Approx(3e-3 * 7 / 14));  // step 59: half way
-  CHECK(lrs[64] == Approx(3e-3 / 14));      // step 65: the last
+  CHECK(lrs[34] == Approx(3e-3));       // step 35: the peak
+  CHECK(lrs[35] == Approx(3e-3));       // step 36: the first of the decay, (65 - 35) / 30 of the peak
+  CHECK(lrs[50] == Approx(3e-3 / 2));   // step 51: half way
+  CHECK(lrs[64] == Approx(3e-3 / 30));  // step 65: the last
   const auto last = train::latest_checkpoint(root / "checkpoints");
   REQUIRE(last);
   CHECK(last->filename() == "step-00000065");
   const train::train_state state = train::detail::read_state(*last / "state.json");
-  CHECK(state.decay_start == 51);
+  CHECK(state.decay_start == 35);
   CHECK(state.decay_end == 65);
   // Resumed: it follows the re-planned end, not the options' 100 steps.
   o.max_seconds = 0.0;

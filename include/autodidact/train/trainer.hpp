@@ -64,11 +64,13 @@ struct trainer_options {
   int keep_last = 3;                     // checkpoints kept
   std::filesystem::path csv_log;         // one line per evaluation (empty: none)
   double max_seconds = 0.0;              // wall-time budget: stop (and checkpoint) when spent; 0: none
-  // With max_seconds: when the schedule's decay is due to start, re-plan it
-  // from the time per step of the last quarter of the steps so far, so that
-  // it ends at about 95 % of what is left of the budget. A machine that
-  // slows down (or speeds up) mid-run then still gets a whole decay instead
-  // of a stop part-way through it. The run ends with the re-planned decay
+  // With max_seconds: re-plan the schedule's decay so that it ends at about
+  // 95 % of the budget, from the time per step of the last quarter of the
+  // steps so far. It starts when due, or earlier (not before the warmup's
+  // end) once the time spent reaches the stable phase's share
+  // (stable_fraction) of the budget after warmup. A machine that slows
+  // down (or speeds up) mid-run then still gets a whole decay instead of a
+  // stop part-way through it, or before it. The run ends with the re-planned decay
   // (below or above `steps`); checkpoints keep it (train_state::decay_start,
   // decay_end), so a resumed run follows it.
   bool fit_decay_to_budget = false;
@@ -142,6 +144,7 @@ class trainer {
     report.first_step = state.step;
     follow(state);
     step_seconds_.clear();
+    warmup_seconds_ = 0.0;
     const auto start = std::chrono::steady_clock::now();
     auto elapsed = [&] {
       return clock ? clock() : std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -162,9 +165,9 @@ class trainer {
       smoothed = state.step == report.first_step + 1 ? loss : 0.95 * smoothed + 0.05 * loss;
       if (on_step) on_step(state.step, loss, last_norm_);
       const double secs = elapsed();
-      if (o_.fit_decay_to_budget && o_.max_seconds > 0.0 && state.decay_end == 0) {
+      if (o_.fit_decay_to_budget && o_.max_seconds > 0.0 && state.decay_end == 0 && state.step < o_.steps) {
         step_seconds_.push_back(secs);
-        if (state.step == o_.schedule.decay_start() && state.step < o_.steps) fit_decay(state, secs);
+        fit_decay(state, secs);
       }
       const bool out_of_time = o_.max_seconds > 0.0 && secs >= o_.max_seconds;
       const bool last = state.step == end_ || out_of_time;
@@ -202,8 +205,17 @@ class trainer {
     end_ = state.decay_end > 0 ? state.decay_end : o_.steps;
   }
 
-  // fit_decay_to_budget, at the step the decay starts.
+  // fit_decay_to_budget, after each step until the decay is re-planned. It
+  // starts at the planned step, or earlier (not before the warmup's end)
+  // once the time spent reaches the stable phase's share of the time after
+  // warmup (stable_fraction of it), and gets as many steps as fit in 95 %
+  // of what is left at the pace of the last quarter of the steps.
   void fit_decay(train_state& state, double secs) {
+    const std::int64_t warmup = o_.schedule.warmup_steps;
+    if (state.step == warmup) warmup_seconds_ = secs;
+    if (state.step < warmup || state.step > o_.schedule.decay_start()) return;
+    const double stable_until = warmup_seconds_ + o_.schedule.stable_fraction * (o_.max_seconds - warmup_seconds_);
+    if (state.step < o_.schedule.decay_start() && secs < stable_until) return;
     const std::size_t n = step_seconds_.size();
     const std::size_t window = std::max<std::size_t>(1, n / 4);
     const double per_step = n > window ? (step_seconds_[n - 1] - step_seconds_[n - 1 - window]) / double(window)
@@ -325,6 +337,7 @@ class trainer {
   lr_schedule schedule_;
   std::int64_t end_ = 0;
   std::vector<double> step_seconds_;  // elapsed seconds after each step of this run (fit_decay_to_budget)
+  double warmup_seconds_ = 0.0;       // elapsed seconds at the warmup's end (fit_decay_to_budget)
 };
 
 }  // namespace autodidact::train
