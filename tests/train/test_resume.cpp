@@ -76,21 +76,31 @@ constexpr model_config cfg{.vocab = 25, .max_positions = 16, .d_model = 32, .hea
                            .norm = norm_placement::post, .tied_lm_head = true, .pooler = false};
 using model_t = models::encoder<cfg, f32>;
 
-enum class kill_at { never, after_step_7, third_checkpoint_write, nan_at_step_5 };
-
-// One run (in the calling process): appends "step loss" lines to `log`.
-void train_once(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill) {
-  auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
+// The data of every run: windows of 16, a shuffle buffer of 8, batches of 4.
+data::pipeline_options pipeline_options_for(const std::string& corpus_path) {
   data::pipeline_options po;
   po.files = {corpus_path};
   po.windows = data::bert_window_options(tokenizer(), 16);
   po.shuffle_buffer = 8;
   po.seed = 3;
   po.batch_size = 4;
-  data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
+  return po;
+}
+
+objectives::masked_lm<model_t> make_mlm() {
   const std::int32_t specials[] = {0, 1, 2, 3};
-  objectives::masked_lm<model_t> mlm({.select = 0.3, .seed = 11},
-                                     objectives::masking_vocabulary::from(25, specials, 4), 4, 16);
+  return objectives::masked_lm<model_t>({.select = 0.3, .seed = 11},
+                                        objectives::masking_vocabulary::from(25, specials, 4), 4, 16);
+}
+
+enum class kill_at { never, after_step_7, third_checkpoint_write, nan_at_step_5 };
+
+// One run (in the calling process): appends "step loss" lines to `log`.
+void train_once(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill) {
+  auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
+  const data::pipeline_options po = pipeline_options_for(corpus_path);
+  data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
+  objectives::masked_lm<model_t> mlm = make_mlm();
   train::trainer_options o{.steps = 12,
                            .accumulation = 2,
                            .schedule = {.peak = 3e-3, .warmup_steps = 2, .total_steps = 12},
@@ -197,15 +207,8 @@ TEST_CASE("fit_decay_to_budget re-plans the decay to end with the time budget; a
   const fs::path root = scratch("fit");
   const std::string text = corpus(root);
   auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
-  data::pipeline_options po;
-  po.files = {text};
-  po.windows = data::bert_window_options(tokenizer(), 16);
-  po.shuffle_buffer = 8;
-  po.seed = 3;
-  po.batch_size = 4;
-  const std::int32_t specials[] = {0, 1, 2, 3};
-  objectives::masked_lm<model_t> mlm({.select = 0.3, .seed = 11},
-                                     objectives::masking_vocabulary::from(25, specials, 4), 4, 16);
+  const data::pipeline_options po = pipeline_options_for(text);
+  objectives::masked_lm<model_t> mlm = make_mlm();
   train::trainer_options o{.steps = 100,
                            .accumulation = 1,
                            .schedule = {.peak = 3e-3, .warmup_steps = 2, .total_steps = 100, .stable_fraction = 0.5},
