@@ -165,7 +165,8 @@ class trainer {
       smoothed = state.step == report.first_step + 1 ? loss : 0.95 * smoothed + 0.05 * loss;
       if (on_step) on_step(state.step, loss, last_norm_);
       const double secs = elapsed();
-      if (o_.fit_decay_to_budget && o_.max_seconds > 0.0 && state.decay_end == 0 && state.step < o_.steps) {
+      if (o_.fit_decay_to_budget && o_.max_seconds > 0.0 && o_.schedule.decay != decay_kind::constant &&
+          state.decay_end == 0 && state.step < o_.steps) {
         step_seconds_.push_back(secs);
         fit_decay(state, secs);
       }
