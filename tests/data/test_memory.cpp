@@ -13,6 +13,7 @@
 
 #include "autodidact/data/pipeline.hpp"
 #include "autodidact/tokenizers/wordpiece.hpp"
+#include "../support/scratch.hpp"
 
 namespace data_memory_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -93,8 +94,7 @@ bool reset_peak() {
 
 TEST_CASE("data_memory: a corpus many times the shuffle buffer streams in bounded memory", "[unit]") {
   const auto tok = small_tokenizer();
-  const auto dir = std::filesystem::temp_directory_path() / "autodidact_data_memory";
-  std::filesystem::create_directories(dir);
+  const auto dir = autodidact_test::scratch_folder("autodidact_data_memory");
   const std::string path = (dir / "corpus.txt").string();
   // Under ASan the run is slower: a smaller corpus and buffer, still 25 times apart
   const std::uint64_t corpus_bytes = write_corpus(path, under_asan ? (8ull << 20) : (64ull << 20));

@@ -18,6 +18,7 @@
 #include "autodidact/models/workspace.hpp"  // models::batch_input: batches must be usable as is
 #include "autodidact/tokenizers/byte_level_bpe.hpp"
 #include "autodidact/tokenizers/wordpiece.hpp"
+#include "../support/scratch.hpp"
 
 namespace data_unit_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -28,8 +29,7 @@ using Catch::Matchers::Contains;
 namespace {
 
 std::string write_file(const std::string& name, const std::string& content) {
-  const auto dir = std::filesystem::temp_directory_path() / "autodidact_data_unit";
-  std::filesystem::create_directories(dir);
+  const auto dir = autodidact_test::scratch_folder("autodidact_data_unit");
   const std::string path = (dir / name).string();
   std::ofstream(path, std::ios::binary) << content;
   return path;

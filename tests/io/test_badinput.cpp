@@ -21,6 +21,7 @@
 #include "autodidact/io/safetensors.hpp"
 #include "autodidact/models/decoder.hpp"
 #include "autodidact/models/encoder.hpp"
+#include "../support/scratch.hpp"
 
 namespace io_badinput_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -34,9 +35,7 @@ namespace {
 using enc_t = models::encoder<autodidact::tiny_encoder, f32, models::inference_only>;
 
 std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("autodidact_io_badinput_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
+  return autodidact_test::scratch_folder("autodidact_io_badinput") / name;
 }
 
 // A checkpoint of a tiny encoder with `value` at element `at` of `tensor`.

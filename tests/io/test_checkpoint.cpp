@@ -21,6 +21,7 @@
 #include "autodidact/io/hf_config.hpp"    // for parse_hf_config, config_differences, config_declaration
 #include "autodidact/models/decoder.hpp"  // for models::decoder
 #include "autodidact/models/encoder.hpp"  // for models::encoder
+#include "../support/scratch.hpp"
 
 namespace io_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -33,9 +34,7 @@ using nlohmann::json;
 namespace {
 
 std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("autodidact_ckpt_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
+  return autodidact_test::scratch_folder("autodidact_ckpt_test") / name;
 }
 
 bool contains(const std::string& what, const std::string& part) { return what.find(part) != std::string::npos; }

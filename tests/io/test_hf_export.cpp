@@ -21,6 +21,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include "../support/scratch.hpp"
 
 namespace io_hf_export_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("autodidact_hf_export_" + std::to_string(::getpid())) / name;
+  const fs::path dir = autodidact_test::scratch_folder("autodidact_hf_export") / name;
   fs::remove_all(dir);
   return dir;
 }

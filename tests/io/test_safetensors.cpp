@@ -19,6 +19,7 @@
 #include <unistd.h>  // for getpid (a per-process scratch directory)
 
 #include "autodidact/io/safetensors.hpp"  // for safetensors_file, write_safetensors
+#include "../support/scratch.hpp"
 
 namespace io_safetensors_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -50,22 +51,9 @@ message_contains has(std::vector<std::string> parts) {
   return message_contains(std::move(parts));
 }
 
-// A fresh path in a per-process scratch directory.
-// A per-process scratch directory, removed when the program exits.
-struct scratch_directory {
-  std::filesystem::path path =
-      std::filesystem::temp_directory_path() / ("autodidact_io_test_" + std::to_string(::getpid()));
-  scratch_directory() { std::filesystem::create_directories(path); }
-  ~scratch_directory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-};
-
-// A fresh path in the scratch directory.
+// A fresh path in the program's scratch folder (removed at exit).
 std::filesystem::path scratch(const std::string& name) {
-  static const scratch_directory dir;
-  return dir.path / name;
+  return autodidact_test::scratch_folder("autodidact_io_test") / name;
 }
 
 // The bytes of a safetensors file: 8-byte length, `header`, `data`.

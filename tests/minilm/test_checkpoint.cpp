@@ -23,6 +23,7 @@
 #include "autodidact/io/hf_config.hpp"        // for load_hf_config, config_declaration
 #include "autodidact/io/safetensors.hpp"      // for safetensors_file
 #include "autodidact/models/encoder.hpp"      // for models::encoder
+#include "../support/scratch.hpp"
 
 namespace minilm_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -36,9 +37,7 @@ const std::filesystem::path minilm_dir = AUTODIDACT_MINILM_DIR;
 using minilm_model = models::encoder<minilm_l6, f32, models::inference_only>;
 
 std::filesystem::path scratch(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("autodidact_minilm_test_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  return dir / name;
+  return autodidact_test::scratch_folder("autodidact_minilm_test") / name;
 }
 }  // namespace
 

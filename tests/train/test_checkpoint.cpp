@@ -19,6 +19,7 @@
 #include <fstream>
 #include <memory>
 #include <vector>
+#include "../support/scratch.hpp"
 
 namespace train_checkpoint_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("autodidact_train_test_" + std::to_string(::getpid())) / name;
+  const fs::path dir = autodidact_test::scratch_folder("autodidact_train_test") / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

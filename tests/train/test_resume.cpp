@@ -25,6 +25,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "../support/scratch.hpp"
 
 namespace train_resume_tests {  // tests/CMakeLists.txt: one translation unit per folder
 
@@ -38,7 +39,7 @@ const char* words[] = {"the", "cat", "sat", "on", "mat", "dog", "ran", "a", "big
                        "hat", "fox", "box", "in", "up", "sky", "blue", "old", "new"};
 
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("autodidact_resume_" + std::to_string(::getpid())) / name;
+  const fs::path dir = autodidact_test::scratch_folder("autodidact_resume") / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
