@@ -23,7 +23,10 @@
 //   5. prints  pretraining: heldout_mlm_loss=<x> unigram_loss=<y>
 //
 //   ./04_pretraining [--corpus DIR] [--out DIR] [--minutes M]
-//                    [--batch B] [--seq T] [--lr PEAK] [--select P]   the recipe's knobs
+//                    [--batch B] [--seq T] [--lr PEAK] [--select P] [--stable F]   the recipe's knobs
+//                    [--negatives K | --full-softmax]   train the MLM head with a sampled
+//                                  softmax over the batch's labels and K drawn tokens, or
+//                                  over the whole vocabulary (evaluation always is)
 //                    [--steps N]   exactly N optimizer steps, the schedule over them, no
 //                                  wall-time budget (reproducible recipe probes)
 //   ./04_pretraining --clm       a small GPT with causal LM instead, then seeded samples
@@ -64,9 +67,9 @@ namespace tk = autodidact::tokenizers;
 // The models: sizes chosen from the learning curve on 2 cores (docs/pretraining.md).
 constexpr model_config demo_bert{.vocab = 8192,
                                  .max_positions = 128,
-                                 .d_model = 64,
+                                 .d_model = 48,
                                  .heads = 2,
-                                 .d_ff = 256,
+                                 .d_ff = 192,
                                  .layers = 2,
                                  .type_vocab = 2,
                                  .layer_norm_eps = 1e-12,
@@ -100,8 +103,11 @@ struct options {
   bool smoke = false, clm = false;
   std::size_t seq = 128, batch = 8;
   double lr = 2e-3;
+  double stable = 0.8;  // the share of the steps after warmup at the peak learning rate, before the decay
   std::int64_t steps = 0;  // --steps: a fixed step count instead of the wall-time budget
   double select = 0.4;  // MLM: the share of tokens selected (80 % of them become [MASK])
+  int negatives = 512;  // MLM: sampled softmax with this many drawn negatives; 0: the full softmax
+  int replicas = 2;     // the batch as this many micro-batches run at once, one per thread
   std::uint64_t seed = 1;
 };
 
@@ -142,21 +148,28 @@ std::vector<data::batch> heldout_batches(const tk::wordpiece_tokenizer& tok, con
   return out;
 }
 
-// -log p(token) under the add-one smoothed unigram distribution of the training text.
-std::vector<double> unigram_nats(const tk::wordpiece_tokenizer& tok, const fs::path& train, int vocab) {
+// Each token's count in the training text.
+std::vector<double> unigram_counts(const tk::wordpiece_tokenizer& tok, const fs::path& train, int vocab) {
   std::vector<double> counts(static_cast<std::size_t>(vocab), 0.0);
   std::ifstream in(train);
   std::string line;
   std::vector<tk::token> tokens;
-  double total = 0;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     tokens.clear();
     tok.encode_tokens(line, tokens);
-    for (const auto& t : tokens) counts[static_cast<std::size_t>(t.id)] += 1, total += 1;
+    for (const auto& t : tokens) counts[static_cast<std::size_t>(t.id)] += 1;
   }
+  return counts;
+}
+
+// -log p(token) under the add-one smoothed unigram distribution of those counts.
+std::vector<double> unigram_nats(const std::vector<double>& counts) {
+  double total = 0;
+  for (double c : counts) total += c;
   std::vector<double> nats(counts.size());
-  for (std::size_t i = 0; i < counts.size(); ++i) nats[i] = -std::log((counts[i] + 1.0) / (total + vocab));
+  for (std::size_t i = 0; i < counts.size(); ++i)
+    nats[i] = -std::log((counts[i] + 1.0) / (total + static_cast<double>(counts.size())));
   return nats;
 }
 
@@ -169,7 +182,12 @@ struct mlm_eval {
   std::size_t batch, seq;
   std::size_t limit;  // batches used (periodic evaluations use a subset, spread over the whole text)
 
-  std::map<std::string, double> operator()(const bert_t& model, bert_t::workspace_type& ws) const {
+  std::map<std::string, double> operator()(const bert_t& model, bert_t::workspace_type& trainer_ws) const {
+    // The trainer's workspace, unless its micro-batches are smaller than these batches.
+    std::unique_ptr<bert_t::workspace_type> own;
+    if (static_cast<std::size_t>(trainer_ws.max_batch()) < batch)
+      own = std::make_unique<bert_t::workspace_type>(static_cast<int>(batch), static_cast<int>(seq));
+    bert_t::workspace_type& ws = own ? *own : trainer_ws;
     objectives::masked_lm<bert_t> mlm({.select = 0.15, .mask = 1.0, .random = 0.0, .seed = 20241},
                                       vocab, static_cast<int>(batch), static_cast<int>(seq));
     double loss = 0, base = 0, count = 0;
@@ -208,24 +226,41 @@ void plot(const fs::path& csv, const fs::path& png, const char* title, bool has_
     std::printf("loss curve: %s\n", png.c_str());
 }
 
-// The median time of a step, from steps timed one by one for at least
-// `seconds` (and at least 5) after 3 warm-up steps. A median, not a mean of
-// two: a 10-minute run once measured 121 ms for steps that then took 33 ms
-// (the first steps after start-up were slow), and ran 2.4 minutes.
-template <class Model>
-double time_steps(Model& model, data::pipeline<tk::wordpiece_model>& pipe, auto&& step, double seconds) {
+// The median time of a training step: the trainer's own steps (the
+// micro-batches, the optimizer) on a probe pipeline, timed one by one for
+// at least `seconds` (and at least 5) after 3 warm-up steps. A median, not
+// a mean of two: a 10-minute run once measured 121 ms for steps that then
+// took 33 ms (the first steps after start-up were slow), and ran 2.4 minutes.
+template <class Model, class Objective>
+double time_steps(Model& model, const Objective& objective, data::pipeline<tk::wordpiece_model>& pipe,
+                  train::trainer_options to, double seconds) {
   using clock = std::chrono::steady_clock;
-  typename Model::workspace_type ws(static_cast<int>(pipe.options().batch_size),
-                                    static_cast<int>(pipe.options().windows.length));
-  data::batch b;
-  pipe.next(b);
-  for (int i = 0; i < 3; ++i) step(model, ws, b);  // warm-up
+  to.checkpoint_dir.clear();
+  to.csv_log.clear();
+  to.eval_every = 0;
+  to.max_seconds = 0.0;
+  to.fit_decay_to_budget = false;
+  to.progress = false;
   std::vector<double> times;
-  const auto start = clock::now();
-  while (times.size() < 5 || std::chrono::duration<double>(clock::now() - start).count() < seconds) {
-    const auto t0 = clock::now();
-    step(model, ws, b);
-    times.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  // 5 steps timed, then (if they took less than `seconds`) as many as fill it.
+  for (std::int64_t timed = 5;;) {
+    to.steps = 3 + timed;
+    to.schedule.total_steps = to.steps;
+    to.schedule.warmup_steps = 0;
+    Objective copy = objective;
+    train::trainer<Model, Objective, tk::wordpiece_model> t(model, copy, pipe, to);
+    times.clear();
+    auto last = clock::now();
+    t.on_step = [&](std::int64_t step, double, double) {
+      const auto now = clock::now();
+      if (step > 3) times.push_back(std::chrono::duration<double>(now - last).count());
+      last = now;
+    };
+    t.run();
+    double sum = 0;
+    for (double x : times) sum += x;
+    if (sum >= seconds || timed > 5) break;
+    timed = std::max<std::int64_t>(5, static_cast<std::int64_t>(seconds / (sum / 5.0)) + 1);
   }
   std::nth_element(times.begin(), times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2), times.end());
   return times[times.size() / 2];
@@ -234,13 +269,13 @@ double time_steps(Model& model, data::pipeline<tk::wordpiece_model>& pipe, auto&
 // Turns the wall-time budget into a step count (or takes --steps): times
 // steps on a probe pipeline (time_steps), sets the steps and the schedule (warmup min(200, steps / 10),
 // decay to the end), and re-initialises the model the probe trained.
-template <class Model>
+template <class Model, class Objective>
 void plan_steps(Model& model, const tk::wordpiece_tokenizer& tok, const data::pipeline_options& po,
                 const options& opt, double fraction, train::trainer_options& to, const models::init_options& init,
-                auto&& step) {
+                const Objective& objective) {
   data::pipeline<tk::wordpiece_model> probe(tok, po, opt.seq);
   // Timing costs about 1 % of the budget (at most 2 s; 0.2 s for a smoke run).
-  const double step_s = time_steps(model, probe, step, std::clamp(opt.minutes * 60.0 / 100.0, 0.2, 2.0));
+  const double step_s = time_steps(model, objective, probe, to, std::clamp(opt.minutes * 60.0 / 100.0, 0.2, 2.0));
   to.steps = opt.steps > 0
                  ? opt.steps
                  : std::max<std::int64_t>(4, static_cast<std::int64_t>(fraction * opt.minutes * 60.0 / step_s));
@@ -295,8 +330,12 @@ int main(int argc, char** argv) {
     else if (a == "--batch") opt.batch = static_cast<std::size_t>(number());
     else if (a == "--seq") opt.seq = static_cast<std::size_t>(number());
     else if (a == "--lr") opt.lr = number();
+    else if (a == "--stable") opt.stable = std::stod(value());
     else if (a == "--select") opt.select = number();
     else if (a == "--steps") opt.steps = static_cast<std::int64_t>(number());
+    else if (a == "--negatives") opt.negatives = static_cast<int>(number());
+    else if (a == "--full-softmax") opt.negatives = 0;
+    else if (a == "--replicas") opt.replicas = static_cast<int>(number());
     else {
       std::fprintf(stderr, "04_pretraining: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -309,6 +348,10 @@ int main(int argc, char** argv) {
       opt.minutes = 0.15;
       opt.batch = 4;
       opt.seq = 32;
+    }
+    if (opt.batch % static_cast<std::size_t>(opt.replicas) != 0) {
+      std::fprintf(stderr, "04_pretraining: --replicas %d must divide the batch of %zu\n", opt.replicas, opt.batch);
+      return 2;
     }
     const fs::path train_txt = opt.corpus / "train.txt", heldout_txt = opt.corpus / "heldout.txt";
     if (!fs::exists(train_txt) || !fs::exists(heldout_txt)) {
@@ -344,7 +387,7 @@ int main(int argc, char** argv) {
     if (opt.clm) po.windows.first_token.reset();  // GPT: no [CLS]; [SEP] ends each document
     po.shuffle_buffer = opt.smoke ? 64 : 8192;  // the glosses come grouped by class: shuffle widely
     po.seed = opt.seed;
-    po.batch_size = opt.batch;
+    po.batch_size = opt.batch / static_cast<std::size_t>(opt.replicas);
     data::pipeline<tk::wordpiece_model> pipe(tok, po, opt.seq);
     std::printf("== 2. windows of %zu tokens, batches of %zu, shuffle buffer %zu\n", opt.seq, opt.batch,
                 po.shuffle_buffer);
@@ -352,8 +395,9 @@ int main(int argc, char** argv) {
     // evaluations, the export); 0: no budget (--steps).
     const double budget = opt.steps > 0 ? 0.0 : 0.9 * opt.minutes * 60.0;
     train::trainer_options to{.steps = 1,
-                              .accumulation = 1,
-                              .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear, .stable_fraction = 0.8},
+                              .accumulation = opt.replicas,
+                              .parallel_micro_batches = opt.replicas > 1,
+                              .schedule = {.peak = opt.lr, .decay = train::decay_kind::linear, .stable_fraction = opt.stable},
                               .adamw = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-6, .weight_decay = 0.01},
                               .max_grad_norm = 1.0,
                               .seed = opt.seed,
@@ -370,9 +414,7 @@ int main(int argc, char** argv) {
       // --clm: a small GPT, causal LM, then seeded samples.
       auto model = std::make_unique<gpt_t>(1, 1, models::init_options{.seed = opt.seed});
       objectives::causal_lm<gpt_t> clm(static_cast<int>(opt.batch), static_cast<int>(opt.seq));
-      plan_steps(*model, tok, po, opt, 0.9, to, {.seed = opt.seed}, [&](gpt_t& m, gpt_t::workspace_type& ws, const data::batch& b) {
-        clm.train_step(m, ws, objectives::token_batch_of(b));
-      });
+      plan_steps(*model, tok, po, opt, 0.9, to, {.seed = opt.seed}, clm);
       fs::remove_all(to.checkpoint_dir);
       std::printf("== 3. pretraining a %d-layer GPT (%d wide) with causal LM\n", demo_gpt.layers, demo_gpt.d_model);
       train::trainer<gpt_t, objectives::causal_lm<gpt_t>, tk::wordpiece_model> t(*model, clm, pipe, to);
@@ -421,16 +463,16 @@ int main(int argc, char** argv) {
     // output bias starts as the log unigram frequencies of the training text
     // (init_options::output_log_prior): the head predicts the baseline from
     // the first step instead of learning it.
-    const auto unigram = unigram_nats(tok, train_txt, demo_bert.vocab);
+    const auto counts = unigram_counts(tok, train_txt, demo_bert.vocab);
+    const auto unigram = unigram_nats(counts);
     std::vector<double> log_prior(unigram.size());
     for (std::size_t i = 0; i < unigram.size(); ++i) log_prior[i] = -unigram[i];
     const models::init_options init{.seed = opt.seed, .sinusoidal_positions = true, .output_log_prior = log_prior};
     auto model = std::make_unique<bert_t>(1, 1, init);
     objectives::masked_lm<bert_t> mlm({.select = opt.select, .mask = 0.8, .random = 0.1, .seed = opt.seed}, masking_vocab,
                                       static_cast<int>(opt.batch), static_cast<int>(opt.seq));
-    plan_steps(*model, tok, po, opt, 0.85, to, init, [&](bert_t& m, bert_t::workspace_type& ws, const data::batch& b) {
-      mlm.train_step(m, ws, objectives::token_batch_of(b), 0);
-    });
+    if (opt.negatives > 0) mlm.use_sampled_softmax({.negatives = opt.negatives, .seed = opt.seed}, counts);
+    plan_steps(*model, tok, po, opt, 0.85, to, init, mlm);
     to.eval_every = std::max<std::int64_t>(1, to.steps / 10);
     fs::remove_all(to.checkpoint_dir);  // a fresh run (the trainer would resume from it)
 
@@ -444,6 +486,9 @@ int main(int argc, char** argv) {
     std::printf("   %lld steps, %.1f M tokens, %.0f s (%.0f tokens/s)\n", static_cast<long long>(report.steps),
                 static_cast<double>(report.tokens) / 1e6, report.seconds,
                 static_cast<double>(report.tokens) / report.seconds);
+    if (const auto* s = mlm.sampler())
+      std::printf("   sampled softmax: the last micro-batch scored %d of the %d tokens for its %d predictions\n",
+                  s->size(), demo_bert.vocab, s->rows());
 
     // 4. The held-out evaluation on all of the held-out text, the plots, the export.
     std::printf("== 4. held-out evaluation, loss curve, Hugging Face export\n");

@@ -20,6 +20,7 @@
 #include "autodidact/heads/lm.hpp"
 #include "autodidact/heads/mlm.hpp"
 #include "autodidact/heads/nsp.hpp"
+#include "autodidact/heads/sampled_softmax.hpp"
 #include "autodidact/inference/cached_forward.hpp"
 #include "autodidact/inference/generation.hpp"
 #include "autodidact/inference/kv_cache.hpp"

@@ -250,6 +250,101 @@ TEST_CASE("the MLM head on the labelled rows gives the all-position loss and gra
   CHECK_THROWS_WITH(m->pretraining_loss(bad, nsp), Catch::Contains("97"));
 }
 
+TEST_CASE("the sampled softmax: all tokens with log pi = 0 is the full head; its gradient; its errors", "[mlm]") {
+  using model_t = models::encoder<tiny_encoder, f64>;
+  constexpr int V = tiny_encoder.vocab, E = tiny_encoder.d_model;
+  auto m = std::make_unique<model_t>(2, 16, models::init_options{.seed = 11, .initializer_range = 0.2});
+  std::vector<std::int32_t> ids(32), labels(32, -100), lengths{16, 11};
+  for (int i = 0; i < 32; ++i) ids[static_cast<std::size_t>(i)] = (i * 17 + 5) % V;
+  for (int i : {1, 4, 5, 9, 18, 20, 26}) labels[static_cast<std::size_t>(i)] = (i * 31) % V;
+  labels[3] = labels[4];  // a label twice
+  const models::batch_input in{ids, {}, lengths, 2, 16};
+  std::vector<double> counts(V);
+  for (int i = 0; i < V; ++i) counts[static_cast<std::size_t>(i)] = 1000.0 / (1 + i);
+  heads::sampled_softmax<double> s({.negatives = 20, .seed = 3}, counts, 32, E);
+  auto grads = [&]() { return std::vector<double>(m->gradients().begin(), m->gradients().end()); };
+  // Every token a candidate (in a shuffled order), log pi = 0: the full head.
+  std::vector<std::int32_t> all(V);
+  for (int i = 0; i < V; ++i) all[static_cast<std::size_t>(i)] = (i * 37 + 11) % V;
+  const std::vector<double> zeros(V, 0.0);
+  s.set_candidates(labels, all, zeros);
+  m->zero_gradients();
+  m->forward(in);
+  const double full = m->pretraining_loss(labels);
+  m->backward();
+  const auto g_full = grads();
+  m->zero_gradients();
+  m->forward(in);
+  const double sampled = m->pretraining_loss(labels, s);
+  (void)m->mlm_logits();  // reuses the head's memory: backward runs the rows again
+  m->backward();
+  const auto g_sampled = grads();
+  CHECK(sampled == Approx(full).epsilon(1e-13));
+  double largest = 0, worst = 0;
+  for (std::size_t i = 0; i < g_full.size(); ++i) {
+    largest = std::max(largest, std::abs(g_full[i]));
+    worst = std::max(worst, std::abs(g_full[i] - g_sampled[i]));
+  }
+  INFO("largest gradient " << largest << ", largest difference " << worst);
+  CHECK(largest > 1e-3);
+  CHECK(worst <= 1e-13 * largest);
+
+  // Drawn candidates: the distinct labels first, then draws; log pi < 0, and
+  // about 0 for the frequent tokens. The loss's gradient against central
+  // differences, on parameters of every part it touches.
+  s.draw(labels, 0, 7);
+  CHECK(s.rows() == 8);
+  CHECK(s.size() > 7);
+  CHECK(s.size() < V);
+  for (int r = 0; r < s.rows(); ++r) CHECK(s.targets()[r] < 7);  // 7 distinct labels, in order
+  for (double lp : s.log_pi()) CHECK(lp <= 0.0);
+  auto loss = [&] {
+    m->forward(in);
+    return m->pretraining_loss(labels, s);
+  };
+  m->zero_gradients();
+  (void)loss();
+  m->backward();
+  const auto g = grads();
+  const auto p = m->parameters();
+  const std::size_t emb = model_t::layout.embeddings[models::embeddings_module::token];
+  const std::size_t cand = static_cast<std::size_t>(s.candidates()[static_cast<std::size_t>(s.size() - 1)]);
+  const auto head = model_t::layout.template head<heads::mlm_head>();
+  std::vector<std::size_t> probe{emb + cand * E + 3,
+                                 emb + static_cast<std::size_t>(labels[1]) * E + 5,
+                                 head[heads::mlm_head::output_bias] + cand,
+                                 head[heads::mlm_head::output_bias] + static_cast<std::size_t>(labels[9]),
+                                 head[heads::mlm_head::dense_weight] + 17,
+                                 head[heads::mlm_head::norm_gain] + 2,
+                                 model_t::layout.embeddings[models::embeddings_module::position] + 3 * E + 1};
+  int nonzero = 0;
+  for (std::size_t at : probe) {
+    const double keep = p[at], h = 1e-6;
+    m->parameters()[at] = keep + h;
+    const double up = loss();
+    m->parameters()[at] = keep - h;
+    const double down = loss();
+    m->parameters()[at] = keep;
+    const double fd = (up - down) / (2 * h);
+    INFO("parameter " << at << ": backward " << g[at] << ", central difference " << fd);
+    CHECK(g[at] == Approx(fd).epsilon(1e-6).margin(1e-9));
+    nonzero += std::abs(g[at]) > 1e-6;
+  }
+  CHECK(nonzero >= 4);
+
+  // Errors: other labels than the draw's, a sampler for another vocabulary.
+  auto other = labels;
+  other[1] = (labels[1] + 1) % V;
+  m->forward(in);
+  CHECK_THROWS_WITH(m->pretraining_loss(other, s), Contains("drawn for other labels"));
+  heads::sampled_softmax<double> wrong({}, std::vector<double>(V + 1, 1.0), 32, E);
+  wrong.draw(labels, 0, 0);
+  CHECK_THROWS_WITH(m->pretraining_loss(labels, wrong), Contains("98 tokens"));
+  CHECK_THROWS_WITH(s.set_candidates(labels, std::vector<std::int32_t>{1, 2}, std::vector<double>{0, 0}),
+                    Contains("not among the candidates"));
+  CHECK_THROWS_WITH((heads::sampled_softmax<double>({.negatives = -1}, counts, 32, E)), Contains("negatives = -1"));
+}
+
 TEST_CASE("sinusoidal_positions starts the position table as scaled sinusoids, the rest as the seed draws", "[init]") {
   using model_t = models::encoder<tiny_encoder, f64>;
   constexpr int E = tiny_encoder.d_model;

@@ -9,13 +9,20 @@
 //   - whole-word masking selects words, not pieces: every word is all
 //     selected or not at all, and the fraction of words selected is
 //     `select` within 5 sigma.
+//   - the sampled softmax's normaliser estimate (heads/sampled_softmax.hpp)
+//     is unbiased: its mean over 10^5 draws of candidates (the other rows'
+//     labels drawn from the label distribution) is the full sum within 5
+//     standard errors, and the unweighted sum over the candidates is not.
 // Each statistic has a control that must fail: the same z against a rate
 // off by one percentage point (the test has the power to see it).
 #include <catch2/catch.hpp>
 
+#include <autodidact/heads/sampled_softmax.hpp>
 #include <autodidact/objectives/masking.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -160,6 +167,57 @@ TEST_CASE("whole-word masking selects whole words at rate p (5 sigma)", "[stats]
   INFO("words " << words << ", selected " << words_selected);
   CHECK(std::abs(z(words_selected, words, 0.15)) < 5);
   CHECK(std::abs(z(words_selected, words, 0.16)) > 5);  // control
+}
+
+}  // namespace objectives_masking_stats_tests
+
+namespace objectives_masking_stats_tests {
+
+TEST_CASE("the sampled softmax's importance-weighted normaliser is unbiased (5 standard errors, 10^5 draws)",
+          "[stats][sampled]") {
+  constexpr int V = 300, rows = 40, draws = 100000;
+  std::vector<double> counts(V), p(V), cdf(V);
+  double total = 0;
+  for (int i = 0; i < V; ++i) total += counts[static_cast<std::size_t>(i)] = 3000.0 / (1 + i);
+  for (int i = 0; i < V; ++i) {
+    p[static_cast<std::size_t>(i)] = (counts[static_cast<std::size_t>(i)] + 1) / (total + V);  // the sampler's p
+    cdf[static_cast<std::size_t>(i)] = (i ? cdf[static_cast<std::size_t>(i - 1)] : 0.0) + p[static_cast<std::size_t>(i)];
+  }
+  // Fixed logits of one row whose label is token 7; the other rows' labels
+  // are drawn from p for every draw of candidates.
+  std::vector<double> o(V);
+  const philox_rng rng(17, rng_stream::user);
+  for (int i = 0; i < V; ++i) o[static_cast<std::size_t>(i)] = 1.5 * rng.normal2(0, static_cast<std::uint32_t>(i))[0];
+  constexpr std::int32_t y = 7;
+  double z_full = 0;
+  for (int c = 0; c < V; ++c) z_full += std::exp(o[static_cast<std::size_t>(c)]);
+  heads::sampled_softmax<double> s({.negatives = 60, .seed = 4}, counts, rows, 1);
+  std::vector<std::int32_t> labels(rows);
+  double sum = 0, sum2 = 0, naive = 0;
+  for (int d = 0; d < draws; ++d) {
+    labels[0] = y;
+    for (int r = 1; r < rows; ++r) {
+      const double u = rng.uniform_double(1, static_cast<std::uint32_t>(d), static_cast<std::uint32_t>(r));
+      labels[static_cast<std::size_t>(r)] =
+          static_cast<std::int32_t>(std::min<std::ptrdiff_t>(V - 1, std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin()));
+    }
+    s.draw(labels, static_cast<std::uint32_t>(d), 0);
+    double est = 0, plain = 0;
+    for (int k = 0; k < s.size(); ++k) {
+      const std::int32_t c = s.candidates()[static_cast<std::size_t>(k)];
+      const double e = std::exp(o[static_cast<std::size_t>(c)]);
+      est += c == y ? e : e * std::exp(-s.log_pi()[static_cast<std::size_t>(k)]);
+      plain += e;
+    }
+    sum += est;
+    sum2 += est * est;
+    naive += plain;
+  }
+  const double mean = sum / draws, se = std::sqrt((sum2 / draws - mean * mean) / draws);
+  INFO("full " << z_full << ", estimate " << mean << " +- " << se << ", unweighted " << naive / draws);
+  CHECK(std::abs(mean - z_full) <= 5 * se);
+  CHECK(se < 0.01 * z_full);                           // a precise test
+  CHECK(std::abs(naive / draws - z_full) > 20 * se);   // control: without the weights it is biased
 }
 
 }  // namespace objectives_masking_stats_tests

@@ -16,6 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -96,14 +100,28 @@ objectives::masked_lm<model_t> make_mlm() {
 
 enum class kill_at { never, after_step_7, third_checkpoint_write, nan_at_step_5 };
 
+// How the micro-batches run: one after the other (the default), or at once
+// (parallel_micro_batches, with a sampled softmax in the objective) on
+// `threads` threads.
+struct run_mode {
+  bool parallel = false;
+  int threads = 1;
+};
+
 // One run (in the calling process): appends "step loss" lines to `log`.
-void train_once(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill) {
+void train_once(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill,
+                run_mode mode = {}) {
+#ifdef _OPENMP
+  if (mode.parallel) omp_set_num_threads(mode.threads);
+#endif
   auto model = std::make_unique<model_t>(1, 1, models::init_options{.seed = 7});
   const data::pipeline_options po = pipeline_options_for(corpus_path);
   data::pipeline<tk::wordpiece_model> pipe(tokenizer(), po, cfg.max_positions);
   objectives::masked_lm<model_t> mlm = make_mlm();
+  if (mode.parallel) mlm.use_sampled_softmax({.negatives = 6, .seed = 2}, std::vector<double>(25, 10.0));
   train::trainer_options o{.steps = 12,
                            .accumulation = 2,
+                           .parallel_micro_batches = mode.parallel,
                            .schedule = {.peak = 3e-3, .warmup_steps = 2, .total_steps = 12},
                            .seed = 5,
                            .dropout = 0.1f,
@@ -129,11 +147,11 @@ void train_once(const fs::path& dir, const std::string& corpus_path, const fs::p
 
 // Runs train_once in a child; returns its wait status.
 int in_child(const fs::path& dir, const std::string& corpus_path, const fs::path& log, kill_at kill,
-             const fs::path& error_file = {}) {
+             const fs::path& error_file = {}, run_mode mode = {}) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     try {
-      train_once(dir, corpus_path, log, kill);
+      train_once(dir, corpus_path, log, kill, mode);
     } catch (const std::exception& e) {
       if (!error_file.empty()) std::ofstream(error_file) << e.what();
       ::_exit(3);
@@ -193,6 +211,24 @@ TEST_CASE("a run killed between steps or while checkpointing resumes bit for bit
                             Catch::Contains("the last checkpoint are untouched"));
     CHECK(train::latest_checkpoint(root / "c" / "checkpoints")->filename() == "step-00000003");
   }
+}
+
+TEST_CASE("parallel micro-batches: the same bits on 1 and 2 threads, and a killed run resumes bit for bit",
+          "[train][resume]") {
+  const fs::path root = scratch("parallel");
+  const std::string text = corpus(root);
+  const run_mode one{.parallel = true, .threads = 1}, two{.parallel = true, .threads = 2};
+  REQUIRE(in_child(root / "one", text, root / "one.log", kill_at::never, {}, one) == 0);
+  REQUIRE(in_child(root / "two", text, root / "two.log", kill_at::never, {}, two) == 0);
+  const auto a = read_log(root / "one.log"), b = read_log(root / "two.log");
+  REQUIRE(a.size() == 12u);
+  CHECK(a == b);
+  CHECK(a.at(1) != a.at(12));
+  // Killed after step 7 on 2 threads, resumed from step 6.
+  const int status = in_child(root / "k", text, root / "k.log", kill_at::after_step_7, {}, two);
+  REQUIRE(WIFSIGNALED(status));
+  REQUIRE(in_child(root / "k", text, root / "k.log", kill_at::never, {}, two) == 0);
+  CHECK(read_log(root / "k.log") == a);
 }
 
 TEST_CASE("fit_decay_to_budget re-plans the decay to end with the time budget; a resumed run keeps it",

@@ -36,6 +36,7 @@ enum class rng_stream : std::uint32_t {
   dropout = 3,   // dropout masks
   sampling = 4,  // generation
   shuffle = 5,   // data order
+  negatives = 6, // sampled-softmax candidates
   user = 1000,   // first value free for users
 };
 

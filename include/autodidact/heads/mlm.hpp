@@ -137,15 +137,37 @@ struct mlm_head {
   };
 };
 
-// logits[n, V] of hidden[n, C] (into k.logits), keeping what backward needs.
+// The transform (dense, GELU, LayerNorm) of hidden[n, C] into k.ln [n, E].
 template <class T>
-void mlm_forward(const mlm_head::params_type<T>& p, int n, const T* hidden, const mlm_head::cache_type<T>& k) {
+void mlm_transform_forward(const mlm_head::params_type<T>& p, int n, const T* hidden,
+                           const mlm_head::cache_type<T>& k) {
   kernels::gemm_epilogue<T> ep{};
   ep.act = kernels::to_activation(p.gelu);
   ep.pre_activation = k.pre;
   layers::linear_forward(p.dense, n, hidden, k.act, ep);
   layers::layernorm_forward(p.norm, n, k.act, k.ln, {k.mean, k.rstd});
+}
+
+// logits[n, V] of hidden[n, C] (into k.logits), keeping what backward needs.
+template <class T>
+void mlm_forward(const mlm_head::params_type<T>& p, int n, const T* hidden, const mlm_head::cache_type<T>& k) {
+  mlm_transform_forward(p, n, hidden, k);
   layers::linear_forward(p.decoder, n, k.ln, k.logits);
+}
+
+// The transform's backward from d ln[n, E] (in d_ln): accumulates its gradients and adds d hidden[n, C] into
+// d_hidden. scratch_act holds n x E; sink_gain / sink_bias [E] take
+// LayerNorm gradients when frozen.
+template <class T>
+void mlm_transform_backward(const mlm_head::params_type<T>& p, const mlm_head::grads_type<T>& g, int n,
+                            const T* hidden, const mlm_head::cache_type<T>& k, T* d_ln, T* d_hidden,
+                            T* scratch_act, T* sink_gain, T* sink_bias) {
+  const std::ptrdiff_t nc = std::ptrdiff_t(n) * p.dense.out;
+  std::fill_n(scratch_act, nc, T(0));
+  layers::layernorm_backward(p.norm, g.norm, n, k.act, {k.mean, k.rstd}, d_ln, scratch_act, sink_gain,
+                             sink_bias);
+  kernels::gelu_backward(p.gelu, nc, k.pre, scratch_act, scratch_act, kernels::write_mode::overwrite);
+  layers::linear_backward(p.dense, g.dense, n, hidden, scratch_act, d_hidden);
 }
 
 // From dlogits[n, V] (in k.logits): accumulates the head's gradients and
@@ -155,14 +177,9 @@ template <class T>
 void mlm_backward(const mlm_head::params_type<T>& p, const mlm_head::grads_type<T>& g, int n, const T* hidden,
                   const mlm_head::cache_type<T>& k, T* d_hidden, T* scratch_ln, T* scratch_act, T* sink_gain,
                   T* sink_bias) {
-  const std::ptrdiff_t nc = std::ptrdiff_t(n) * p.dense.out;
-  std::fill_n(scratch_ln, nc, T(0));
+  std::fill_n(scratch_ln, std::ptrdiff_t(n) * p.dense.out, T(0));
   layers::linear_backward(p.decoder, g.decoder, n, k.ln, k.logits, scratch_ln);
-  std::fill_n(scratch_act, nc, T(0));
-  layers::layernorm_backward(p.norm, g.norm, n, k.act, {k.mean, k.rstd}, scratch_ln, scratch_act, sink_gain,
-                             sink_bias);
-  kernels::gelu_backward(p.gelu, nc, k.pre, scratch_act, scratch_act, kernels::write_mode::overwrite);
-  layers::linear_backward(p.dense, g.dense, n, hidden, scratch_act, d_hidden);
+  mlm_transform_backward(p, g, n, hidden, k, scratch_ln, d_hidden, scratch_act, sink_gain, sink_bias);
 }
 
 }  // namespace autodidact::heads

@@ -29,6 +29,7 @@
 #include "autodidact/kernels/cross_entropy.hpp"  // for cross_entropy_forward, cross_entropy_backward
 #include "autodidact/kernels/gemm.hpp"           // for gemm, bias_backward
 #include "autodidact/heads/mlm.hpp"             // for heads::mlm_head, mlm_forward, mlm_backward
+#include "autodidact/heads/sampled_softmax.hpp" // for heads::sampled_softmax
 #include "autodidact/heads/nsp.hpp"             // for heads::nsp_head, linear_logits_forward
 #include "autodidact/models/detail/body.hpp"     // for detail::body, batch_input
 
@@ -141,6 +142,7 @@ class encoder : public detail::body<C, P, Policy, Storage> {
     this->begin_loss(w, "pretraining_loss");
     auto& m = w.template head<mlm>();
     m.all_rows = rows == heads::mlm_rows::all;
+    m.sampler = nullptr;
     if (m.all_rows) {
       std::copy(mlm_labels.begin(), mlm_labels.end(), w.token_targets());
       m.count = kernels::cross_entropy_forward(n, C.vocab, mlm_logits(w).data(), C.vocab, w.token_targets(),
@@ -178,6 +180,54 @@ class encoder : public detail::body<C, P, Policy, Storage> {
                      heads::mlm_rows rows = heads::mlm_rows::labelled) requires(Policy.pretraining_heads) {
     return pretraining_loss(ws_, mlm_labels, nsp_labels, rows);
   }
+  // The MLM loss with the decoder over `sampler`'s candidates, drawn for
+  // these labels (heads/sampled_softmax.hpp): a training estimate at a
+  // fraction of the head's cost. backward() then runs the same head.
+  T pretraining_loss(workspace_type& w, std::span<const std::int32_t> mlm_labels,
+                     heads::sampled_softmax<T>& sampler) const requires(Policy.pretraining_heads) {
+    this->require_forward(w, "pretraining_loss");
+    const int n = w.batch() * w.seq();
+    require(mlm_labels.size() == static_cast<std::size_t>(n), "pretraining_loss: mlm_labels holds ",
+            mlm_labels.size(), " labels, expected batch x seq = ", n);
+    require(sampler.vocab() == C.vocab && sampler.width() == base::E, "pretraining_loss: the sampled softmax is for ",
+            sampler.vocab(), " tokens of width ", sampler.width(), ", the model has ", C.vocab, " of width ", base::E);
+    kernels::check_targets(n, C.vocab, mlm_labels.data(), kernels::default_ignore_index);
+    // Checked before any state changes: the candidates are these labels'.
+    int count = 0;
+    for (std::int32_t y : mlm_labels) {
+      if (y == kernels::default_ignore_index) continue;
+      require(count < sampler.rows() && sampler.candidates()[static_cast<std::size_t>(sampler.targets()[count])] == y,
+              "pretraining_loss: the sampled softmax's candidates were drawn for other labels (draw() first)");
+      ++count;
+    }
+    require(count == sampler.rows(), "pretraining_loss: ", count, " labelled rows, the sampled softmax drew for ",
+            sampler.rows());
+    this->begin_loss(w, "pretraining_loss");
+    for (int i = 0, r = 0; i < n; ++i) {
+      if (mlm_labels[static_cast<std::size_t>(i)] == kernels::default_ignore_index) continue;
+      w.gather_rows()[r] = i;
+      w.token_targets()[r] = sampler.targets()[r];
+      ++r;
+    }
+    auto& m = w.template head<mlm>();
+    m.all_rows = false;
+    m.sampler = &sampler;
+    m.count = count;
+    sparse_head_forward(w);
+    if (count > 0)
+      kernels::cross_entropy_forward(count, sampler.size(), sparse_cache(w).logits, sampler.size(),
+                                     w.token_targets(), w.losses_.data());
+    m.loss = mean_loss(w, count, count);
+    if constexpr (C.pooler) {
+      w.template head<nsp>().count = 0;
+      w.template head<nsp>().loss = 0;
+    }
+    return m.loss;
+  }
+  T pretraining_loss(std::span<const std::int32_t> mlm_labels, heads::sampled_softmax<T>& sampler)
+    requires(Policy.pretraining_heads) {
+    return pretraining_loss(ws_, mlm_labels, sampler);
+  }
 
   // The parts of the last pretraining_loss.
   T mlm_loss(const workspace_type& w) const noexcept {
@@ -212,16 +262,24 @@ class encoder : public detail::body<C, P, Policy, Storage> {
       // mlm_logits() since the loss reused the head's memory: run the
       // gathered rows again (the same rows, so the same values).
       if (!m.sparse_valid) sparse_head_forward(w);
-      const int rows = m.count;
+      const int rows = m.count, v = m.sampler ? m.sampler->size() : C.vocab;
       const auto k = sparse_cache(w);
-      kernels::cross_entropy_backward(rows, C.vocab, k.logits, C.vocab, w.token_targets(), T(1) / T(rows),
-                                      k.logits, C.vocab);
+      kernels::cross_entropy_backward(rows, v, k.logits, v, w.token_targets(), T(1) / T(rows), k.logits, v);
       m.sparse_valid = false;
       auto sc = this->scratch(w);
       T* d_rows = w.act(w.al_.scratch_c3);  // [rows, C]; free until body_backward
       layers::detail::zero(std::ptrdiff_t(rows) * c, d_rows);
-      heads::mlm_backward(mlm_params(), mlm_grads(w), rows, k.input, k, d_rows, w.act(w.al_.scratch_c1),
-                          w.act(w.al_.scratch_c2), sc.gain, sc.bias);
+      if (m.sampler) {
+        const auto p = mlm_params();
+        T* d_ln = w.act(w.al_.scratch_c1);
+        layers::detail::zero(std::ptrdiff_t(rows) * base::E, d_ln);
+        m.sampler->backward(p.decoder, mlm_grads(w).decoder, rows, k.ln, k.logits, d_ln);
+        heads::mlm_transform_backward(p, mlm_grads(w), rows, k.input, k, d_ln, d_rows, w.act(w.al_.scratch_c2),
+                                      sc.gain, sc.bias);
+      } else {
+        heads::mlm_backward(mlm_params(), mlm_grads(w), rows, k.input, k, d_rows, w.act(w.al_.scratch_c1),
+                            w.act(w.al_.scratch_c2), sc.gain, sc.bias);
+      }
       for (int r = 0; r < rows; ++r) {  // scatter-add into the rows they came from
         const T* src = d_rows + std::ptrdiff_t(r) * c;
         T* dst = d_hidden + std::ptrdiff_t(w.gather_rows()[r]) * c;
@@ -329,7 +387,13 @@ class encoder : public detail::body<C, P, Policy, Storage> {
     const int c = C.d_model;
     for (int r = 0; r < m.count; ++r)
       std::copy_n(h + std::ptrdiff_t(w.gather_rows()[r]) * c, c, k.input + std::ptrdiff_t(r) * c);
-    heads::mlm_forward(mlm_params(), m.count, k.input, k);
+    if (m.sampler) {
+      const auto p = mlm_params();
+      heads::mlm_transform_forward(p, m.count, k.input, k);
+      m.sampler->forward(p.decoder, m.count, k.ln, k.logits);
+    } else {
+      heads::mlm_forward(mlm_params(), m.count, k.input, k);
+    }
   }
   // The NSP head, typed, bound likewise.
   typename nsp::template params_type<T> nsp_params() const {

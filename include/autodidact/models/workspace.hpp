@@ -34,6 +34,11 @@
 #include "autodidact/models/memory_plan.hpp"  // for memory_plan, training_policy, workspace_memory
 #include "autodidact/models/storage.hpp"      // for heap_arenas, borrowed_arenas, static_arenas
 
+namespace autodidact::heads {
+template <class T>
+class sampled_softmax;
+}  // namespace autodidact::heads
+
 namespace autodidact::models {
 
 // Run-time training options (not part of the model type).
@@ -245,6 +250,7 @@ class workspace {
     bool sparse_valid = false;  // its cache holds the gathered labelled rows of the last loss
     bool all_rows = false;      // the last loss ran the head on every row
     int count = 0;              // labelled rows of the last loss
+    heads::sampled_softmax<T>* sampler = nullptr;  // the last loss's sampled decoder (MLM), if any
     T loss = 0;                 // mean loss of the last loss call
   };
 

@@ -14,12 +14,14 @@
 
 #include <algorithm>    // for std::copy
 #include <cstdint>  // for std::int32_t, std::uint32_t
+#include <optional>     // for std::optional
 #include <span>     // for std::span
 #include <type_traits>  // for std::is_same_v, std::remove_const_t
 #include <utility>      // for std::move
 #include <vector>   // for std::vector
 
 #include "autodidact/core/error.hpp"               // for require
+#include "autodidact/heads/sampled_softmax.hpp"    // for heads::sampled_softmax, sampled_softmax_options
 #include "autodidact/objectives/masking.hpp"       // for masking_options, masking_vocabulary, mask_window
 #include "autodidact/objectives/token_batch.hpp"   // for token_batch, check_token_batch
 
@@ -46,6 +48,19 @@ class masked_lm {
     labels_.resize(ids_.size());
   }
 
+  // From now on, train with a sampled softmax over the batch's labels and
+  // `options.negatives` draws (heads/sampled_softmax.hpp): counts[V] are
+  // the tokens' training-text frequencies. loss() is then the sampled
+  // estimate; evaluate with an objective without it (the full softmax).
+  // The candidates are keyed by the epoch and the batch's first window.
+  void use_sampled_softmax(heads::sampled_softmax_options options, std::span<const double> counts) {
+    require(counts.size() == static_cast<std::size_t>(Encoder::config.vocab), "masked_lm: ", counts.size(),
+            " token counts for a vocabulary of ", Encoder::config.vocab);
+    sampler_.emplace(options, counts, max_batch_ * max_seq_, Encoder::config.embedding_width());
+  }
+  // The sampled softmax (its last candidates), or null.
+  const heads::sampled_softmax<T>* sampler() const noexcept { return sampler_ ? &*sampler_ : nullptr; }
+
   // Masks the batch (each window by its global index and `epoch`), runs the
   // model's forward on the corrupted ids and the MLM loss (mean
   // cross-entropy over the selected tokens; 0 when none was selected).
@@ -57,7 +72,12 @@ class masked_lm {
     corrupt(b, epoch);
     const std::size_t n = static_cast<std::size_t>(b.batch) * static_cast<std::size_t>(b.seq);
     model.forward(w, {std::span<const std::int32_t>(ids_.data(), n), b.segments, b.lengths, b.batch, b.seq});
-    return model.pretraining_loss(w, std::span<const std::int32_t>(labels_.data(), n));
+    const std::span<const std::int32_t> labels(labels_.data(), n);
+    if (sampler_) {
+      sampler_->draw(labels, epoch, static_cast<std::uint32_t>(b.window_indices[0]));
+      return model.pretraining_loss(w, labels, *sampler_);
+    }
+    return model.pretraining_loss(w, labels);
   }
   // loss(), then backward: the gradients accumulate in the workspace.
   template <class Model>
@@ -106,6 +126,7 @@ class masked_lm {
   masking_vocabulary vocab_;
   int max_batch_, max_seq_;
   std::vector<std::int32_t> ids_, labels_;
+  std::optional<heads::sampled_softmax<T>> sampler_;
   int batch_ = 0, seq_ = 0, selected_ = 0;
 };
 

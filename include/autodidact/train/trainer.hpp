@@ -16,6 +16,13 @@
 // the pipeline seeks to the saved (epoch, window) position and yields the
 // same batches; masking is keyed by (seed, epoch, window index) and dropout
 // by (seed, step); the learning rate is a function of the step.
+//
+// parallel_micro_batches: the accumulation's micro-batches run at once, one
+// per thread (data parallelism on one machine: each thread its own
+// workspace and a copy of the objective, the model shared read-only, the
+// kernels inside on one thread each; the gradients summed in micro-batch
+// order). Small models, whose kernels are too short to split well over
+// threads, train faster so; the result does not depend on the thread count.
 
 #include <unistd.h>  // for ::isatty, STDERR_FILENO
 
@@ -24,14 +31,22 @@
 #include <cmath>       // for std::isfinite
 #include <cstdint>     // for std::int64_t, std::uint64_t
 #include <cstdio>      // for std::fprintf, std::fflush
+#include <exception>   // for std::exception_ptr, std::current_exception, std::rethrow_exception
 #include <filesystem>  // for std::filesystem::path
 #include <fstream>     // for std::ofstream
 #include <functional>  // for std::function
 #include <map>         // for std::map
+#include <memory>      // for std::unique_ptr, std::make_unique
 #include <optional>    // for std::optional
 #include <span>        // for std::span
 #include <string>      // for std::string
+#include <type_traits> // for std::is_copy_constructible_v
+#include <utility>     // for std::as_const
 #include <vector>      // for std::vector
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "autodidact/core/error.hpp"              // for error, require
 #include "autodidact/data/pipeline.hpp"           // for data::pipeline, data::batch
@@ -53,6 +68,7 @@ class training_diverged : public error {
 struct trainer_options {
   std::int64_t steps = 1000;       // optimizer steps in all (a resumed run continues to this)
   int accumulation = 1;            // micro-batches per optimizer step (their gradients are averaged)
+  bool parallel_micro_batches = false;  // run them at once, one per thread (see above)
   lr_schedule schedule{};          // the learning rate of each step (total_steps: usually = steps)
   kernels::adamw_options adamw{};  // betas, eps, weight decay (lr comes from the schedule)
   double max_grad_norm = 1.0;      // global-norm clipping (0: none)
@@ -113,6 +129,17 @@ class trainer {
     o_.schedule.check();
     follow(train_state{});
     ws_.set_dropout({.hidden = o_.dropout, .attention = o_.dropout, .seed = o_.seed});
+    if (o_.parallel_micro_batches && o_.accumulation > 1) {
+      if constexpr (!std::is_copy_constructible_v<Objective>) {
+        raise<invalid_argument>("trainer: parallel_micro_batches copies the objective per thread; this one cannot "
+                                "be copied");
+      }
+      for (int i = 1; i < o_.accumulation; ++i) {
+        extra_ws_.push_back(std::make_unique<workspace_type>(ws_.max_batch(), ws_.max_seq()));
+        extra_ws_.back()->set_dropout({.hidden = o_.dropout, .attention = o_.dropout, .seed = o_.seed});
+      }
+      micro_batches_.resize(static_cast<std::size_t>(o_.accumulation));
+    }
   }
 
   // Test hook: called after each optimizer step with (step number from 1,
@@ -236,24 +263,28 @@ class trainer {
     ws_.zero_gradients();
     double loss_sum = 0.0;
     tokens_last_step_ = 0;
-    for (int micro = 0; micro < o_.accumulation; ++micro) {
-      if (!data_.next(batch_) && !data_.next(batch_)) {
-        raise<invalid_argument>("trainer: the data pipeline yields no batch (an epoch without windows)");
+    if (!extra_ws_.empty()) {
+      loss_sum = parallel_micro_steps(state);
+    } else {
+      for (int micro = 0; micro < o_.accumulation; ++micro) {
+        if (!data_.next(batch_) && !data_.next(batch_)) {
+          raise<invalid_argument>("trainer: the data pipeline yields no batch (an epoch without windows)");
+        }
+        ws_.set_step(static_cast<std::uint32_t>(state.step * o_.accumulation + micro));
+        const auto tb = objectives::token_batch_of(batch_);
+        double loss;
+        if constexpr (requires { objective_.train_step(model_, ws_, tb, std::uint32_t{0}); }) {
+          loss = static_cast<double>(objective_.train_step(model_, ws_, tb, static_cast<std::uint32_t>(batch_.epoch)));
+        } else {
+          loss = static_cast<double>(objective_.train_step(model_, ws_, tb));
+        }
+        if (!std::isfinite(loss)) {
+          raise<training_diverged>("trainer: the loss of step ", state.step + 1, " (micro-batch ", micro + 1,
+                                   ") is ", loss, "; the run stops, the parameters and the last checkpoint are untouched");
+        }
+        loss_sum += loss;
+        for (int l : batch_.lengths) tokens_last_step_ += l;
       }
-      ws_.set_step(static_cast<std::uint32_t>(state.step * o_.accumulation + micro));
-      const auto tb = objectives::token_batch_of(batch_);
-      double loss;
-      if constexpr (requires { objective_.train_step(model_, ws_, tb, std::uint32_t{0}); }) {
-        loss = static_cast<double>(objective_.train_step(model_, ws_, tb, static_cast<std::uint32_t>(batch_.epoch)));
-      } else {
-        loss = static_cast<double>(objective_.train_step(model_, ws_, tb));
-      }
-      if (!std::isfinite(loss)) {
-        raise<training_diverged>("trainer: the loss of step ", state.step + 1, " (micro-batch ", micro + 1,
-                                 ") is ", loss, "; the run stops, the parameters and the last checkpoint are untouched");
-      }
-      loss_sum += loss;
-      for (int l : batch_.lengths) tokens_last_step_ += l;
     }
     auto grads = ws_.gradients();
     if (o_.accumulation > 1)
@@ -267,6 +298,74 @@ class trainer {
     opt_.step(model_.trainable_parameters(), grads, std::span<const models::decay_range>(Model::plan::decay_groups),
               o_.max_grad_norm);
     return loss_sum / o_.accumulation;
+  }
+
+  // parallel_micro_batches: the step's micro-batches taken from the
+  // pipeline in order, then run at once (micro-batch i on workspace i with
+  // objective copy i), their gradients summed into ws_ in order. Returns
+  // the sum of their losses.
+  double parallel_micro_steps(const train_state& state) {
+    const int n = o_.accumulation;
+    for (int micro = 0; micro < n; ++micro) {
+      data::batch& b = micro_batches_[static_cast<std::size_t>(micro)];
+      if (!data_.next(b) && !data_.next(b)) {
+        raise<invalid_argument>("trainer: the data pipeline yields no batch (an epoch without windows)");
+      }
+      for (int l : b.lengths) tokens_last_step_ += l;
+    }
+    if constexpr (std::is_copy_constructible_v<Objective>) {
+      while (static_cast<int>(replicas_.size()) < n - 1) replicas_.push_back(objective_);
+      if constexpr (requires { model_.pack_weights(); })
+        if (model_.packs_weights() && !model_.packed_weights_fresh()) model_.pack_weights();
+      std::vector<double> losses(static_cast<std::size_t>(n), 0.0);
+      std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
+      int threads = 1;
+#ifdef _OPENMP
+      threads = std::min(n, omp_get_max_threads());
+#endif
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
+      for (int micro = 0; micro < n; ++micro) {
+        try {
+          workspace_type& w = micro == 0 ? ws_ : *extra_ws_[static_cast<std::size_t>(micro - 1)];
+          Objective& objective = micro == 0 ? objective_ : replicas_[static_cast<std::size_t>(micro - 1)];
+          if (micro > 0) {
+            w.zero_gradients();
+            w.set_training(true);
+          }
+          w.set_step(static_cast<std::uint32_t>(state.step * n + micro));
+          const data::batch& b = micro_batches_[static_cast<std::size_t>(micro)];
+          const auto tb = objectives::token_batch_of(b);
+          const Model& model = std::as_const(model_);
+          if constexpr (requires { objective.train_step(model, w, tb, std::uint32_t{0}); }) {
+            losses[static_cast<std::size_t>(micro)] =
+                static_cast<double>(objective.train_step(model, w, tb, static_cast<std::uint32_t>(b.epoch)));
+          } else {
+            losses[static_cast<std::size_t>(micro)] = static_cast<double>(objective.train_step(model, w, tb));
+          }
+        } catch (...) {
+          errors[static_cast<std::size_t>(micro)] = std::current_exception();
+        }
+      }
+      for (const auto& e : errors)
+        if (e) std::rethrow_exception(e);
+      double sum = 0.0;
+      for (int micro = 0; micro < n; ++micro) {
+        const double loss = losses[static_cast<std::size_t>(micro)];
+        if (!std::isfinite(loss)) {
+          raise<training_diverged>("trainer: the loss of step ", state.step + 1, " (micro-batch ", micro + 1,
+                                   ") is ", loss, "; the run stops, the parameters and the last checkpoint are untouched");
+        }
+        sum += loss;
+      }
+      auto grads = ws_.gradients();
+      for (const auto& w : extra_ws_) {
+        const auto g = w->gradients();
+        for (std::size_t i = 0; i < grads.size(); ++i) grads[i] += g[i];
+      }
+      return sum;
+    } else {
+      return 0.0;  // refused by the constructor
+    }
   }
 
   std::map<std::string, double> evaluate(const train_state& state, double smoothed, double secs) {
@@ -333,6 +432,9 @@ class trainer {
   workspace_type ws_;
   optim::adamw<T> opt_;
   data::batch batch_;
+  std::vector<std::unique_ptr<workspace_type>> extra_ws_;  // parallel_micro_batches: micro-batches 1..n-1
+  std::vector<Objective> replicas_;                         // and their objectives
+  std::vector<data::batch> micro_batches_;
   std::int64_t tokens_last_step_ = 0;
   double last_norm_ = 0.0;
   lr_schedule schedule_;
