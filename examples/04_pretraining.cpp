@@ -8,10 +8,12 @@
 //   2. streams the text through the data pipeline (windows of 128 tokens
 //      packed across documents, a shuffle buffer, batches: data/);
 //   3. pretrains a small BERT (demo_bert below: 2 layers, 64 wide — on 2
-//      cores for 10 minutes the number of optimizer steps matters more than
-//      the width, docs/pretraining.md) with the MLM objective
-//      (objectives/mlm.hpp, 40 % of the tokens selected) under the trainer
-//      (train/): AdamW, warmup, the peak held, then linear decay, clipping,
+//      cores for 10 minutes, docs/pretraining.md says why) with the MLM
+//      objective (objectives/mlm.hpp, 40 % of the tokens selected; the head
+//      trained with a sampled softmax over the batch's labels and 512 drawn
+//      tokens, heads/sampled_softmax.hpp) under the trainer (train/): the
+//      batch of 8 as two micro-batches of 4 run at once, one per thread
+//      (parallel_micro_batches); AdamW, warmup, the peak held, then linear decay, clipping,
 //      checkpoints, for a fixed wall-time budget (the decay re-planned when
 //      it starts so that it ends with the budget on a machine that slowed
 //      down or sped up: trainer_options::fit_decay_to_budget);
@@ -67,9 +69,9 @@ namespace tk = autodidact::tokenizers;
 // The models: sizes chosen from the learning curve on 2 cores (docs/pretraining.md).
 constexpr model_config demo_bert{.vocab = 8192,
                                  .max_positions = 128,
-                                 .d_model = 48,
+                                 .d_model = 64,
                                  .heads = 2,
-                                 .d_ff = 192,
+                                 .d_ff = 256,
                                  .layers = 2,
                                  .type_vocab = 2,
                                  .layer_norm_eps = 1e-12,
