@@ -168,10 +168,14 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
               for (int off = 0; off < cols * int(sizeof(T)); off += 64) __builtin_prefetch(crow + off, 1, 3);
             }
             const int j = jc + jr;
-            // A whole tile whose write-back is a plain store or add (C +=
-            // alpha AB; the first or a middle K slice of raw sums) is
-            // written by the micro-kernel itself, without the tile buffer.
-            const bool direct = rows == mr && cols == nr &&
+            // Vectors of the panel that hold columns of C: a last, partial
+            // panel computes only those (gemm_micro's NVC).
+            const int nvc = (cols + blk::w - 1) / blk::w;
+            // A whole tile (or the whole vectors of a partial panel) whose
+            // write-back is a plain store or add (C += alpha AB; the first
+            // or a middle K slice of raw sums) is written by the
+            // micro-kernel itself, without the tile buffer.
+            const bool direct = rows == mr && cols == nvc * blk::w &&
                                 (mode == write_mode::accumulate || slice == gemm_slice::first ||
                                  slice == gemm_slice::middle);
             T* out = tile;
@@ -188,16 +192,17 @@ void gemm_packed_range(transpose ta, transpose tb, int m0, int m1, int n0, int n
             // A panel packed above: the whole block's (pack_at) or the
             // partial last one.
             if (pack_at || ir >= full)
-              gemm_micro<T, mr, blk::nv>(kc, buf.a + std::ptrdiff_t(ir) * kc, 0, bpanel, out, ldo, add, out_alpha);
+              gemm_micro_cols<T, mr, blk::nv>(nvc, kc, buf.a + std::ptrdiff_t(ir) * kc, 0, bpanel, out, ldo, add,
+                                              out_alpha);
             else if (ta == transpose::no && b_packed)
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::rows, true>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
-                                                                    bpanel, out, ldo, add, out_alpha);
+              gemm_micro_cols<T, mr, blk::nv, gemm_a_layout::rows, true>(
+                  nvc, kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda, bpanel, out, ldo, add, out_alpha);
             else if (ta == transpose::no)
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::rows>(kc, a + std::ptrdiff_t(ic + ir) * lda + pc, lda,
-                                                              bpanel, out, ldo, add, out_alpha);
+              gemm_micro_cols<T, mr, blk::nv, gemm_a_layout::rows>(nvc, kc, a + std::ptrdiff_t(ic + ir) * lda + pc,
+                                                                   lda, bpanel, out, ldo, add, out_alpha);
             else
-              gemm_micro<T, mr, blk::nv, gemm_a_layout::cols>(kc, a + std::ptrdiff_t(pc) * lda + ic + ir, lda,
-                                                              bpanel, out, ldo, add, out_alpha);
+              gemm_micro_cols<T, mr, blk::nv, gemm_a_layout::cols>(nvc, kc, a + std::ptrdiff_t(pc) * lda + ic + ir,
+                                                                   lda, bpanel, out, ldo, add, out_alpha);
             if (direct) continue;
             for (int r = 0; r < rows; ++r) {
               const std::ptrdiff_t i = ic + ir + r;

@@ -227,37 +227,43 @@ enum class gemm_a_layout { packed, rows, cols };
 // the rows layout's eight row offsets and spilled them to the stack (one
 // more instantiation, since removed, was enough to tip it): MiniLM batch 8 was
 // 4-5 % slower. A call per tile (kc FMA steps) costs nothing measurable.
-template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false>
+// NVC <= NV: only the first NVC vectors of the NR-wide panel are computed
+// (a last, partial column panel: N = 256 is 5 panels of 48 and one of 16
+// on AVX-512, and the 16 columns need one vector, not three). Each element
+// is computed by the same FMAs in the same order whatever NVC, so the
+// results do not depend on it.
+template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false, int NVC = NV>
 [[gnu::noinline]] void gemm_micro(int kc, const T* __restrict ap, std::ptrdiff_t lda, const T* __restrict bp,
                                   T* __restrict out, std::ptrdiff_t ldo, bool add = false, T alpha = T(1)) {
+  static_assert(NVC >= 1 && NVC <= NV, "gemm_micro: NVC vectors of an NV-vector panel");
   using B = simd::batch<T>;
   constexpr int w = simd::width<T>;
   constexpr int nr = NV * w;
-  B acc[MR][NV];
+  B acc[MR][NVC];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = B(T(0));
+    for (int v = 0; v < NVC; ++v) acc[r][v] = B(T(0));
   for (int p = 0; p < kc; ++p) {
-    B bv[NV];
+    B bv[NVC];
 #ifndef AUTODIDACT_GEMM_NO_PREFETCH
     // B panels stream from L2 (or L3): ask for the lines some steps of K ahead.
 #pragma GCC unroll 4
-    for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
+    for (int v = 0; v < NVC * w * int(sizeof(T)); v += 64)
       __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_K * nr) + v);
     if constexpr (Far) {
 #pragma GCC unroll 4
-      for (int v = 0; v < NV * w * int(sizeof(T)); v += 64)
+      for (int v = 0; v < NVC * w * int(sizeof(T)); v += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(bp + AUTODIDACT_GEMM_PREFETCH_FAR_K * nr) + v, 0, 2);
     }
 #endif
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = simd::load(bp + v * w);
+    for (int v = 0; v < NVC; ++v) bv[v] = simd::load(bp + v * w);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const B av(L == gemm_a_layout::packed ? ap[r] : L == gemm_a_layout::rows ? ap[r * lda] : ap[r]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
+      for (int v = 0; v < NVC; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
     }
     ap += L == gemm_a_layout::packed ? MR : L == gemm_a_layout::rows ? 1 : lda;
     bp += nr;
@@ -267,7 +273,7 @@ template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) {
+      for (int v = 0; v < NVC; ++v) {
         T* o = out + r * ldo + v * w;
         simd::store(o, simd::fma(va, acc[r][v], simd::load(o)));
       }
@@ -276,7 +282,21 @@ template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) simd::store(out + r * ldo + v * w, acc[r][v]);
+    for (int v = 0; v < NVC; ++v) simd::store(out + r * ldo + v * w, acc[r][v]);
+}
+
+// gemm_micro computing the first nvc (1..NV) vectors of the panel: the
+// runtime count picks the instantiation.
+template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool Far = false, int NVC = NV>
+inline void gemm_micro_cols(int nvc, int kc, const T* ap, std::ptrdiff_t lda, const T* bp, T* out,
+                            std::ptrdiff_t ldo, bool add, T alpha) {
+  if constexpr (NVC > 1) {
+    if (nvc < NVC) {
+      gemm_micro_cols<T, MR, NV, L, Far, NVC - 1>(nvc, kc, ap, lda, bp, out, ldo, add, alpha);
+      return;
+    }
+  }
+  gemm_micro<T, MR, NV, L, Far, NVC>(kc, ap, lda, bp, out, ldo, add, alpha);
 }
 
 // Which K slice a write-back finishes.
