@@ -5,6 +5,7 @@
 #include <autodidact/core/tensor_view.hpp>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace core_arena_tests {  // tests/CMakeLists.txt: one translation unit per folder
@@ -21,6 +22,22 @@ TEST_CASE("heap arenas are zeroed and 64-byte aligned", "[arena]") {
   CHECK(a.data()[1000] == 0.0f);
   arena<double> empty(0);
   CHECK(empty.size() == 0);
+}
+
+TEST_CASE("arenas of 4 MiB and more start on a 2 MiB (huge page) boundary", "[arena]") {
+  // Below the threshold: a cache line. From it on: a huge page, so the
+  // kernel can back the block with transparent huge pages (madvise).
+  arena<float> small(huge_page_threshold / sizeof(float) - 1);
+  CHECK(reinterpret_cast<std::uintptr_t>(small.data()) % arena_alignment == 0);
+  for (int i = 0; i < 3; ++i) {
+    arena<float> big(huge_page_threshold / sizeof(float) + std::size_t(i) * 1000 + 1);
+    CHECK(reinterpret_cast<std::uintptr_t>(big.data()) % huge_page_bytes == 0);
+    CHECK(big.data()[big.size() - 1] == 0.0f);
+    big.data()[big.size() - 1] = 1.0f;  // the whole block is ours (ASan checks the bounds)
+  }
+  arena<double> moved(huge_page_threshold / sizeof(double));
+  arena<double> owner = std::move(moved);  // freed with the alignment it was allocated with
+  CHECK(reinterpret_cast<std::uintptr_t>(owner.data()) % huge_page_bytes == 0);
 }
 
 TEST_CASE("slices are bounds checked with a message naming the range", "[arena]") {

@@ -18,6 +18,10 @@
 #include <type_traits>  // for std::is_trivially_copyable_v
 #include <utility>      // for std::move
 
+#if defined(__linux__)
+#include <sys/mman.h>  // for madvise, MADV_HUGEPAGE
+#endif
+
 #include "autodidact/core/error.hpp"  // for autodidact::require, raise, allocation_error
 
 namespace autodidact {
@@ -31,9 +35,22 @@ constexpr std::size_t aligned_count(std::size_t n) {
   return (n + per_line - 1) / per_line * per_line;
 }
 
+// Blocks of at least this many bytes are aligned to 2 MiB and, on Linux,
+// offered to the kernel as transparent huge pages (madvise): a training
+// step walks its activations, gradients and moments in MB-sized strides,
+// and with 4 KiB pages each new page is a TLB miss. Where the system's
+// transparent_hugepage setting is `never`, the advice is ignored.
+inline constexpr std::size_t huge_page_bytes = std::size_t(2) << 20;
+inline constexpr std::size_t huge_page_threshold = 2 * huge_page_bytes;
+
 namespace detail {
+// The alignment a block of `bytes` bytes is allocated with.
+constexpr std::size_t arena_block_alignment(std::size_t bytes) noexcept {
+  return bytes >= huge_page_threshold ? huge_page_bytes : arena_alignment;
+}
 struct aligned_delete {
-  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{arena_alignment}); }
+  std::size_t alignment = arena_alignment;
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{alignment}); }
 };
 }  // namespace detail
 
@@ -49,11 +66,16 @@ T* allocate_zeroed(std::size_t count, std::string_view what) {
                             " bytes overflow the address space (more than 2^64 bytes)");
   }
   const std::size_t bytes = count * sizeof(T);
-  void* p = ::operator new (bytes, std::align_val_t{arena_alignment}, std::nothrow);
+  const std::size_t alignment = detail::arena_block_alignment(bytes);
+  void* p = ::operator new (bytes, std::align_val_t{alignment}, std::nothrow);
   if (p == nullptr) {
     raise<allocation_error>(what, ": cannot allocate ", count, " elements of ", sizeof(T), " bytes = ", bytes,
                             " bytes (", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0), " GiB)");
   }
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // Before the first touch (the memset below), so the pages come huge.
+  if (alignment == huge_page_bytes) (void)madvise(p, bytes / huge_page_bytes * huge_page_bytes, MADV_HUGEPAGE);
+#endif
   std::memset(p, 0, bytes);
   return static_cast<T*>(p);
 }
@@ -66,7 +88,8 @@ class heap_storage {
   heap_storage() = default;
   // `what` names the memory in an allocation_error ("model parameters", ...).
   explicit heap_storage(std::size_t count, std::string_view what = "arena")
-      : data_(allocate_zeroed<T>(count, what)), size_(count) {}
+      : data_(allocate_zeroed<T>(count, what), detail::aligned_delete{detail::arena_block_alignment(count * sizeof(T))}),
+        size_(count) {}
   T* data() noexcept { return data_.get(); }
   const T* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }
