@@ -258,6 +258,19 @@ class trainer {
         o_.max_seconds - secs, static_cast<long long>(o_.steps));
   }
 
+  // One micro-batch's forward, loss and backward by the objective (with
+  // the batch's epoch, for objectives whose corruption is keyed by it);
+  // the same call whether the model is shared read-only (parallel
+  // micro-batches) or not.
+  template <class Obj, class M, class W>
+  static double train_step_of(Obj& objective, M& model, W& w, const data::batch& b) {
+    const auto tb = objectives::token_batch_of(b);
+    if constexpr (requires { objective.train_step(model, w, tb, std::uint32_t{0}); })
+      return static_cast<double>(objective.train_step(model, w, tb, static_cast<std::uint32_t>(b.epoch)));
+    else
+      return static_cast<double>(objective.train_step(model, w, tb));
+  }
+
   // One optimizer step: accumulation micro-batches, then AdamW.
   double one_step(const train_state& state) {
     ws_.zero_gradients();
@@ -271,13 +284,7 @@ class trainer {
           raise<invalid_argument>("trainer: the data pipeline yields no batch (an epoch without windows)");
         }
         ws_.set_step(static_cast<std::uint32_t>(state.step * o_.accumulation + micro));
-        const auto tb = objectives::token_batch_of(batch_);
-        double loss;
-        if constexpr (requires { objective_.train_step(model_, ws_, tb, std::uint32_t{0}); }) {
-          loss = static_cast<double>(objective_.train_step(model_, ws_, tb, static_cast<std::uint32_t>(batch_.epoch)));
-        } else {
-          loss = static_cast<double>(objective_.train_step(model_, ws_, tb));
-        }
+        const double loss = train_step_of(objective_, model_, ws_, batch_);
         if (!std::isfinite(loss)) {
           raise<training_diverged>("trainer: the loss of step ", state.step + 1, " (micro-batch ", micro + 1,
                                    ") is ", loss, "; the run stops, the parameters and the last checkpoint are untouched");
@@ -333,15 +340,8 @@ class trainer {
             w.set_training(true);
           }
           w.set_step(static_cast<std::uint32_t>(state.step * n + micro));
-          const data::batch& b = micro_batches_[static_cast<std::size_t>(micro)];
-          const auto tb = objectives::token_batch_of(b);
-          const Model& model = std::as_const(model_);
-          if constexpr (requires { objective.train_step(model, w, tb, std::uint32_t{0}); }) {
-            losses[static_cast<std::size_t>(micro)] =
-                static_cast<double>(objective.train_step(model, w, tb, static_cast<std::uint32_t>(b.epoch)));
-          } else {
-            losses[static_cast<std::size_t>(micro)] = static_cast<double>(objective.train_step(model, w, tb));
-          }
+          losses[static_cast<std::size_t>(micro)] = train_step_of(
+              objective, std::as_const(model_), w, micro_batches_[static_cast<std::size_t>(micro)]);
         } catch (...) {
           errors[static_cast<std::size_t>(micro)] = std::current_exception();
         }
