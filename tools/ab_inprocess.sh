@@ -8,7 +8,9 @@
 # and per whole MLM training step (benchmarks/ab/step_ab.cpp), and whether
 # both sides give the same bits. One thread.
 #   bash tools/ab_inprocess.sh OLD [C]      C: layer width of the GEMM shapes (256)
-# Env: ROUNDS (default 30), CASES (step cases, default "mlm_small").
+# Env: ROUNDS (default 30), CASES (step cases, default "mlm_small"),
+# MARCH (the -march both sides are built with, default native; haswell
+# measures the AVX2 path on an AVX-512 host).
 # Limit: a macro both trees define differently is a redefinition error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,9 +27,9 @@ git archive "$old" include | tar -x -C "$work/old"
 mv "$work/old/include/autodidact" "$work/old/include/autodidact_old"
 grep -rl "autodidact" "$work/old/include/autodidact_old" | xargs sed -i -E \
   's#"autodidact/#"autodidact_old/#g; s#\bnamespace autodidact\b#namespace autodidact_old#g; s#\bautodidact::#autodidact_old::#g'
-flags=(-std=c++20 -O3 -march=native -fopenmp -DNDEBUG -I"$root/include" -I"$work/old/include")
+flags=(-std=c++20 -O3 -march="${MARCH:-native}" -fopenmp -DNDEBUG -I"$root/include" -I"$work/old/include")
 g++ "${flags[@]}" benchmarks/ab/gemm_ab.cpp -o "$work/gemm_ab"
 g++ "${flags[@]}" benchmarks/ab/step_ab.cpp -o "$work/step_ab" -lutf8proc
-echo "# ab_inprocess: old = $old ($(git rev-parse --short "$old")), new = working tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include || echo ', modified'))"
+echo "# ab_inprocess: old = $old ($(git rev-parse --short "$old")), new = working tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include || echo ', modified')), -march=${MARCH:-native}"
 OMP_NUM_THREADS=1 "$work/gemm_ab" "$width" "$rounds"
 for c in $cases; do OMP_NUM_THREADS=1 "$work/step_ab" "$c" "$rounds"; done

@@ -22,12 +22,18 @@ struct gemm_blocking {
   static constexpr int w = simd::width<T>;
   static constexpr int vector_bytes = w * int(sizeof(T));
   // Register tile: MR rows x NV vectors. 8 x 3 zmm (24 accumulators of 32
-  // registers) with AVX-512, 6 x 2 (12 of 16) with AVX2/SSE, 4 x 4 scalar.
+  // registers) with AVX-512, 4 x 3 (12 of 16) with AVX2/SSE, 4 x 4 scalar.
+  // With 16 registers, 4 x 3 loads 7 values per 12 FMAs (4 broadcasts of
+  // A, 3 vectors of B) where the former 6 x 2 loaded 8: on AVX2 code
+  // (-march=haswell, the Intel Xeon of docs/performance.md, paired
+  // in-process A/B) one layer's products ran 7-16 % faster and an MLM step
+  // 7 % faster, same bits (the tile shape does not change any element's
+  // order of operations). 3 x 4 needs 17 registers and spilled.
 #ifdef AUTODIDACT_GEMM_MR
   static constexpr int mr = AUTODIDACT_GEMM_MR, nv = AUTODIDACT_GEMM_NV;
 #else
-  static constexpr int mr = !simd::vectorized ? 4 : vector_bytes >= 64 ? 8 : 6;
-  static constexpr int nv = !simd::vectorized ? 4 : vector_bytes >= 64 ? 3 : 2;
+  static constexpr int mr = !simd::vectorized ? 4 : vector_bytes >= 64 ? 8 : 4;
+  static constexpr int nv = !simd::vectorized ? 4 : 3;
 #endif
   static constexpr int nr = nv * w;
   // K slice: an A panel (MR x KC) stays in L1 (8 x 384 floats = 12 KB).

@@ -244,6 +244,12 @@ template <class T, int MR, int NV, gemm_a_layout L = gemm_a_layout::packed, bool
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < NVC; ++v) acc[r][v] = B(T(0));
+  // Steps of K unrolled by 4: the loop's own instructions (two pointer
+  // increments, compare and branch) once per 4 steps. With AVX2's 12 FMAs
+  // per step they were a tenth of the step's instructions, and a 4-wide
+  // front end (Haswell) has no slack for them: 6 % faster on AVX2 code,
+  // about 1 % on AVX-512 (paired A/B, same bits).
+#pragma GCC unroll 4
   for (int p = 0; p < kc; ++p) {
     B bv[NVC];
 #ifndef AUTODIDACT_GEMM_NO_PREFETCH
