@@ -10,7 +10,7 @@
 #   bash tools/ab_inprocess.sh OLD [C]      C: layer width of the GEMM shapes (256)
 # Env: ROUNDS (default 30), CASES (step cases, default "mlm_small"),
 # MARCH (the -march both sides are built with, default native; haswell
-# measures the AVX2 path on an AVX-512 host).
+# measures the AVX2 path on an AVX-512 host), GEMM=0 (skip the GEMM shapes).
 # Limit: a macro both trees define differently is a redefinition error.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,5 +31,5 @@ flags=(-std=c++20 -O3 -march="${MARCH:-native}" -fopenmp -DNDEBUG -I"$root/inclu
 g++ "${flags[@]}" benchmarks/ab/gemm_ab.cpp -o "$work/gemm_ab"
 g++ "${flags[@]}" benchmarks/ab/step_ab.cpp -o "$work/step_ab" -lutf8proc
 echo "# ab_inprocess: old = $old ($(git rev-parse --short "$old")), new = working tree ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include || echo ', modified')), -march=${MARCH:-native}"
-OMP_NUM_THREADS=1 "$work/gemm_ab" "$width" "$rounds"
+[ "${GEMM:-1}" = 0 ] || OMP_NUM_THREADS=1 "$work/gemm_ab" "$width" "$rounds"
 for c in $cases; do OMP_NUM_THREADS=1 "$work/step_ab" "$c" "$rounds"; done

@@ -12,6 +12,10 @@
 # Everything a peer ran with is printed as setup=.
 
 peer_openblas_coretype() {
+  # AUTODIDACT_PEER_CORETYPE overrides it, to hold the peer to the ISA our
+  # side was built for (Haswell with an AUTODIDACT_BUILD_DIR built with
+  # -march=haswell on an AVX-512 host: docs/performance.md, AVX2 runs).
+  if [ -n "${AUTODIDACT_PEER_CORETYPE:-}" ]; then echo "$AUTODIDACT_PEER_CORETYPE"; return; fi
   if grep -qw avx512f /proc/cpuinfo; then echo SkylakeX
   elif grep -qw avx2 /proc/cpuinfo; then echo Haswell
   else echo ""; fi
