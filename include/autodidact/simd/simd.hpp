@@ -70,6 +70,8 @@ template <class T> inline batch<T> sqrt(batch<T> a) { return std::sqrt(a.value);
 template <class T> using gather_index = int;
 template <class T> inline gather_index<T> strided_index(std::ptrdiff_t) { return 0; }
 template <class T> inline batch<T> gather(const T* p, gather_index<T>) { return batch<T>(*p); }
+template <class T> inline constexpr bool has_transpose = false;
+template <class T> inline void transpose_block(const T* src, std::ptrdiff_t, T* dst, std::ptrdiff_t) { *dst = *src; }
 
 #else
 
@@ -133,6 +135,45 @@ inline batch<T> gather(const T* p, const gather_index<T>& index) {
     return _mm256_mask_i64gather_pd(_mm256_setzero_pd(), p, index, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
 #endif
   return batch<T>::gather(p, index);
+}
+
+// Whether transpose_block<T> transposes in registers: 8 x 8 floats with
+// AVX/AVX2 code (8 loads, 24 shuffles, 8 stores for what takes 8 gathers,
+// and gathers are slow on AMD Zen). Elsewhere a transposed copy gathers.
+template <class T>
+inline constexpr bool has_transpose =
+    XSIMD_WITH_AVX && !XSIMD_WITH_AVX512F && std::is_same_v<T, float> && batch<T>::size == 8;
+// dst[t * ldd + i] = src[i * lds + t] for i, t < the lane count: a block
+// of that many rows of src, transposed (with has_transpose<T>, in
+// registers).
+template <class T>
+inline void transpose_block(const T* src, std::ptrdiff_t lds, T* dst, std::ptrdiff_t ldd) {
+#if XSIMD_WITH_AVX && !XSIMD_WITH_AVX512F
+  if constexpr (has_transpose<T>) {
+    // Pairs of rows interleaved, then pairs of pairs, then the 128-bit
+    // halves exchanged: out[t] holds lane t of rows 0..7.
+    __m256 r[8], u[8], v[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 8; i += 2) {
+      u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      v[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
+      v[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
+      v[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+      v[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
+    }
+    for (int t = 0; t < 4; ++t) {
+      _mm256_storeu_ps(dst + t * ldd, _mm256_permute2f128_ps(v[t], v[t + 4], 0x20));
+      _mm256_storeu_ps(dst + (t + 4) * ldd, _mm256_permute2f128_ps(v[t], v[t + 4], 0x31));
+    }
+    return;
+  }
+#endif
+  constexpr int w = int(batch<T>::size);
+  for (int i = 0; i < w; ++i)
+    for (int t = 0; t < w; ++t) dst[t * ldd + i] = src[i * lds + t];
 }
 
 #endif

@@ -90,7 +90,12 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
         const auto index = simd::strided_index<T>(ldb);
         for (int c0 = 0; c0 < gathered; c0 += w) {
           const T* src = b + std::ptrdiff_t(j0 + q + c0) * ldb + p0;
-          for (int p = 0; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
+          int p = 0;
+          // w steps of K at a time transposed in registers where the ISA
+          // has it (AVX2: simd::has_transpose); the rest gathered.
+          if constexpr (simd::has_transpose<T>)
+            for (; p + w <= kc; p += w) simd::transpose_block(src + p, ldb, dst + std::ptrdiff_t(p) * nr + c0, nr);
+          for (; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
         }
       }
       for (int c = gathered; c < cols; ++c) {
