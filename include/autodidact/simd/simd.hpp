@@ -138,17 +138,50 @@ inline batch<T> gather(const T* p, const gather_index<T>& index) {
 }
 
 // Whether transpose_block<T> transposes in registers: 8 x 8 floats with
-// AVX/AVX2 code (8 loads, 24 shuffles, 8 stores for what takes 8 gathers,
-// and gathers are slow on AMD Zen). Elsewhere a transposed copy gathers.
+// AVX/AVX2 code (8 loads, 24 shuffles, 8 stores for what takes 8 gathers),
+// 16 x 16 with AVX-512 (16 loads, 64 shuffles, 16 stores for 16 gathers).
+// Gathers are slow on AMD Zen: a profile of an AVX-512 MLM step on Zen 4
+// had the gathers of pack_b at about 4 % of the step. Elsewhere (double,
+// SSE) a transposed copy gathers.
 template <class T>
-inline constexpr bool has_transpose =
-    XSIMD_WITH_AVX && !XSIMD_WITH_AVX512F && std::is_same_v<T, float> && batch<T>::size == 8;
+inline constexpr bool has_transpose = std::is_same_v<T, float> &&
+                                      ((XSIMD_WITH_AVX512F && batch<T>::size == 16) ||
+                                       (XSIMD_WITH_AVX && !XSIMD_WITH_AVX512F && batch<T>::size == 8));
 // dst[t * ldd + i] = src[i * lds + t] for i, t < the lane count: a block
 // of that many rows of src, transposed (with has_transpose<T>, in
 // registers).
 template <class T>
 inline void transpose_block(const T* src, std::ptrdiff_t lds, T* dst, std::ptrdiff_t ldd) {
-#if XSIMD_WITH_AVX && !XSIMD_WITH_AVX512F
+#if XSIMD_WITH_AVX512F
+  if constexpr (has_transpose<T>) {
+    // Within each 128-bit lane as on AVX2 (pairs of rows interleaved, then
+    // pairs of pairs: v[4g + c], lane L, holds column 4L + c of rows
+    // 4g..4g+3), then the 4 x 4 grid of 128-bit lanes transposed for each
+    // c: out[4L + c], lane g = v[4g + c], lane L.
+    __m512 r[16], u[16], v[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+    for (int i = 0; i < 16; i += 2) {
+      u[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+      u[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+      v[i] = _mm512_shuffle_ps(u[i], u[i + 2], 0x44);
+      v[i + 1] = _mm512_shuffle_ps(u[i], u[i + 2], 0xEE);
+      v[i + 2] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+      v[i + 3] = _mm512_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; ++c) {
+      const __m512 x0 = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x44), x1 = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xEE);
+      const __m512 y0 = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x44),
+                   y1 = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xEE);
+      _mm512_storeu_ps(dst + c * ldd, _mm512_shuffle_f32x4(x0, y0, 0x88));
+      _mm512_storeu_ps(dst + (4 + c) * ldd, _mm512_shuffle_f32x4(x0, y0, 0xDD));
+      _mm512_storeu_ps(dst + (8 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0x88));
+      _mm512_storeu_ps(dst + (12 + c) * ldd, _mm512_shuffle_f32x4(x1, y1, 0xDD));
+    }
+    return;
+  }
+#elif XSIMD_WITH_AVX
   if constexpr (has_transpose<T>) {
     // Pairs of rows interleaved, then pairs of pairs, then the 128-bit
     // halves exchanged: out[t] holds lane t of rows 0..7.

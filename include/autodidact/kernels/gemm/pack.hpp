@@ -92,7 +92,7 @@ inline void gemm_pack_b(transpose tb, const T* b, int ldb, int p0, int kc, int j
           const T* src = b + std::ptrdiff_t(j0 + q + c0) * ldb + p0;
           int p = 0;
           // w steps of K at a time transposed in registers where the ISA
-          // has it (AVX2: simd::has_transpose); the rest gathered.
+          // has it (AVX2, AVX-512: simd::has_transpose); the rest gathered.
           if constexpr (simd::has_transpose<T>)
             for (; p + w <= kc; p += w) simd::transpose_block(src + p, ldb, dst + std::ptrdiff_t(p) * nr + c0, nr);
           for (; p < kc; ++p) simd::store(dst + std::ptrdiff_t(p) * nr + c0, simd::gather(src + p, index));
