@@ -3,7 +3,8 @@
 // gemm_pack_b (namespace autodidact) against an older commit's (namespace
 // autodidact_old, copied by tools/ab_inprocess.sh), taking turns; prints the
 // median paired ratio new/old with its quartiles and whether both wrote the
-// same values.
+// same values (compared only when both sides' panels are equally wide: a
+// commit with another register tile packs another layout).
 //   built and run by: bash tools/ab_inprocess.sh OLD [C]   (K = C, N = 3C)
 #include <autodidact/kernels/gemm.hpp>
 #include <autodidact_old/kernels/gemm.hpp>
@@ -38,8 +39,18 @@ int main(int argc, char** argv) {
   }
   std::sort(ratio.begin(), ratio.end());
   const std::size_t h = ratio.size() / 2, q1 = ratio.size() / 4, q3 = 3 * ratio.size() / 4;
-  const bool same = std::memcmp(out_old.data(), out_new.data(), out_old.size() * sizeof(float)) == 0;
+  const int nr_old = autodidact_old::kernels::detail::gemm_blocking<float>::nr;
+  const int nr_new = autodidact::kernels::detail::gemm_blocking<float>::nr;
+  char verdict[96];
+  if (nr_old != nr_new)
+    std::snprintf(verdict, sizeof verdict, "panels %d vs %d columns wide: layouts differ, values not compared", nr_old,
+                  nr_new);
+  else
+    std::snprintf(verdict, sizeof verdict, "%s",
+                  std::memcmp(out_old.data(), out_new.data(), out_old.size() * sizeof(float)) == 0
+                      ? "same values"
+                      : "DIFFERENT VALUES");
   std::printf("pack_ab: transposed B, K %d x N %d: ratio %.3f [%.3f..%.3f] %s\n", k, n, ratio[h], ratio[q1], ratio[q3],
-              same ? "same values" : "DIFFERENT VALUES");
+              verdict);
   return 0;
 }
