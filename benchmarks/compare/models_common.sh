@@ -15,7 +15,7 @@ prepare() {
   # with the core type for this CPU (peer_setup.sh); pct_peak= against the
   # ceiling measured now.
   peer_environment
-  echo "# peer setup: $peer_setup"
+  echo "# peer setup: $peer_setup (OpenBLAS core types timed per case: $(peer_coretype_candidates))"
   measure_ceiling "$build"
 }
 
@@ -32,22 +32,41 @@ compare_case() {  # compare_case <area> <case> <threads> <reps> [label] [rounds]
   # per side, reps/rounds timed runs after its warm-up); the figure is the
   # median of all samples of a side. A busy minute on this shared host then
   # hits both sides instead of one.
+  # Where the peer has more than one OpenBLAS core type worth trying
+  # (peer_coretype_candidates, peer_setup.sh), round r runs it under
+  # candidate r mod n (at least one round each) and its figure is the
+  # faster candidate's median: its best setup, measured in this run.
   local area="$1" case="$2" threads="$3" reps="$4" label="${5:-$2}" rounds="${6:-1}"
+  local -a candidates
+  read -r -a candidates <<<"$(peer_coretype_candidates)"
+  local n_cand=${#candidates[@]}
+  if ((rounds < n_cand)); then rounds=$n_cand; fi
   local per_round=$(((reps + rounds - 1) / rounds))
-  local ours peer ours_samples="" peer_samples="" mem_ours=0 mem_peer=0 impls="" r
+  local ours peer ours_samples="" mem_ours=0 mem_peer=0 impls="" r
+  local -A peer_samples=()
   for ((r = 0; r < rounds; ++r)); do
+    local cand="${candidates[r % n_cand]}"
+    peer_environment "$cand"
     ours="$(OMP_NUM_THREADS="$threads" OMP_WAIT_POLICY=passive "$build/benchmarks/models/bench_models" "$case" --threads "$threads" --reps "$per_round")"
     peer="$(env "${peer_env[@]}" OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads" \
             "$venv_python" tools/peers/models.py "$case" --threads "$threads" --reps "$per_round" 2>/dev/null)"
     ours_samples="${ours_samples:+$ours_samples,}$(field samples_ms "$ours")"
-    peer_samples="${peer_samples:+$peer_samples,}$(field samples_ms "$peer")"
+    peer_samples[$cand]="${peer_samples[$cand]:+${peer_samples[$cand]},}$(field samples_ms "$peer")"
     mem_ours="$(awk -v a="$mem_ours" -v b="$(field peak_rss_mb "$ours")" 'BEGIN { print (b > a ? b : a) }')"
     mem_peer="$(awk -v a="$mem_peer" -v b="$(field peak_rss_mb "$peer")" 'BEGIN { print (b > a ? b : a) }')"
     case ",$impls," in *",$(field impl "$peer"),"*) ;; *) impls="${impls:+$impls,}$(field impl "$peer")" ;; esac
   done
-  local o p g
+  local o p="" g best="" m others=""
   o="$(median_of "$ours_samples")"
-  p="$(median_of "$peer_samples")"
+  for cand in "${candidates[@]}"; do
+    m="$(median_of "${peer_samples[$cand]}")"
+    if [ -z "$p" ] || awk -v m="$m" -v p="$p" 'BEGIN { exit !(m < p) }'; then p="$m"; best="$cand"; fi
+  done
+  for cand in "${candidates[@]}"; do
+    [ "$cand" = "$best" ] || others="${others:+$others/}$cand:$(median_of "${peer_samples[$cand]}")"
+  done
+  peer_environment "$best"
+  [ -z "$others" ] || peer_setup="$peer_setup,slower=$others"
   g="$(field gflop "$ours")"
   local ratio pct
   ratio="$(awk -v o="$o" -v p="$p" 'BEGIN { printf "%.3f", p / o }')"

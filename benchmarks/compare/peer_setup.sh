@@ -23,12 +23,28 @@ peer_openblas_coretype() {
 
 peer_openmp_openblas_dir=/usr/lib/x86_64-linux-gnu/openblas-openmp
 
-# peer_environment: fills the array peer_env with the variables every peer
-# runs under (OPENBLAS_CORETYPE, LD_LIBRARY_PATH), and peer_setup with its
-# one-word description for setup=.
+# peer_coretype_candidates: the core types worth trying on this CPU, the
+# default first. With AVX-512 both SkylakeX and Haswell: which is faster
+# depends on the CPU and the workload (AMD Zen 4, 2026-12-04: SkylakeX
+# kernels ahead on gemm_compare's products, Haswell's 2-7 % ahead on whole
+# PyTorch MLM training steps, paired runs; docs/performance.md), so
+# compare_case (models_common.sh) times the peer under each and keeps the
+# faster. One candidate otherwise (or the AUTODIDACT_PEER_CORETYPE override).
+peer_coretype_candidates() {
+  local first
+  first="$(peer_openblas_coretype)"
+  if [ -z "${AUTODIDACT_PEER_CORETYPE:-}" ] && [ "$first" = SkylakeX ]; then echo "SkylakeX Haswell"
+  else echo "${first:-auto}"; fi
+}
+
+# peer_environment [coretype]: fills the array peer_env with the variables
+# every peer runs under (OPENBLAS_CORETYPE, LD_LIBRARY_PATH), and
+# peer_setup with its one-word description for setup=. The core type is
+# the given one ("auto": OpenBLAS's own detection), else this CPU's default.
 peer_environment() {
   local coretype
-  coretype="$(peer_openblas_coretype)"
+  coretype="${1:-$(peer_openblas_coretype)}"
+  [ "$coretype" = auto ] && coretype=""
   peer_env=(OMP_WAIT_POLICY=passive)
   peer_setup="openblas"
   if [ -d "$peer_openmp_openblas_dir" ]; then
