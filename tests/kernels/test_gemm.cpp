@@ -14,6 +14,7 @@
 
 #include "autodidact/kernels/gemm.hpp"            // for kernels::gemm, bias_backward
 #include "autodidact/kernels/reference/gemm.hpp"  // for kernels::reference::gemm, bias_backward
+#include "autodidact/simd/simd.hpp"               // for simd::transpose_block, simd::width
 #include "helpers.hpp"                            // for random_vector, relative_error, tol
 
 namespace kernels_gemm_tests {  // tests/CMakeLists.txt: one translation unit per folder
@@ -251,6 +252,36 @@ TEMPLATE_TEST_CASE("kernels: op(A) = A-transposed gives the same bits at any row
       CHECK(c == cw);
       CHECK(relative_error(c, cr) <= g.bound());
     }
+}
+
+TEMPLATE_TEST_CASE("kernels: a transposed B is packed exactly (in-register transposes, gathers, padding)",
+                   "[kernels][gemm]", float, double) {
+  using T = TestType;
+  namespace simd = autodidact::simd;
+  constexpr int w = simd::width<T>;
+  // One block: dst[t * ldd + i] = src[i * lds + t], padded strides.
+  const int lds = w + 3, ldd = w + 5;
+  const std::vector<T> src = random_vector<T>(std::size_t(w) * lds, 7);
+  std::vector<T> dst(std::size_t(w) * ldd, T(-7));
+  simd::transpose_block(src.data(), lds, dst.data(), ldd);
+  for (int i = 0; i < w; ++i)
+    for (int t = 0; t < w; ++t) REQUIRE(dst[std::size_t(t) * ldd + i] == src[std::size_t(i) * lds + t]);
+  // gemm_pack_b of op(B) = Wᵀ equals the packing of the explicit transpose
+  // (a plain copy): K not a multiple of the block, a partial last panel.
+  constexpr int nr = k::detail::gemm_blocking<T>::nr;
+  for (const auto& [kc, nc] : {std::pair{3 * w + 5, 2 * nr + w + 3}, std::pair{w, nr}, std::pair{2 * w - 1, 1}}) {
+    const int ldw = kc + 3;
+    const std::vector<T> wt = random_vector<T>(std::size_t(nc) * ldw, 11);  // W [nc, kc]
+    std::vector<T> bt(std::size_t(kc) * nc);                               // Wᵀ [kc, nc]
+    for (int p = 0; p < kc; ++p)
+      for (int j = 0; j < nc; ++j) bt[std::size_t(p) * nc + j] = wt[std::size_t(j) * ldw + p];
+    const std::size_t size = std::size_t((nc + nr - 1) / nr * nr) * kc;
+    std::vector<T> from_t(size, T(-1)), from_n(size, T(-2));
+    k::detail::gemm_pack_b(transpose::yes, wt.data(), ldw, 0, kc, 0, nc, from_t.data());
+    k::detail::gemm_pack_b(transpose::no, bt.data(), nc, 0, kc, 0, nc, from_n.data());
+    CAPTURE(kc, nc);
+    CHECK(from_t == from_n);
+  }
 }
 
 TEMPLATE_TEST_CASE("kernels: gemm_prepacked rejects what it cannot do", "[kernels][gemm]", float, double) {
